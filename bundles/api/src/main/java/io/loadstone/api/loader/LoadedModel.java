@@ -1,0 +1,39 @@
+package io.loadstone.api.loader;
+
+import java.util.Optional;
+
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * A model in memory. Thread-safe: concurrent {@link #generate} calls are serialised by
+ * the implementation. {@link #close()} may be called from any thread at any time, also
+ * while a generation runs: the generation then ends with {@link StopReason#CLOSED} and
+ * native memory is freed only after it has left native code.
+ */
+@ConsumerType
+public interface LoadedModel extends AutoCloseable {
+
+    /** Facts about the loaded model (context length, vocabulary, warnings). */
+    ModelInfo info();
+
+    /** Tokenizes text with the model's tokenizer; {@code addSpecial} adds BOS where the model wants it. */
+    int[] tokenize(String text, boolean addSpecial) throws ModelLoadException;
+
+    /** Turns tokens back into text. */
+    String detokenize(int[] tokens) throws ModelLoadException;
+
+    /**
+     * Generates a continuation, streaming each piece of text to {@code sink}.
+     * Blocks until done, stopped by the sink, cancelled or closed.
+     */
+    GenerationResult generate(GenerationRequest request, TokenSink sink) throws ModelLoadException;
+
+    /** Logits access, when {@link Capabilities#logits()} says so. */
+    default Optional<LogitsAccess> logits() {
+        return Optional.empty();
+    }
+
+    /** Frees everything this model holds (native memory, threads, mapped files). Idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,64 @@
+package io.loadstone.api.runtime;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.TokenSink;
+
+/**
+ * The runtime: the models folder, the loaders that are installed now, and the models in
+ * memory. Published by the core bundle; front ends (web UI, OpenAI API, shell) use it.
+ * State changes are announced to {@link ModelEventListener} services.
+ */
+@ProviderType
+public interface ModelManager {
+
+    /** The folder models are listed from. */
+    Path modelsDir();
+
+    /** Models found in the models folder, each with the loaders that can serve it, best first. */
+    List<ModelEntry> models();
+
+    /** Rescans the models folder (also done automatically when it changes). */
+    void refresh();
+
+    /** Loaders installed right now. */
+    List<LoaderInfo> loaders();
+
+    /**
+     * Loads a model.
+     *
+     * @param model    a name from {@link #models()}
+     * @param loaderId a loader id, or null for the best installed loader for this model
+     * @param options  loader options (validated against the loader's specs first)
+     * @return the loaded model's state
+     * @throws ModelLoadException when the model, loader or options are unusable, or the
+     *         load fails; a model that was loaded before stays loaded
+     */
+    LoadedModelState load(String model, String loaderId, Map<String, ?> options) throws ModelLoadException;
+
+    /** Unloads a model; false when it was not loaded. */
+    boolean unload(String model);
+
+    /** Models in memory now. */
+    List<LoadedModelState> loaded();
+
+    /** The state of one loaded model. */
+    Optional<LoadedModelState> loaded(String model);
+
+    /**
+     * Generates with a loaded model.
+     *
+     * @param model a loaded model's name, or null for the most recently loaded one
+     * @throws ModelLoadException when no such model is loaded or the request asks for
+     *         a sampler the model's loader does not have
+     */
+    GenerationResult generate(String model, GenerationRequest request, TokenSink sink) throws ModelLoadException;
+}

@@ -1,0 +1,10 @@
+/**
+ * The runtime's own services, for bundles that drive Loadstone (web UI, API, shell,
+ * third-party front ends): the {@link io.loadstone.api.runtime.ModelManager} and its events.
+ */
+@Export
+@Version("1.0.0")
+package io.loadstone.api.runtime;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;
