@@ -1,0 +1,504 @@
+package io.loadstone.core.runtime;
+
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.Collectors;
+
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+import io.loadstone.api.loader.Capabilities;
+import io.loadstone.api.loader.Detection;
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.LoadedModel;
+import io.loadstone.api.loader.LoaderOptions;
+import io.loadstone.api.loader.ModelInfo;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.ModelLoader;
+import io.loadstone.api.loader.ModelSource;
+import io.loadstone.api.loader.TokenSink;
+import io.loadstone.api.runtime.LoadedModelState;
+import io.loadstone.api.runtime.LoaderInfo;
+import io.loadstone.api.runtime.ModelEntry;
+import io.loadstone.api.runtime.ModelEvent;
+import io.loadstone.api.runtime.ModelEventListener;
+import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.core.models.FormatHints;
+import io.loadstone.core.models.ModelFolder;
+
+/**
+ * The runtime. Loaders come and go as services (a bundle dropped into plugins/, updated,
+ * uninstalled); models they loaded are closed the moment their loader leaves, and users
+ * are told. Loads are serialised; generations run concurrently with each other and
+ * with listing, and a failed load never takes away a model that was working.
+ */
+@Component(service = ModelManager.class, configurationPid = RuntimeConfig.PID, immediate = true)
+@Designate(ocd = RuntimeConfig.class)
+public final class RuntimeManager implements ModelManager {
+
+    private static final Logger LOG = System.getLogger(RuntimeManager.class.getName());
+
+    /** Loaders by service reference; several services may share an id (an upgrade in progress). */
+    private final Map<ServiceReference<ModelLoader>, ModelLoader> loaders = new ConcurrentHashMap<>();
+    private final Map<String, Slot> loaded = new ConcurrentHashMap<>();
+    private final Map<DetectionKey, Detection> detections = new ConcurrentHashMap<>();
+    private final EventHub events = new EventHub();
+    private final ReentrantLock loadLock = new ReentrantLock();
+    private final ExecutorService background = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "loadstone-runtime");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private volatile Path modelsDir = Paths.get("models").toAbsolutePath();
+    private volatile int maxLoaded = 1;
+    private volatile String autoload = "";
+    private volatile FolderWatch watch;
+
+    /** A model in memory and the loader service that owns it. */
+    private static final class Slot {
+        final String name;
+        final ServiceReference<ModelLoader> loaderRef;
+        final LoadedModel model;
+        final ModelInfo info;
+        final Capabilities capabilities;
+        final Instant loadedAt = Instant.now();
+        volatile Instant lastUsed = loadedAt;
+
+        Slot(String name, ServiceReference<ModelLoader> loaderRef, LoadedModel model, Capabilities capabilities) {
+            this.name = name;
+            this.loaderRef = loaderRef;
+            this.model = model;
+            this.info = model.info();
+            this.capabilities = capabilities;
+        }
+
+        LoadedModelState state() {
+            return new LoadedModelState(name, info, loadedAt, lastUsed);
+        }
+    }
+
+    private record DetectionKey(ServiceReference<ModelLoader> loader, Path path, long modified, long size) {
+    }
+
+    @Activate
+    void activate(RuntimeConfig config) {
+        apply(config);
+        background.execute(this::tryAutoload);
+    }
+
+    @Modified
+    void modified(RuntimeConfig config) {
+        Path before = modelsDir;
+        apply(config);
+        if (!before.equals(modelsDir)) {
+            events.fire(new ModelEvent(ModelEvent.Type.MODELS_CHANGED, null, null, "Models folder is now " + modelsDir,
+                    null));
+        }
+        background.execute(this::tryAutoload);
+    }
+
+    private void apply(RuntimeConfig config) {
+        modelsDir = Paths.get(config.models_dir()).toAbsolutePath().normalize();
+        maxLoaded = Math.max(1, config.max_loaded_models());
+        autoload = config.model() == null ? "" : config.model().trim();
+        try {
+            Files.createDirectories(modelsDir);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "Cannot create the models folder " + modelsDir + ": " + e.getMessage());
+        }
+        FolderWatch old = watch;
+        watch = FolderWatch.start(modelsDir, () -> {
+            detections.clear();
+            events.fire(new ModelEvent(ModelEvent.Type.MODELS_CHANGED, null, null, "", null));
+        });
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    @Deactivate
+    void deactivate() {
+        FolderWatch w = watch;
+        if (w != null) {
+            w.close();
+        }
+        background.shutdownNow();
+        for (String name : List.copyOf(loaded.keySet())) {
+            Slot s = loaded.remove(name);
+            if (s != null) {
+                closeQuietly(s);
+            }
+        }
+        events.close();
+    }
+
+    // ---- loaders -------------------------------------------------------------------------
+
+    @Reference(service = ModelLoader.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void addLoader(ServiceReference<ModelLoader> ref, ModelLoader loader) {
+        loaders.put(ref, loader);
+        detections.clear();
+        events.fire(new ModelEvent(ModelEvent.Type.LOADER_ADDED, null, safeId(loader),
+                "Loader " + safeId(loader) + " from " + bundleOf(ref) + " is available.", null));
+        if (!autoload.isEmpty()) {
+            background.execute(this::tryAutoload);
+        }
+    }
+
+    void removeLoader(ServiceReference<ModelLoader> ref, ModelLoader loader) {
+        // Close what this loader loaded while its bundle is still able to free native memory.
+        String id = safeId(loader);
+        for (Slot s : List.copyOf(loaded.values())) {
+            if (s.loaderRef.equals(ref) && loaded.remove(s.name, s)) {
+                closeQuietly(s);
+                events.fire(new ModelEvent(ModelEvent.Type.LOADER_GONE, s.name, id, "The " + id + " loader ("
+                        + bundleOf(ref) + ") went away (stopped, updated or uninstalled), so '" + s.name
+                        + "' was unloaded. Load it again when the loader is back, or with another loader.", null));
+            }
+        }
+        loaders.remove(ref);
+        detections.keySet().removeIf(k -> k.loader().equals(ref));
+        events.fire(new ModelEvent(ModelEvent.Type.LOADER_REMOVED, null, id, "Loader " + id + " is gone.", null));
+    }
+
+    @Reference(service = ModelEventListener.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC)
+    void addListener(ModelEventListener l) {
+        events.add(l);
+    }
+
+    void removeListener(ModelEventListener l) {
+        events.remove(l);
+    }
+
+    private static String safeId(ModelLoader loader) {
+        try {
+            return loader.id();
+        } catch (RuntimeException e) {
+            return loader.getClass().getName();
+        }
+    }
+
+    private static String bundleOf(ServiceReference<?> ref) {
+        var b = ref.getBundle();
+        return b == null ? "unknown bundle" : b.getSymbolicName() + " " + b.getVersion();
+    }
+
+    /** Highest-ranked service with this id (ServiceReference ordering is by ranking, then age). */
+    private Optional<Map.Entry<ServiceReference<ModelLoader>, ModelLoader>> loader(String id) {
+        return loaders.entrySet().stream().filter(e -> safeId(e.getValue()).equals(id))
+                .max(Map.Entry.comparingByKey());
+    }
+
+    @Override
+    public List<LoaderInfo> loaders() {
+        Map<String, LoaderInfo> byId = new LinkedHashMap<>();
+        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
+                .reversed()).forEach(e -> {
+                    try {
+                        ModelLoader l = e.getValue();
+                        var b = e.getKey().getBundle();
+                        byId.putIfAbsent(l.id(), new LoaderInfo(l.id(), l.description(),
+                                b == null ? "" : b.getSymbolicName(), b == null ? "" : b.getVersion().toString(),
+                                l.capabilities(), l.options()));
+                    } catch (RuntimeException ex) {
+                        LOG.log(Level.WARNING, "Loader from " + bundleOf(e.getKey()) + " failed to describe itself",
+                                ex);
+                    }
+                });
+        return byId.values().stream().sorted(Comparator.comparing(LoaderInfo::id, String.CASE_INSENSITIVE_ORDER))
+                .toList();
+    }
+
+    // ---- models folder -------------------------------------------------------------------
+
+    @Override
+    public Path modelsDir() {
+        return modelsDir;
+    }
+
+    @Override
+    public void refresh() {
+        detections.clear();
+        events.fire(new ModelEvent(ModelEvent.Type.MODELS_CHANGED, null, null, "Refreshed", null));
+    }
+
+    @Override
+    public List<ModelEntry> models() {
+        List<ModelSource> sources;
+        try {
+            sources = ModelFolder.list(modelsDir);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "Cannot list " + modelsDir + ": " + e.getMessage());
+            return List.of();
+        }
+        List<ModelEntry> out = new ArrayList<>(sources.size());
+        for (ModelSource source : sources) {
+            out.add(entry(source));
+        }
+        return out;
+    }
+
+    private ModelEntry entry(ModelSource source) {
+        List<ModelEntry.Candidate> candidates = new ArrayList<>();
+        Set<String> seen = new TreeSet<>();
+        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
+                .reversed()).forEach(e -> {
+                    String id = safeId(e.getValue());
+                    if (seen.add(id)) {
+                        Detection d = detect(e.getKey(), e.getValue(), source);
+                        if (d.accepted()) {
+                            candidates.add(new ModelEntry.Candidate(id, d));
+                        }
+                    }
+                });
+        candidates.sort(Comparator.comparingInt((ModelEntry.Candidate c) -> c.detection().score()).reversed()
+                .thenComparing(ModelEntry.Candidate::loaderId, String.CASE_INSENSITIVE_ORDER));
+        String hint = candidates.isEmpty() ? FormatHints.missingLoader(source.path()) : "";
+        return new ModelEntry(source.name(), source.path(), ModelFolder.size(source.path()), candidates, hint);
+    }
+
+    private Detection detect(ServiceReference<ModelLoader> ref, ModelLoader loader, ModelSource source) {
+        DetectionKey key;
+        try {
+            key = new DetectionKey(ref, source.path(), Files.getLastModifiedTime(source.path()).toMillis(),
+                    ModelFolder.size(source.path()));
+        } catch (IOException e) {
+            return Detection.no("unreadable: " + e.getMessage());
+        }
+        return detections.computeIfAbsent(key, k -> {
+            try {
+                return loader.detect(source);
+            } catch (RuntimeException | LinkageError e) {
+                // A broken third-party loader must not break the model list.
+                LOG.log(Level.WARNING, "Loader " + safeId(loader) + " failed to inspect " + source.path(), e);
+                return Detection.no("loader failed: " + e);
+            }
+        });
+    }
+
+    private ModelEntry find(String model) throws ModelLoadException {
+        if (model == null || model.isBlank()) {
+            throw new ModelLoadException("No model given.", "Pick a model from the list.");
+        }
+        List<ModelEntry> all = models();
+        for (ModelEntry e : all) {
+            if (e.name().equals(model)) {
+                return e;
+            }
+        }
+        throw new ModelLoadException("There is no model named '" + model + "' in " + modelsDir + ".",
+                all.isEmpty() ? "Put a .gguf file or a model folder there, or download one."
+                        : "Available: " + all.stream().map(ModelEntry::name).collect(Collectors.joining(", ")) + ".");
+    }
+
+    // ---- lifecycle ----------------------------------------------------------------------
+
+    @Override
+    public LoadedModelState load(String model, String loaderId, Map<String, ?> options) throws ModelLoadException {
+        ModelEntry entry = find(model);
+        Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, loaderId);
+        ModelLoader loader = chosen.getValue();
+        String id = safeId(loader);
+        LoaderOptions opts = LoaderOptions.validate(loader.options(), options == null ? Map.of() : options);
+        ModelSource source = new ModelSource(entry.name(), entry.path());
+        Detection d = detect(chosen.getKey(), loader, source);
+        if (!d.accepted()) {
+            throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
+                    + ".", entry.bestLoader() != null ? "Use the " + entry.bestLoader() + " loader." : entry.hint());
+        }
+        loadLock.lock();
+        try {
+            events.fire(new ModelEvent(ModelEvent.Type.LOADING, entry.name(), id, "Loading with " + id + " " + opts,
+                    null));
+            LoadedModel lm;
+            try {
+                lm = loader.load(source, opts);
+            } catch (ModelLoadException e) {
+                events.fire(new ModelEvent(ModelEvent.Type.LOAD_FAILED, entry.name(), id, e.userMessage(), null));
+                throw e;
+            } catch (RuntimeException | LinkageError e) {
+                ModelLoadException wrapped = new ModelLoadException("The " + id + " loader failed on '" + entry.name()
+                        + "': " + e, "This is a bug in the loader; the previous model (if any) is still loaded.", e);
+                events.fire(new ModelEvent(ModelEvent.Type.LOAD_FAILED, entry.name(), id, wrapped.userMessage(),
+                        null));
+                throw wrapped;
+            }
+            if (!loaders.containsKey(chosen.getKey())) {
+                // The loader left while loading: its unbind already ran, so we must close what it gave us.
+                lm.close();
+                throw new ModelLoadException("The " + id + " loader went away while loading '" + entry.name() + "'.",
+                        "Load it again when the loader is back.");
+            }
+            Slot slot = new Slot(entry.name(), chosen.getKey(), lm, loader.capabilities());
+            Slot previous = loaded.put(entry.name(), slot);
+            if (previous != null) {
+                // Reload: the new instance is up, so the old one can go.
+                closeQuietly(previous);
+            }
+            events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
+            evictBeyondLimit(entry.name());
+            return slot.state();
+        } finally {
+            loadLock.unlock();
+        }
+    }
+
+    private static String describe(ModelInfo info) {
+        StringBuilder sb = new StringBuilder(info.description()).append(", context ").append(info.contextLength());
+        for (String w : info.warnings()) {
+            sb.append(". Note: ").append(w);
+        }
+        return sb.toString();
+    }
+
+    private Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chooseLoader(ModelEntry entry, String loaderId)
+            throws ModelLoadException {
+        if (loaderId == null || loaderId.isBlank()) {
+            if (entry.candidates().isEmpty()) {
+                throw new ModelLoadException("No installed loader can load '" + entry.name() + "'.", entry.hint());
+            }
+            loaderId = entry.bestLoader();
+        }
+        String wanted = loaderId;
+        return loader(wanted).orElseThrow(() -> new ModelLoadException("The loader '" + wanted
+                + "' is not installed.", loaders.isEmpty() ? "No loaders are installed: add a loader bundle to the "
+                        + "plugins folder." : "Installed loaders: " + loaders().stream().map(LoaderInfo::id)
+                                .collect(Collectors.joining(", ")) + "."));
+    }
+
+    private void evictBeyondLimit(String keep) {
+        while (loaded.size() > maxLoaded) {
+            Optional<Slot> lru = loaded.values().stream().filter(s -> !s.name.equals(keep))
+                    .min(Comparator.comparing(s -> s.lastUsed));
+            if (lru.isEmpty() || !loaded.remove(lru.get().name, lru.get())) {
+                return;
+            }
+            closeQuietly(lru.get());
+            events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, lru.get().name, safeId(loaders.getOrDefault(
+                    lru.get().loaderRef, null)), "Unloaded to keep at most " + maxLoaded + " model(s) in memory.",
+                    null));
+        }
+    }
+
+    private static void closeQuietly(Slot s) {
+        try {
+            s.model.close();
+        } catch (RuntimeException | LinkageError e) {
+            LOG.log(Level.WARNING, "Closing " + s.name + " failed", e);
+        }
+    }
+
+    @Override
+    public boolean unload(String model) {
+        Slot s = model == null ? mostRecent().orElse(null) : loaded.get(model);
+        if (s == null || !loaded.remove(s.name, s)) {
+            return false;
+        }
+        closeQuietly(s);
+        events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, s.name, s.info.loaderId(), "Unloaded.", null));
+        return true;
+    }
+
+    @Override
+    public List<LoadedModelState> loaded() {
+        return loaded.values().stream().sorted(Comparator.comparing((Slot s) -> s.loadedAt)).map(Slot::state)
+                .toList();
+    }
+
+    @Override
+    public Optional<LoadedModelState> loaded(String model) {
+        return Optional.ofNullable(loaded.get(model)).map(Slot::state);
+    }
+
+    private Optional<Slot> mostRecent() {
+        return loaded.values().stream().max(Comparator.comparing((Slot s) -> s.loadedAt));
+    }
+
+    // ---- generation ---------------------------------------------------------------------
+
+    @Override
+    public GenerationResult generate(String model, GenerationRequest request, TokenSink sink)
+            throws ModelLoadException {
+        Slot s = model == null ? mostRecent().orElse(null) : loaded.get(model);
+        if (s == null) {
+            throw new ModelLoadException(model == null ? "No model is loaded." : "The model '" + model
+                    + "' is not loaded.", loaded.isEmpty() ? "Load a model first."
+                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
+        }
+        checkSamplers(s, request);
+        s.lastUsed = Instant.now();
+        try {
+            return s.model.generate(request, sink);
+        } catch (RuntimeException | LinkageError e) {
+            throw new ModelLoadException("Generation with '" + s.name + "' failed: " + e,
+                    "This is a bug in the " + s.info.loaderId() + " loader; the model is still loaded.", e);
+        } finally {
+            s.lastUsed = Instant.now();
+        }
+    }
+
+    private static void checkSamplers(Slot s, GenerationRequest request) throws ModelLoadException {
+        Set<String> unsupported = new TreeSet<>(request.setParameters().keySet());
+        unsupported.removeAll(s.capabilities.samplers());
+        if (!request.negativePrompt().isEmpty() && !s.capabilities.cfg()) {
+            unsupported.add("negative_prompt");
+        }
+        if (!unsupported.isEmpty()) {
+            throw new ModelLoadException("The " + s.info.loaderId() + " loader does not support "
+                    + String.join(", ", unsupported) + ".", "Leave them at their neutral values or load the model "
+                            + "with a loader that has them. Supported: " + String.join(", ",
+                                    new TreeSet<>(s.capabilities.samplers())) + ".");
+        }
+    }
+
+    // ---- autoload -----------------------------------------------------------------------
+
+    private void tryAutoload() {
+        String name = autoload;
+        if (name.isEmpty() || !loaded.isEmpty()) {
+            return;
+        }
+        List<ModelEntry> models = models();
+        Optional<ModelEntry> target = name.equals("*") ? models.stream().filter(m -> m.bestLoader() != null)
+                .findFirst() : models.stream().filter(m -> m.name().equals(name)).findFirst();
+        if (target.isEmpty() || target.get().bestLoader() == null) {
+            return; // Tried again when a loader arrives.
+        }
+        try {
+            load(target.get().name(), null, Map.of());
+            autoload = "";
+        } catch (ModelLoadException e) {
+            LOG.log(Level.WARNING, "Could not load " + target.get().name() + " at start: " + e.userMessage());
+            autoload = "";
+        }
+    }
+}
