@@ -84,9 +84,9 @@ public final class LaunchArguments {
             }
             switch (a) {
                 case "--listen" -> put(out, SERVER_PID, "listen", true);
-                case "--models", "--model-dir" -> put(out, CORE_PID, "models_dir", value != null ? value
+                case "--models", "--model-dir" -> put(out, CORE_PID, "models.dir", value != null ? value
                         : next(args, ++i, a));
-                case "--loras", "--lora-dir" -> put(out, CORE_PID, "loras_dir", value != null ? value
+                case "--loras", "--lora-dir" -> put(out, CORE_PID, "loras.dir", value != null ? value
                         : next(args, ++i, a));
                 case "--model" -> put(out, CORE_PID, "model", value != null ? value : next(args, ++i, a));
                 case "--port" -> {
@@ -101,8 +101,8 @@ public final class LaunchArguments {
                         throw new IllegalArgumentException("--port needs a number from 0 to 65535, not '" + v + "'.");
                     }
                 }
-                case "--api-key" -> put(out, SERVER_PID, "api_key", value != null ? value : next(args, ++i, a));
-                case "--no-auth" -> put(out, SERVER_PID, "allow_no_auth", true);
+                case "--api-key" -> put(out, SERVER_PID, "api.key", value != null ? value : next(args, ++i, a));
+                case "--no-auth" -> put(out, SERVER_PID, "allow.no.auth", true);
                 default -> throw new IllegalArgumentException("Unknown option '" + args[i] + "'. Known: --models DIR, "
                         + "--loras DIR, --model NAME, --port N, --listen, --api-key KEY, --no-auth.");
             }

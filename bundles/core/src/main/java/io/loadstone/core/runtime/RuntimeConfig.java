@@ -12,7 +12,7 @@ public @interface RuntimeConfig {
 
     @AttributeDefinition(name = "Models folder", description = "Folder listed in the model menu: GGUF files and "
             + "model folders, as in text-generation-webui's models/. Relative paths are resolved against the "
-            + "working directory.")
+            + "Loadstone home folder (framework property loadstone.home, else the working directory).")
     String models_dir() default "models";
 
     @AttributeDefinition(name = "LoRA folder", description = "Folder of LoRA adapters (loras/).")

@@ -21,6 +21,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.stream.Collectors;
 
+import org.osgi.framework.BundleContext;
 import org.osgi.framework.ServiceReference;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -63,6 +64,9 @@ import io.loadstone.core.models.ModelFolder;
 public final class RuntimeManager implements ModelManager {
 
     private static final Logger LOG = System.getLogger(RuntimeManager.class.getName());
+
+    /** Framework property: the folder relative paths (models/, loras/) are resolved against. */
+    public static final String HOME_PROPERTY = "loadstone.home";
 
     /** Loaders by service reference; several services may share an id (an upgrade in progress). */
     private final Map<ServiceReference<ModelLoader>, ModelLoader> loaders = new ConcurrentHashMap<>();
@@ -107,8 +111,15 @@ public final class RuntimeManager implements ModelManager {
     private record DetectionKey(ServiceReference<ModelLoader> loader, Path path, long modified, long size) {
     }
 
+    /** Relative folders resolve against this (framework property loadstone.home, else the working directory). */
+    private volatile Path home = Paths.get("").toAbsolutePath();
+
     @Activate
-    void activate(RuntimeConfig config) {
+    void activate(BundleContext context, RuntimeConfig config) {
+        String h = context.getProperty(HOME_PROPERTY);
+        if (h != null && !h.isBlank()) {
+            home = Paths.get(h).toAbsolutePath().normalize();
+        }
         apply(config);
         background.execute(this::tryAutoload);
     }
@@ -125,7 +136,7 @@ public final class RuntimeManager implements ModelManager {
     }
 
     private void apply(RuntimeConfig config) {
-        modelsDir = Paths.get(config.models_dir()).toAbsolutePath().normalize();
+        modelsDir = home.resolve(config.models_dir()).toAbsolutePath().normalize();
         maxLoaded = Math.max(1, config.max_loaded_models());
         autoload = config.model() == null ? "" : config.model().trim();
         try {

@@ -14,8 +14,8 @@ class LaunchArgumentsTest {
     void mapsFlagsToConfiguration() {
         var m = LaunchArguments.parse(new String[] { "--models", "/srv/models", "--port=7861", "--listen",
                 "--api-key", "s3cret", "--model", "stories260K.gguf" });
-        assertEquals(Map.of("models_dir", "/srv/models", "model", "stories260K.gguf"), m.get(LaunchArguments.CORE_PID));
-        assertEquals(Map.of("port", 7861, "listen", true, "api_key", "s3cret"), m.get(LaunchArguments.SERVER_PID));
+        assertEquals(Map.of("models.dir", "/srv/models", "model", "stories260K.gguf"), m.get(LaunchArguments.CORE_PID));
+        assertEquals(Map.of("port", 7861, "listen", true, "api.key", "s3cret"), m.get(LaunchArguments.SERVER_PID));
     }
 
     @Test
