@@ -1,0 +1,21 @@
+package io.loadstone.llamacpp.b4916;
+
+import java.nio.file.Path;
+
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.binding.NativeBinding;
+
+/** The binding for llama.cpp build b4916 (java-llama.cpp 4.2.0's libjllama). */
+public final class B4916Binding implements NativeBinding {
+
+    @Override
+    public String build() {
+        return B4916Library.BUILD;
+    }
+
+    @Override
+    public LlamaLibrary load(Path library) throws LlamaException {
+        return B4916Library.open(library);
+    }
+}

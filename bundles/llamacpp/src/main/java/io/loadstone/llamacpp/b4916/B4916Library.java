@@ -1,0 +1,201 @@
+package io.loadstone.llamacpp.b4916;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReadWriteLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+import io.loadstone.llamacpp.ContextParams;
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.LlamaRuntime;
+import io.loadstone.llamacpp.ModelParams;
+import io.loadstone.llamacpp.NativeModel;
+
+/**
+ * One dlopen'ed b4916 library. The shared {@link Arena} owns the library mapping and the
+ * log upcall stub; {@link #close()} first closes every model (each waits for its native
+ * call in progress), then points llama.cpp's logger back at NULL (so no native code can
+ * call the stub any more) and only then closes the arena.
+ */
+final class B4916Library implements LlamaLibrary, LlamaRuntime {
+
+    static final String BUILD = "llama.cpp-b4916";
+
+    private final Path path;
+    private final Arena arena;
+    private final Abi abi;
+    private final LogBridge log;
+    private final Set<B4916Model> models = ConcurrentHashMap.newKeySet();
+    /** Read: an operation that uses the library; write: closing it. */
+    private final ReadWriteLock life = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+    private boolean numa;
+
+    private B4916Library(Path path, Arena arena, Abi abi, LogBridge log) {
+        this.path = path;
+        this.arena = arena;
+        this.abi = abi;
+        this.log = log;
+    }
+
+    static B4916Library open(Path library) throws LlamaException {
+        if (!Files.isRegularFile(library)) {
+            throw new LlamaException("Native library " + library + " does not exist or is not a file.");
+        }
+        Arena arena = Arena.ofShared();
+        try {
+            SymbolLookup lookup;
+            try {
+                lookup = SymbolLookup.libraryLookup(library, arena);
+            } catch (IllegalArgumentException e) {
+                throw new LlamaException("Cannot open native library " + library + ": " + e.getMessage()
+                        + ". It may be for another OS or CPU, or miss a system library it links against "
+                        + "(libgomp, libstdc++).", e);
+            }
+            Abi abi = new Abi(lookup, library.toString());
+            LogBridge log = new LogBridge(System.getLogger("io.loadstone.llamacpp.native"));
+            // Logging first, so that even backend initialisation never writes to stderr.
+            abi.logSet(abi.logCallbackStub(log.handle(), arena), MemorySegment.NULL);
+            abi.backendInit();
+            return new B4916Library(library, arena, abi, log);
+        } catch (LlamaException | RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    // ---- LlamaLibrary ----
+
+    @Override
+    public LlamaRuntime runtime() {
+        return this;
+    }
+
+    @Override
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public void close() {
+        life.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            for (B4916Model m : List.copyOf(models)) {
+                m.close();
+            }
+            abi.logSet(MemorySegment.NULL, MemorySegment.NULL);
+            arena.close();
+        } finally {
+            life.writeLock().unlock();
+        }
+    }
+
+    // ---- LlamaRuntime ----
+
+    @Override
+    public String buildName() {
+        return BUILD;
+    }
+
+    @Override
+    public boolean supportsGpuOffload() {
+        return call(abi::supportsGpuOffload);
+    }
+
+    @Override
+    public boolean supportsMmap() {
+        return call(abi::supportsMmap);
+    }
+
+    @Override
+    public boolean supportsMlock() {
+        return call(abi::supportsMlock);
+    }
+
+    @Override
+    public int maxDevices() {
+        return (int) (long) call(abi::maxDevices);
+    }
+
+    @Override
+    public String systemInfo() {
+        return call(() -> abi.printSystemInfo().reinterpret(Integer.MAX_VALUE).getString(0).strip());
+    }
+
+    @Override
+    public boolean enableNuma() {
+        life.readLock().lock();
+        try {
+            ensureOpen();
+            synchronized (this) {
+                if (numa) {
+                    return false;
+                }
+                abi.numaInit(Abi.NUMA_DISTRIBUTE);
+                numa = true;
+                return true;
+            }
+        } finally {
+            life.readLock().unlock();
+        }
+    }
+
+    @Override
+    public NativeModel open(Path gguf, ModelParams model, ContextParams context) throws LlamaException {
+        life.readLock().lock();
+        try {
+            ensureOpen();
+            B4916Model m = B4916Model.open(this, gguf, model, context);
+            models.add(m);
+            return m;
+        } finally {
+            life.readLock().unlock();
+        }
+    }
+
+    // ---- for models ----
+
+    Abi abi() {
+        return abi;
+    }
+
+    LogBridge log() {
+        return log;
+    }
+
+    void forget(B4916Model m) {
+        models.remove(m);
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("The llama.cpp library " + path + " has been closed.");
+        }
+    }
+
+    private <T> T call(java.util.function.Supplier<T> f) {
+        life.readLock().lock();
+        try {
+            ensureOpen();
+            return f.get();
+        } finally {
+            life.readLock().unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return BUILD + " (" + path + ")";
+    }
+}
