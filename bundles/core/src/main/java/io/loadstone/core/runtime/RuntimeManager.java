@@ -148,6 +148,9 @@ public final class RuntimeManager implements ModelManager {
         watch = FolderWatch.start(modelsDir, () -> {
             detections.clear();
             events.fire(new ModelEvent(ModelEvent.Type.MODELS_CHANGED, null, null, "", null));
+            if (!autoload.isEmpty()) {
+                background.execute(this::tryAutoload);
+            }
         });
         if (old != null) {
             old.close();
