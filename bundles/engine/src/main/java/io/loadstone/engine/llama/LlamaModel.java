@@ -1,0 +1,183 @@
+package io.loadstone.engine.llama;
+
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.engine.EngineModel;
+import io.loadstone.engine.EngineOptions;
+import io.loadstone.engine.EngineSession;
+import io.loadstone.engine.ModelConfig;
+import io.loadstone.engine.ModelFileException;
+import io.loadstone.engine.kernel.ComputePool;
+import io.loadstone.engine.safetensors.Checkpoint;
+import io.loadstone.engine.tensor.Matrix;
+import io.loadstone.engine.tensor.Quantizer;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.UnaryOperator;
+
+/**
+ * A Llama-family model (llama, mistral, qwen2): owns the mapped checkpoint (its arena), the
+ * bound weights and the compute pool.
+ */
+public final class LlamaModel implements EngineModel {
+
+    private static final System.Logger LOG = System.getLogger(LlamaModel.class.getName());
+
+    private final Path folder;
+    private final ModelConfig config;
+    private final EngineOptions options;
+    private final Arena arena;
+    private final Checkpoint checkpoint;
+    final LlamaWeights weights;
+    final Rope rope;
+    final ComputePool pool;
+    private final int maxContext;
+    /** Forward passes hold the read lock; close() takes the write lock, so it never unmaps under a running pass. */
+    final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+    private boolean closed;
+
+    private LlamaModel(Path folder, ModelConfig config, EngineOptions options, Arena arena, Checkpoint checkpoint,
+            LlamaWeights weights, Rope rope, int maxContext, ComputePool pool) {
+        this.folder = folder;
+        this.config = config;
+        this.options = options;
+        this.arena = arena;
+        this.checkpoint = checkpoint;
+        this.weights = weights;
+        this.rope = rope;
+        this.maxContext = maxContext;
+        this.pool = pool;
+    }
+
+    public static LlamaModel open(Path folder, EngineOptions options) throws ModelLoadException {
+        if (!Files.isDirectory(folder)) {
+            throw new ModelFileException(folder, Files.exists(folder) ? "is not a folder" : "does not exist",
+                    "Give the folder that holds config.json and the .safetensors files.");
+        }
+        long t0 = System.nanoTime();
+        LlamaConfig lc = LlamaConfig.read(folder);
+        ModelConfig c = lc.model();
+        RopeSpec ropeSpec = effectiveRope(lc.rope(), c.headDim(), options);
+        int maxContext = options.maxContext() > 0 ? options.maxContext()
+                : (int) Math.min(Integer.MAX_VALUE, Math.round(c.maxPositionEmbeddings() * Math.max(1.0, options.compressPosEmb())));
+        Arena arena = Arena.ofShared();
+        ComputePool pool = null;
+        try {
+            Checkpoint ck = Checkpoint.open(folder, arena);
+            pool = new ComputePool(options.threads(), "loadstone-engine-" + folder.getFileName());
+            ComputePool p = pool;
+            UnaryOperator<Matrix> linear = switch (options.quantization()) {
+                case NONE -> UnaryOperator.identity();
+                case INT8 -> m -> Quantizer.int8(m, arena, p);
+                case NF4 -> m -> Quantizer.nf4(m, arena, p);
+            };
+            LlamaWeights w = LlamaWeights.bind(c, ck, linear);
+            ModelConfig full = new ModelConfig(c.modelType(), c.architecture(), c.hiddenSize(), c.intermediateSize(), c.numLayers(),
+                    c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(), c.rmsNormEps(),
+                    c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.slidingWindow(), c.bosTokenId(),
+                    c.eosTokenIds(), w.weightType, w.parameterCount);
+            LlamaModel m = new LlamaModel(folder, full, options, arena, ck, w, new Rope(c.headDim(), ropeSpec), maxContext, pool);
+            LOG.log(Level.INFO, () -> String.format("Opened %s (%s, %d layers, %s weights%s, %.1f MB) in %d ms; RoPE base %.1f, scaling %s; %d threads",
+                    folder, full.modelType(), full.numLayers(), full.weightType(),
+                    options.quantization() == io.loadstone.engine.WeightQuantization.NONE ? "" : " → " + options.quantization(),
+                    m.weightBytes() / 1e6, (System.nanoTime() - t0) / 1_000_000, ropeSpec.base(), ropeSpec.describe(), options.threads()));
+            if (maxContext > c.maxPositionEmbeddings() * Math.max(1.0, options.compressPosEmb())) {
+                LOG.log(Level.WARNING, "Context limit {0} exceeds what {1} was trained for ({2} positions); output may degrade "
+                        + "past that without RoPE scaling.", maxContext, folder.getFileName(), c.maxPositionEmbeddings());
+            }
+            return m;
+        } catch (ModelLoadException | RuntimeException | Error e) {
+            if (pool != null) {
+                pool.close();
+            }
+            arena.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Combines the config's RoPE with the user's overrides, as text-generation-webui defines them:
+     * {@code rope_freq_base} replaces the base outright; otherwise {@code alpha_value} scales it
+     * NTK-style to {@code base·α^(d/(d-2))}; {@code compress_pos_emb} replaces the config's scaling
+     * with linear scaling by that factor.
+     */
+    static RopeSpec effectiveRope(RopeSpec fromConfig, int headDim, EngineOptions o) {
+        RopeSpec r = fromConfig;
+        if (o.compressPosEmb() != 1.0) {
+            r = new RopeSpec(r.base(), "linear", o.compressPosEmb(), 0, 0, 0);
+        }
+        if (o.ropeFreqBase() > 0) {
+            r = r.withBase(o.ropeFreqBase());
+        } else if (o.alphaValue() != 1.0) {
+            r = r.withBase(r.base() * Math.pow(o.alphaValue(), (double) headDim / (headDim - 2)));
+        }
+        return r;
+    }
+
+    @Override
+    public Path folder() {
+        return folder;
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public EngineOptions options() {
+        return options;
+    }
+
+    @Override
+    public int maxContext() {
+        return maxContext;
+    }
+
+    @Override
+    public Map<String, String> metadata() {
+        return checkpoint.metadata();
+    }
+
+    @Override
+    public long weightBytes() {
+        return weights.byteSize();
+    }
+
+    @Override
+    public EngineSession newSession() {
+        lifecycle.readLock().lock();
+        try {
+            checkOpen();
+            return new LlamaSession(this);
+        } finally {
+            lifecycle.readLock().unlock();
+        }
+    }
+
+    /** Call with the lifecycle lock held. */
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("The model " + folder + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        lifecycle.writeLock().lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            pool.close();
+            arena.close();
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+        LOG.log(Level.DEBUG, "Closed {0}", folder);
+    }
+}

@@ -1,0 +1,169 @@
+package io.loadstone.engine.llama;
+
+import io.loadstone.engine.ModelConfig;
+import io.loadstone.engine.ModelFileException;
+import io.loadstone.engine.safetensors.Checkpoint;
+import io.loadstone.engine.safetensors.TensorInfo;
+import io.loadstone.engine.tensor.Matrix;
+import io.loadstone.engine.tensor.StoredMatrix;
+import io.loadstone.engine.tensor.Tensors;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.function.UnaryOperator;
+
+/**
+ * The tensors of a Llama-family checkpoint (Hugging Face names), checked against the config:
+ * every needed tensor present, each with the expected shape and a float type. Problems are
+ * collected and reported together so one message lists everything that is missing.
+ */
+final class LlamaWeights {
+
+    record Layer(float[] attnNorm, Matrix q, Matrix k, Matrix v, Matrix o, float[] qBias, float[] kBias, float[] vBias,
+            float[] ffnNorm, Matrix gate, Matrix up, Matrix down) {
+    }
+
+    final Matrix embed;
+    final Layer[] layers;
+    final float[] finalNorm;
+    final Matrix lmHead;
+    final String weightType;
+    final long parameterCount;
+
+    private LlamaWeights(Matrix embed, Layer[] layers, float[] finalNorm, Matrix lmHead, String weightType, long parameterCount) {
+        this.embed = embed;
+        this.layers = layers;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+        this.weightType = weightType;
+        this.parameterCount = parameterCount;
+    }
+
+    /**
+     * @param linear turns each stored projection matrix into the matrix used for compute (the
+     *               identity, or a load-time quantizer)
+     */
+    static LlamaWeights bind(ModelConfig c, Checkpoint ck, UnaryOperator<Matrix> linear) throws ModelFileException {
+        Binder b = new Binder(c, ck);
+        int d = c.hiddenSize();
+        int qd = c.numHeads() * c.headDim();
+        int kvd = c.numKvHeads() * c.headDim();
+        int ff = c.intermediateSize();
+        TensorInfo embed = b.need("model.embed_tokens.weight", c.vocabSize(), d);
+        TensorInfo[][] raw = new TensorInfo[c.numLayers()][];
+        for (int l = 0; l < c.numLayers(); l++) {
+            String p = "model.layers." + l + ".";
+            raw[l] = new TensorInfo[] {
+                b.need(p + "input_layernorm.weight", d),
+                b.need(p + "self_attn.q_proj.weight", qd, d),
+                b.need(p + "self_attn.k_proj.weight", kvd, d),
+                b.need(p + "self_attn.v_proj.weight", kvd, d),
+                b.need(p + "self_attn.o_proj.weight", d, qd),
+                c.attentionBias() ? b.need(p + "self_attn.q_proj.bias", qd) : null,
+                c.attentionBias() ? b.need(p + "self_attn.k_proj.bias", kvd) : null,
+                c.attentionBias() ? b.need(p + "self_attn.v_proj.bias", kvd) : null,
+                b.need(p + "post_attention_layernorm.weight", d),
+                b.need(p + "mlp.gate_proj.weight", ff, d),
+                b.need(p + "mlp.up_proj.weight", ff, d),
+                b.need(p + "mlp.down_proj.weight", d, ff),
+            };
+        }
+        TensorInfo norm = b.need("model.norm.weight", d);
+        TensorInfo head = null;
+        if (!c.tieWordEmbeddings()) {
+            // Tied models use the embedding as lm_head, as transformers' tie_weights() does, even
+            // when an export also stores a copy of it.
+            head = b.need("lm_head.weight", c.vocabSize(), d);
+        }
+        b.throwIfProblems();
+
+        Set<String> types = new LinkedHashSet<>();
+        long params = embed.elements() + norm.elements() + (head == null ? 0 : head.elements());
+        Layer[] layers = new Layer[c.numLayers()];
+        for (int l = 0; l < c.numLayers(); l++) {
+            TensorInfo[] t = raw[l];
+            for (TensorInfo x : t) {
+                if (x != null) {
+                    params += x.elements();
+                }
+            }
+            for (int i : new int[] {1, 2, 3, 4, 9, 10, 11}) {
+                types.add(t[i].dtype().name());
+            }
+            layers[l] = new Layer(Tensors.toFloats(t[0]),
+                    linear.apply(new StoredMatrix(t[1])), linear.apply(new StoredMatrix(t[2])),
+                    linear.apply(new StoredMatrix(t[3])), linear.apply(new StoredMatrix(t[4])),
+                    t[5] == null ? null : Tensors.toFloats(t[5]), t[6] == null ? null : Tensors.toFloats(t[6]),
+                    t[7] == null ? null : Tensors.toFloats(t[7]),
+                    Tensors.toFloats(t[8]),
+                    linear.apply(new StoredMatrix(t[9])), linear.apply(new StoredMatrix(t[10])),
+                    linear.apply(new StoredMatrix(t[11])));
+        }
+        Matrix embedding = new StoredMatrix(embed);
+        Matrix lmHead = head == null ? embedding : new StoredMatrix(head);
+        String weightType = types.size() == 1 ? types.iterator().next() : "mixed " + types;
+        return new LlamaWeights(embedding, layers, Tensors.toFloats(norm), lmHead, weightType, params);
+    }
+
+    /** Bytes of weight data the forward pass reads (each matrix once, even when tied). */
+    long byteSize() {
+        long n = embed.byteSize() + (lmHead == embed ? 0 : lmHead.byteSize());
+        for (Layer l : layers) {
+            for (Matrix m : List.of(l.q(), l.k(), l.v(), l.o(), l.gate(), l.up(), l.down())) {
+                n += m.byteSize();
+            }
+        }
+        return n;
+    }
+
+    /** Looks tensors up and collects every problem before failing. */
+    private static final class Binder {
+        private final ModelConfig c;
+        private final Checkpoint ck;
+        private final List<String> missing = new ArrayList<>();
+        private ModelFileException firstBad;
+
+        Binder(ModelConfig c, Checkpoint ck) {
+            this.c = c;
+            this.ck = ck;
+        }
+
+        TensorInfo need(String name, long... shape) {
+            TensorInfo t = ck.tensors().get(name);
+            if (t == null) {
+                missing.add(name);
+                return null;
+            }
+            if (firstBad == null) {
+                if (!StoredMatrix.supports(t.dtype())) {
+                    firstBad = new ModelFileException(t.file(), "tensor '" + name + "' has dtype " + t.dtype()
+                            + "; the engine computes with F32, F16 or BF16 weights",
+                            "Use an unquantized (F32/F16/BF16) checkpoint, or the loader for its quantization format.");
+                } else if (!Arrays.equals(t.shape(), shape)) {
+                    firstBad = new ModelFileException(t.file(), "tensor '" + name + "' has shape " + t.shapeString() + " but config.json ("
+                            + c.modelType() + ", hidden_size " + c.hiddenSize() + ", " + c.numHeads() + "/" + c.numKvHeads()
+                            + " heads of " + c.headDim() + ", intermediate_size " + c.intermediateSize() + ", vocab_size "
+                            + c.vocabSize() + ") requires " + Arrays.toString(shape),
+                            "The weights and config.json are from different models; download them together.");
+                }
+            }
+            return t;
+        }
+
+        void throwIfProblems() throws ModelFileException {
+            if (!missing.isEmpty()) {
+                String list = String.join(", ", missing.subList(0, Math.min(8, missing.size())))
+                        + (missing.size() > 8 ? ", … (" + missing.size() + " in all)" : "");
+                throw new ModelFileException(ck.folder(), "the checkpoint lacks " + missing.size() + " tensor(s) the "
+                        + c.modelType() + " architecture needs: " + list + " (files: "
+                        + ck.files().stream().map(p -> p.getFileName().toString()).toList() + ")",
+                        "Download every weight file of the model (and its index, if sharded).");
+            }
+            if (firstBad != null) {
+                throw firstBad;
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+package io.loadstone.engine.safetensors;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Writes a safetensors file the way the reference implementation does (header padded with
+ * spaces to a multiple of 8, tensors contiguous in the given order). Tensor bytes are produced
+ * straight into the mapped output, so multi-gigabyte synthetic checkpoints (benchmarks) need no
+ * heap.
+ */
+public final class SafetensorsWriter {
+
+    /**
+     * One tensor to write; {@code fill} receives a segment of exactly the tensor's byte size
+     * (zeroed) and writes the little-endian values.
+     */
+    public record Tensor(String name, DType dtype, long[] shape, Consumer<MemorySegment> fill) {
+
+        long byteSize() {
+            long n = dtype.size();
+            for (long d : shape) {
+                n = Math.multiplyExact(n, d);
+            }
+            return n;
+        }
+    }
+
+    private SafetensorsWriter() {
+    }
+
+    public static void write(Path file, Map<String, String> metadata, List<Tensor> tensors) throws IOException {
+        StringBuilder h = new StringBuilder("{");
+        if (!metadata.isEmpty()) {
+            h.append("\"__metadata__\":{");
+            boolean first = true;
+            for (Map.Entry<String, String> e : metadata.entrySet()) {
+                h.append(first ? "" : ",").append(quote(e.getKey())).append(':').append(quote(e.getValue()));
+                first = false;
+            }
+            h.append('}');
+        }
+        long offset = 0;
+        for (Tensor t : tensors) {
+            if (h.length() > 1) {
+                h.append(',');
+            }
+            long end = offset + t.byteSize();
+            h.append(quote(t.name())).append(":{\"dtype\":\"").append(t.dtype().name()).append("\",\"shape\":[");
+            for (int i = 0; i < t.shape().length; i++) {
+                h.append(i == 0 ? "" : ",").append(t.shape()[i]);
+            }
+            h.append("],\"data_offsets\":[").append(offset).append(',').append(end).append("]}");
+            offset = end;
+        }
+        h.append('}');
+        while (h.toString().getBytes(StandardCharsets.UTF_8).length % 8 != 0) {
+            h.append(' ');
+        }
+        byte[] header = h.toString().getBytes(StandardCharsets.UTF_8);
+        long total = 8 + header.length + offset;
+        try (Arena arena = Arena.ofConfined();
+                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            MemorySegment out = ch.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
+            out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, header.length);
+            MemorySegment.copy(MemorySegment.ofArray(header), 0, out, 8, header.length);
+            long pos = 8 + header.length;
+            for (Tensor t : tensors) {
+                t.fill().accept(out.asSlice(pos, t.byteSize()));
+                pos += t.byteSize();
+            }
+            out.force();
+        }
+    }
+
+    private static String quote(String s) {
+        StringBuilder b = new StringBuilder("\"");
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.append('"').toString();
+    }
+}

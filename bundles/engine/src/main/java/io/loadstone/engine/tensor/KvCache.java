@@ -1,0 +1,164 @@
+package io.loadstone.engine.tensor;
+
+import static io.loadstone.engine.kernel.Vectors.F;
+import static io.loadstone.engine.kernel.Vectors.H;
+import static io.loadstone.engine.kernel.Vectors.LANES;
+
+import io.loadstone.engine.KvCacheType;
+import io.loadstone.engine.kernel.Ops;
+import io.loadstone.engine.kernel.Vectors;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Keys and values of every layer for the positions of one session.
+ *
+ * <p>Off-heap, in blocks of {@value #BLOCK} positions allocated as the sequence grows: a long
+ * context limit costs nothing until used, the cache is bounded by RAM rather than {@code -Xmx},
+ * and closing frees it at once. Inside a block the layout is {@code [kvHead][position][headDim]},
+ * so attention for one head walks contiguous memory.
+ */
+public final class KvCache implements AutoCloseable {
+
+    public static final int BLOCK = 256;
+
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(NATIVE);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(NATIVE);
+
+    private final int layers;
+    private final int kvHeads;
+    private final int headDim;
+    private final int maxPositions;
+    private final boolean half;
+    private final int elementSize;
+    private final Arena arena = Arena.ofShared();
+    /** keys.get(block)[layer], values.get(block)[layer]. */
+    private final List<MemorySegment[]> keys = new ArrayList<>();
+    private final List<MemorySegment[]> values = new ArrayList<>();
+
+    public KvCache(int layers, int kvHeads, int headDim, int maxPositions, KvCacheType type) {
+        this.layers = layers;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.maxPositions = maxPositions;
+        this.half = type == KvCacheType.F16;
+        this.elementSize = half ? 2 : 4;
+    }
+
+    /** Makes room for positions {@code [0, positions)}. */
+    public void ensureCapacity(int positions) {
+        if (positions > maxPositions) {
+            throw new IllegalArgumentException("KV cache holds at most " + maxPositions + " positions, " + positions + " asked");
+        }
+        long blockBytes = (long) kvHeads * BLOCK * headDim * elementSize;
+        while (keys.size() * BLOCK < positions) {
+            MemorySegment[] k = new MemorySegment[layers];
+            MemorySegment[] v = new MemorySegment[layers];
+            for (int l = 0; l < layers; l++) {
+                k[l] = arena.allocate(blockBytes, 64);
+                v[l] = arena.allocate(blockBytes, 64);
+            }
+            keys.add(k);
+            values.add(v);
+        }
+    }
+
+    /** Bytes allocated so far. */
+    public long allocatedBytes() {
+        return 2L * keys.size() * layers * kvHeads * BLOCK * headDim * elementSize;
+    }
+
+    private long offset(int head, int pos) {
+        return ((long) head * BLOCK + (pos % BLOCK)) * headDim * elementSize;
+    }
+
+    /** Stores the keys and values (all kv heads, {@code kvHeads·headDim} floats each) of one position. */
+    public void store(int layer, int pos, float[] k, int ko, float[] v, int vo) {
+        MemorySegment kb = keys.get(pos / BLOCK)[layer];
+        MemorySegment vb = values.get(pos / BLOCK)[layer];
+        for (int h = 0; h < kvHeads; h++) {
+            long off = offset(h, pos);
+            int src = h * headDim;
+            for (int i = 0; i < headDim; i++) {
+                if (half) {
+                    kb.set(U16, off + 2L * i, Float.floatToFloat16(k[ko + src + i]));
+                    vb.set(U16, off + 2L * i, Float.floatToFloat16(v[vo + src + i]));
+                } else {
+                    kb.set(F32, off + 4L * i, k[ko + src + i]);
+                    vb.set(F32, off + 4L * i, v[vo + src + i]);
+                }
+            }
+        }
+    }
+
+    /**
+     * Scaled dot-product attention of one query head over positions {@code [from, to)} of kv head
+     * {@code head}: {@code out = softmax(q·Kᵀ·scale) · V}. {@code scores} must hold
+     * {@code to - from} floats.
+     */
+    public void attend(int layer, int head, float[] q, int qo, int from, int to, float scale, float[] scores,
+            float[] out, int oo) {
+        int n = to - from;
+        for (int p = from; p < to; p++) {
+            scores[p - from] = dot(keys.get(p / BLOCK)[layer], offset(head, p), q, qo) * scale;
+        }
+        Ops.softmax(scores, 0, n);
+        java.util.Arrays.fill(out, oo, oo + headDim, 0f);
+        for (int p = from; p < to; p++) {
+            axpy(scores[p - from], values.get(p / BLOCK)[layer], offset(head, p), out, oo);
+        }
+    }
+
+    private float dot(MemorySegment seg, long off, float[] q, int qo) {
+        int bound = F.loopBound(headDim);
+        int i = 0;
+        float s = 0;
+        if (bound > 0) {
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < bound; i += LANES) {
+                acc = load(seg, off, i).fma(FloatVector.fromArray(F, q, qo + i), acc);
+            }
+            s = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < headDim; i++) {
+            s += get(seg, off, i) * q[qo + i];
+        }
+        return s;
+    }
+
+    private void axpy(float a, MemorySegment seg, long off, float[] out, int oo) {
+        int bound = F.loopBound(headDim);
+        int i = 0;
+        FloatVector va = FloatVector.broadcast(F, a);
+        for (; i < bound; i += LANES) {
+            load(seg, off, i).fma(va, FloatVector.fromArray(F, out, oo + i)).intoArray(out, oo + i);
+        }
+        for (; i < headDim; i++) {
+            out[oo + i] += a * get(seg, off, i);
+        }
+    }
+
+    private FloatVector load(MemorySegment seg, long off, int i) {
+        return half ? Vectors.halfToFloatExact(ShortVector.fromMemorySegment(H, seg, off + 2L * i, NATIVE))
+                : FloatVector.fromMemorySegment(F, seg, off + 4L * i, NATIVE);
+    }
+
+    private float get(MemorySegment seg, long off, int i) {
+        return half ? Float.float16ToFloat(seg.get(U16, off + 2L * i)) : seg.get(F32, off + 4L * i);
+    }
+
+    @Override
+    public void close() {
+        keys.clear();
+        values.clear();
+        arena.close();
+    }
+}
