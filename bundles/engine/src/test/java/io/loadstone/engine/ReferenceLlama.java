@@ -101,6 +101,11 @@ final class ReferenceLlama {
 
     /** Logits for every position of {@code tokens}, token i at RoPE position {@code positions[i]}. */
     float[][] logits(int[] tokens, double[] positions, double base) {
+        return logits(tokens, positions, base, 0);
+    }
+
+    /** As above with a sliding attention window: position i sees keys j with i - j < window (0 = all). */
+    float[][] logits(int[] tokens, double[] positions, double base, int window) {
         int n = tokens.length;
         double[] embed = vec("model.embed_tokens.weight");
         double[][] x = new double[n][d];
@@ -133,7 +138,11 @@ final class ReferenceLlama {
                     int kh = h / (heads / kvHeads);
                     double[] s = new double[i + 1];
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j <= i; j++) {
+                    int first = window > 0 ? Math.max(0, i - window + 1) : 0;
+                    for (int j = 0; j < first; j++) {
+                        s[j] = Double.NEGATIVE_INFINITY;
+                    }
+                    for (int j = first; j <= i; j++) {
                         double dot = 0;
                         for (int e = 0; e < hd; e++) {
                             dot += q[i][h * hd + e] * k[j][kh * hd + e];
@@ -143,7 +152,7 @@ final class ReferenceLlama {
                     }
                     double sum = 0;
                     for (int j = 0; j <= i; j++) {
-                        s[j] = Math.exp(s[j] - max);
+                        s[j] = j < first ? 0 : Math.exp(s[j] - max);
                         sum += s[j];
                     }
                     for (int j = 0; j <= i; j++) {
