@@ -56,6 +56,10 @@ public class GgufException extends IOException {
 
     /** Message and fix in one line, for logs and status lines. */
     public String userMessage() {
-        return fix.isEmpty() ? getMessage() : getMessage() + " " + fix;
+        if (fix.isEmpty()) {
+            return getMessage();
+        }
+        String m = getMessage();
+        return m + (Character.isLetterOrDigit(m.charAt(m.length() - 1)) ? ". " : " ") + fix;
     }
 }

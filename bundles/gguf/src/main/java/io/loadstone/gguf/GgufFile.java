@@ -54,7 +54,8 @@ public final class GgufFile {
      * <p>Refused, each with a {@link GgufException} naming the file, the byte offset and a fix:
      * a magic other than {@code GGUF}; versions other than 2 and 3 (version 1 and big-endian
      * files get their own message); counts or lengths the rest of the file cannot hold (checked
-     * before anything is allocated; metadata and tensor table together may take at most 256 MiB);
+     * before anything is allocated; metadata and tensor table together may take at most 256 MiB
+     * of the file and 512 MiB of heap);
      * invalid UTF-8 in any string; unknown value types; booleans other than 0/1; arrays nested
      * more than 8 deep; empty, duplicate or NUL-containing keys; a {@code general.alignment}
      * that is not a UINT32 power of two; tensor names that are duplicate, contain NUL or are
@@ -67,6 +68,11 @@ public final class GgufFile {
      * checked in milliseconds.
      */
     public static GgufFile read(Path file) throws GgufException {
+        return read(file, GgufParser.MAX_HEADER_BYTES, GgufParser.MAX_METADATA_HEAP);
+    }
+
+    /** {@link #read(Path)} with other limits, for tests. */
+    static GgufFile read(Path file, long maxHeaderBytes, long maxHeap) throws GgufException {
         Objects.requireNonNull(file, "file");
         long start = System.nanoTime();
         if (Files.isDirectory(file)) {
@@ -74,7 +80,7 @@ public final class GgufFile {
         }
         GgufFile result;
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            result = new GgufParser(file, channel, channel.size()).parse();
+            result = new GgufParser(file, channel, channel.size(), maxHeaderBytes, maxHeap).parse();
         } catch (GgufException e) {
             LOG.log(Level.DEBUG, () -> "refused " + file + ": " + e.getMessage());
             throw e;

@@ -38,6 +38,11 @@ final class GgufParser {
     /** Upper bound on header + metadata + tensor table. Real models need a few MiB (the largest
      *  tokenizers hold ~300K strings); the bound keeps a hostile file from filling the heap. */
     static final long MAX_HEADER_BYTES = 256L << 20;
+    /** Upper bound on the Java heap the metadata may take, estimated before each allocation.
+     *  Needed besides MAX_HEADER_BYTES because millions of tiny strings cost far more heap than
+     *  file bytes (an empty string is 8 bytes in the file, ~50 on the heap). Real models: &lt;100 MiB. */
+    static final long MAX_METADATA_HEAP = 512L << 20;
+    private static final int STRING_HEAP_BYTES = 56; // String + byte[] headers, reference
     /** Arrays of arrays are legal GGUF; llama.cpp refuses them, real files don't use them. */
     static final int MAX_ARRAY_NESTING = 8;
     /** ggml keeps names in {@code char name[GGML_MAX_NAME=64]} with a terminating NUL. */
@@ -67,6 +72,9 @@ final class GgufParser {
     private final FileChannel channel;
     private final long fileSize;
     private final long limit; // no read of the header region may go past this offset
+    private final long maxHeaderBytes;
+    private final long maxHeap;
+    private long heap; // estimated heap taken by the metadata so far
     private final ByteBuffer buf = ByteBuffer.allocate(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
     private long bufStart; // file offset of buf index 0
     private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
@@ -75,10 +83,17 @@ final class GgufParser {
     private String context = "the header"; // what is being read, for truncation messages
 
     GgufParser(Path file, FileChannel channel, long fileSize) {
+        this(file, channel, fileSize, MAX_HEADER_BYTES, MAX_METADATA_HEAP);
+    }
+
+    /** With other limits, so that tests can reach them with small files. */
+    GgufParser(Path file, FileChannel channel, long fileSize, long maxHeaderBytes, long maxHeap) {
         this.file = file;
         this.channel = channel;
         this.fileSize = fileSize;
-        this.limit = Math.min(fileSize, HEADER_BYTES + MAX_HEADER_BYTES);
+        this.maxHeaderBytes = maxHeaderBytes;
+        this.maxHeap = maxHeap;
+        this.limit = Math.min(fileSize, HEADER_BYTES + maxHeaderBytes);
         buf.limit(0);
     }
 
@@ -205,7 +220,8 @@ final class GgufParser {
         if ((v & 0xFFFF) == 0 && swapped >= 1 && swapped <= 3) {
             throw fail(4, "this is a big-endian GGUF file (version " + swapped
                     + " with its bytes swapped); Loadstone and llama.cpp on this machine read little-endian files only",
-                    "Convert it with gguf-py's gguf_convert_endian.py (… little), or download the little-endian file.");
+                    "Convert it with llama.cpp's gguf-py: python gguf_convert_endian.py <file> little; "
+                            + "or download the little-endian file.");
         }
         if (v == 0) {
             throw fail(4, "GGUF version 0 does not exist", FIX_CORRUPT);
@@ -273,6 +289,12 @@ final class GgufParser {
                     + roomReason(), roomFix());
         }
         int size = (int) n; // n <= 256 MiB
+        charge(countAt, 16 + n * switch (type) {
+            case UINT8, INT8, BOOL -> 1;
+            case UINT16, INT16 -> 2;
+            case UINT32, INT32, FLOAT32 -> 4;
+            default -> 8; // 64-bit values, references
+        });
         Object store = GgufArray.newStore(type, size);
         switch (type) {
             case UINT8, INT8 -> bulk((byte[]) store);
@@ -498,7 +520,7 @@ final class GgufParser {
         }
         if (n > limit - at) {
             throw fail(at, context + " at byte " + group(at) + " lies beyond the first "
-                    + (MAX_HEADER_BYTES >> 20) + " MiB; metadata and tensor table that large are refused "
+                    + mib(maxHeaderBytes) + "; metadata and tensor table that large are refused "
                     + "(no real model needs them)", FIX_CORRUPT);
         }
     }
@@ -612,6 +634,10 @@ final class GgufParser {
                     FIX_TRUNCATED);
         }
         need(len);
+        if (len == 0) {
+            return ""; // shared: vocabularies may hold many empty strings
+        }
+        charge(at, STRING_HEAP_BYTES + 2 * len); // the bytes, then the String
         byte[] bytes = new byte[(int) len];
         read(bytes);
         return decode(bytes, at + 8, what, element);
@@ -646,8 +672,21 @@ final class GgufParser {
 
     // ------------------------------------------------------------------ helpers
 
+    /** Accounts for {@code bytes} of heap about to be allocated for the metadata. */
+    private void charge(long at, long bytes) throws GgufException {
+        heap += bytes;
+        if (heap > maxHeap) {
+            throw fail(at, context + " at byte " + group(at) + " would take the metadata past " + mib(maxHeap)
+                    + " of memory; no real model needs that much", FIX_CORRUPT);
+        }
+    }
+
+    private static String mib(long bytes) {
+        return bytes >= 1 << 20 ? group(bytes >> 20) + " MiB" : group(bytes) + " bytes";
+    }
+
     private String roomReason() {
-        return limit < fileSize ? " within the " + (MAX_HEADER_BYTES >> 20) + " MiB allowed for metadata"
+        return limit < fileSize ? " within the " + mib(maxHeaderBytes) + " allowed for metadata"
                 : " (truncated or corrupt file?)";
     }
 

@@ -292,6 +292,32 @@ class CorruptFileTest {
         }
     }
 
+    /** Many tiny strings cost far more heap than file bytes: the heap estimate stops them. */
+    @Test
+    void metadataHeapIsBounded() throws IOException {
+        Raw raw = new Raw().header(0, 1).str("t.many").u32(GgufValueType.ARRAY.id())
+                .u32(GgufValueType.STRING.id()).u64(50_000);
+        for (int i = 0; i < 50_000; i++) {
+            raw.str("a");
+        }
+        Path p = raw.save(dir, "many-strings.gguf");
+        GgufArray many = GgufFile.read(p).array("t.many").orElseThrow();
+        assertEquals(50_000, many.size());
+        assertEquals("a", many.getString(49_999));
+        GgufException e = assertThrowsGguf(() -> GgufFile.read(p, GgufParser.MAX_HEADER_BYTES, 1 << 20));
+        TestFiles.wellFormed(e, p);
+        assertMessage(e, "('t.many')", "past 1 MiB of memory");
+    }
+
+    @Test
+    void headerRegionIsBounded() throws IOException {
+        Path real = TestFiles.stories();
+        assertEquals(48, GgufFile.read(real, 20_000, GgufParser.MAX_METADATA_HEAP).tensors().size());
+        GgufException e = assertThrowsGguf(() -> GgufFile.read(real, 10_000, GgufParser.MAX_METADATA_HEAP));
+        TestFiles.wellFormed(e, real);
+        assertMessage(e, "10,000 bytes");
+    }
+
     @Test
     void emptyKey() throws IOException {
         Path p = new Raw().header(0, 1).str("").u32(GgufValueType.UINT8.id()).bytes(new byte[] {1}).zeros(16)
@@ -426,7 +452,11 @@ class CorruptFileTest {
     }
 
     private static GgufException assertThrowsGguf(Path p) {
-        return org.junit.jupiter.api.Assertions.assertThrows(GgufException.class, () -> GgufFile.read(p));
+        return assertThrowsGguf(() -> GgufFile.read(p));
+    }
+
+    private static GgufException assertThrowsGguf(org.junit.jupiter.api.function.Executable read) {
+        return org.junit.jupiter.api.Assertions.assertThrows(GgufException.class, read);
     }
 
     @Test
