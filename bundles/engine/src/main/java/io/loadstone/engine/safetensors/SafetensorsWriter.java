@@ -6,7 +6,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
@@ -68,8 +70,12 @@ public final class SafetensorsWriter {
         }
         byte[] header = h.toString().getBytes(StandardCharsets.UTF_8);
         long total = 8 + header.length + offset;
-        try (Arena arena = Arena.ofConfined();
-                FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+        // Written under a temporary name and moved into place, so an interrupted write never
+        // leaves a plausible-looking file behind.
+        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        // Shared, so that a fill callback may split its work across threads.
+        try (Arena arena = Arena.ofShared();
+                FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                         StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             MemorySegment out = ch.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
             out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, header.length);
@@ -80,7 +86,11 @@ public final class SafetensorsWriter {
                 pos += t.byteSize();
             }
             out.force();
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(partial);
+            throw e;
         }
+        Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static String quote(String s) {
