@@ -45,7 +45,7 @@ public final class FakeHub implements AutoCloseable {
         final byte[] content;
         final boolean lfs;
         final String sha256;
-        volatile String claimedSha256;
+        public volatile String claimedSha256;
 
         FakeFile(String path, byte[] content, boolean lfs) {
             this.path = path;

@@ -170,11 +170,17 @@ final class FileFetcher {
                 restartedAfterMismatch = true;
                 events.accept(new DownloadEvent.Retrying(file.path(), 1, Duration.ZERO, problem
                         + "; fetching the file again from the start"));
-                LOG.log(Level.WARNING, "{0}: {1}; fetching it again", ref, problem);
+                LOG.log(Level.WARNING, "{0}: {1}: {2}; fetching it again", ref, file.path(), problem);
                 continue;
             }
             if (stopping.getAsBoolean()) {
                 throw new CancellationException();
+            }
+            if (digest == null && have > 0) {
+                // Without a hash, a prefix from a broken attempt is not worth trusting: git files are small.
+                ch.truncate(0);
+                have = 0;
+                progress.resumedAt(0);
             }
             long before = have;
             Attempt a = new Attempt();
