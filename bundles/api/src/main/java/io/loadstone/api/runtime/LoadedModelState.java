@@ -11,6 +11,7 @@ import io.loadstone.api.loader.ModelInfo;
  * @param info     what the loader reported
  * @param loadedAt when the load finished
  * @param lastUsed when it last generated (for least-recently-used eviction)
+ * @param estimatedBytes memory it is counted for against the runtime's memory budget
  */
-public record LoadedModelState(String name, ModelInfo info, Instant loadedAt, Instant lastUsed) {
+public record LoadedModelState(String name, ModelInfo info, Instant loadedAt, Instant lastUsed, long estimatedBytes) {
 }

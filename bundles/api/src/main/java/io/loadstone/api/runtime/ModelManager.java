@@ -29,6 +29,22 @@ public interface ModelManager {
     /** Rescans the models folder (also done automatically when it changes). */
     void refresh();
 
+    /**
+     * The settings for a model as the model menu shows them when it is selected (loader
+     * defaults, then the model's metadata, then saved settings).
+     *
+     * @throws ModelLoadException when there is no such model
+     */
+    ModelSettings settings(String model) throws ModelLoadException;
+
+    /**
+     * Saves a model's loader and options (validated against the loader's specs first) to
+     * {@code config-user.json} in the models folder, so they come back when it is selected.
+     *
+     * @return the file written
+     */
+    Path saveSettings(String model, String loaderId, Map<String, ?> options) throws ModelLoadException;
+
     /** Loaders installed right now. */
     List<LoaderInfo> loaders();
 

@@ -22,6 +22,16 @@ public @interface RuntimeConfig {
             + "Loading one more unloads the least recently used (after the new one has loaded).")
     int max_loaded_models() default 1;
 
+    @AttributeDefinition(name = "Memory budget (MB)", description = "Models in memory may together take at most "
+            + "this much (estimated from their file sizes). Loading one more unloads the least recently used first, "
+            + "and loads it again if the new load fails. 0: three quarters of the machine's memory.")
+    long memory_budget_mb() default 0;
+
+    @AttributeDefinition(name = "Default context cap", description = "A model's trained context length is used "
+            + "as the default context (n_ctx / max_seq_len), but at most this, so a 128k-context model does not "
+            + "exhaust memory on its first load. Raise the option per model when you have the memory.")
+    int context_cap() default 8192;
+
     @AttributeDefinition(name = "Model to load at start", description = "Name of a model to load when Loadstone "
             + "starts (empty: none). The first model of the folder is used when the name is '*'.")
     String model() default "";

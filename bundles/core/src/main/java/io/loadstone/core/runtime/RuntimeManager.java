@@ -50,8 +50,12 @@ import io.loadstone.api.runtime.ModelEntry;
 import io.loadstone.api.runtime.ModelEvent;
 import io.loadstone.api.runtime.ModelEventListener;
 import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.api.runtime.ModelMetadata;
+import io.loadstone.api.runtime.ModelSettings;
 import io.loadstone.core.models.FormatHints;
+import io.loadstone.core.models.MetadataReader;
 import io.loadstone.core.models.ModelFolder;
+import io.loadstone.core.settings.UserSettings;
 
 /**
  * The runtime. Loaders come and go as services (a bundle dropped into plugins/, updated,
@@ -82,6 +86,9 @@ public final class RuntimeManager implements ModelManager {
 
     private volatile Path modelsDir = Paths.get("models").toAbsolutePath();
     private volatile int maxLoaded = 1;
+    private volatile long budgetBytes;
+    private volatile int contextCap = 8192;
+    private volatile UserSettings userSettings = new UserSettings(modelsDir);
     private volatile String autoload = "";
     private volatile FolderWatch watch;
 
@@ -92,19 +99,26 @@ public final class RuntimeManager implements ModelManager {
         final LoadedModel model;
         final ModelInfo info;
         final Capabilities capabilities;
+        final ModelSource source;
+        final LoaderOptions options;
+        final long bytes;
         final Instant loadedAt = Instant.now();
         volatile Instant lastUsed = loadedAt;
 
-        Slot(String name, ServiceReference<ModelLoader> loaderRef, LoadedModel model, Capabilities capabilities) {
-            this.name = name;
+        Slot(ModelSource source, ServiceReference<ModelLoader> loaderRef, LoadedModel model,
+                Capabilities capabilities, LoaderOptions options, long bytes) {
+            this.name = source.name();
+            this.source = source;
             this.loaderRef = loaderRef;
             this.model = model;
             this.info = model.info();
             this.capabilities = capabilities;
+            this.options = options;
+            this.bytes = bytes;
         }
 
         LoadedModelState state() {
-            return new LoadedModelState(name, info, loadedAt, lastUsed);
+            return new LoadedModelState(name, info, loadedAt, lastUsed, bytes);
         }
     }
 
@@ -138,6 +152,10 @@ public final class RuntimeManager implements ModelManager {
     private void apply(RuntimeConfig config) {
         modelsDir = home.resolve(config.models_dir()).toAbsolutePath().normalize();
         maxLoaded = Math.max(1, config.max_loaded_models());
+        budgetBytes = config.memory_budget_mb() > 0 ? config.memory_budget_mb() * 1024L * 1024L
+                : MemoryBudget.defaultBytes();
+        contextCap = Math.max(256, config.context_cap());
+        userSettings = new UserSettings(modelsDir);
         autoload = config.model() == null ? "" : config.model().trim();
         try {
             Files.createDirectories(modelsDir);
@@ -334,6 +352,76 @@ public final class RuntimeManager implements ModelManager {
                         : "Available: " + all.stream().map(ModelEntry::name).collect(Collectors.joining(", ")) + ".");
     }
 
+    // ---- settings -----------------------------------------------------------------------
+
+    @Override
+    public ModelSettings settings(String model) throws ModelLoadException {
+        ModelEntry entry = find(model);
+        ModelMetadata meta = MetadataReader.read(entry.path());
+        List<String> sources = new ArrayList<>();
+        Map<String, Object> saved = userSettings.saved(entry.name(), sources);
+        String loaderId = saved.get("loader") instanceof String s && loader(s).isPresent() ? s : entry.bestLoader();
+        if (loaderId == null) {
+            return new ModelSettings(entry.name(), null, Map.of(), meta, sources);
+        }
+        ModelLoader loader = loader(loaderId).orElseThrow().getValue();
+        Map<String, Object> values = new LinkedHashMap<>();
+        loader.options().forEach(o -> values.put(o.name(), o.defaultValue()));
+        List<String> applied = new ArrayList<>();
+        applied.add("defaults of " + loaderId);
+        if (meta.contextLength() > 0) {
+            long ctx = Math.min(meta.contextLength(), contextCap);
+            for (String k : List.of("n_ctx", "max_seq_len")) {
+                if (values.containsKey(k)) {
+                    values.put(k, ctx);
+                }
+            }
+            applied.add("model files: context " + meta.contextLength() + (ctx < meta.contextLength()
+                    ? " (capped at " + contextCap + "; raise it in the options if you have the memory)" : ""));
+        }
+        if (meta.compressPosEmb() > 1 && values.containsKey("compress_pos_emb")) {
+            values.put("compress_pos_emb", meta.compressPosEmb());
+        }
+        if (meta.wbits() > 0 && values.containsKey("wbits")) {
+            values.put("wbits", (long) meta.wbits());
+        }
+        if (meta.groupsize() != 0 && values.containsKey("groupsize")) {
+            values.put("groupsize", (long) meta.groupsize());
+        }
+        if (meta.descAct() && values.containsKey("desc_act")) {
+            values.put("desc_act", true);
+        }
+        saved.forEach((k, v) -> {
+            if (values.containsKey(k)) {
+                values.put(k, v);
+            }
+        });
+        applied.addAll(sources);
+        // Values from files may be strings ('4096' in YAML): normalise through the specs.
+        try {
+            values.putAll(LoaderOptions.validate(loader.options(), values).asMap());
+        } catch (ModelLoadException e) {
+            applied.add("a saved value was invalid and reset to its default: " + e.getMessage());
+            values.clear();
+            loader.options().forEach(o -> values.put(o.name(), o.defaultValue()));
+        }
+        return new ModelSettings(entry.name(), loaderId, values, meta, applied);
+    }
+
+    @Override
+    public Path saveSettings(String model, String loaderId, Map<String, ?> options) throws ModelLoadException {
+        ModelEntry entry = find(model);
+        Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, loaderId);
+        LoaderOptions opts = LoaderOptions.validate(chosen.getValue().options(), options == null ? Map.of()
+                : options);
+        try {
+            return userSettings.save(entry.name(), safeId(chosen.getValue()), opts.asMap());
+        } catch (IOException e) {
+            throw new ModelLoadException("Cannot write " + userSettings.file() + ": " + e.getMessage(),
+                    "Check that the models folder is writable.", e);
+        }
+    }
+
     // ---- lifecycle ----------------------------------------------------------------------
 
     @Override
@@ -349,8 +437,29 @@ public final class RuntimeManager implements ModelManager {
             throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
                     + ".", entry.bestLoader() != null ? "Use the " + entry.bestLoader() + " loader." : entry.hint());
         }
+        long need = ModelFolder.size(entry.path());
+        long budget = budgetBytes;
+        if (need > budget) {
+            throw new ModelLoadException("'" + entry.name() + "' needs about " + MemoryBudget.human(need)
+                    + " but the memory budget is " + MemoryBudget.human(budget) + ".",
+                    "Raise memory.budget.mb (PID " + RuntimeConfig.PID + ") or pick a smaller model or quantisation.");
+        }
         loadLock.lock();
         try {
+            // Make room first when the new model would not fit beside the others; remember
+            // what was unloaded so a failed load can put it back.
+            List<Slot> evicted = new ArrayList<>();
+            while (loadedBytes() + need > budget) {
+                Optional<Slot> lru = loaded.values().stream().min(Comparator.comparing((Slot s) -> s.lastUsed));
+                if (lru.isEmpty() || !loaded.remove(lru.get().name, lru.get())) {
+                    break;
+                }
+                closeQuietly(lru.get());
+                evicted.add(lru.get());
+                events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, lru.get().name, lru.get().info.loaderId(),
+                        "Unloaded to make room for '" + entry.name() + "' within the memory budget of "
+                                + MemoryBudget.human(budget) + ".", null));
+            }
             events.fire(new ModelEvent(ModelEvent.Type.LOADING, entry.name(), id, "Loading with " + id + " " + opts,
                     null));
             LoadedModel lm;
@@ -358,12 +467,14 @@ public final class RuntimeManager implements ModelManager {
                 lm = loader.load(source, opts);
             } catch (ModelLoadException e) {
                 events.fire(new ModelEvent(ModelEvent.Type.LOAD_FAILED, entry.name(), id, e.userMessage(), null));
+                restore(evicted);
                 throw e;
             } catch (RuntimeException | LinkageError e) {
                 ModelLoadException wrapped = new ModelLoadException("The " + id + " loader failed on '" + entry.name()
                         + "': " + e, "This is a bug in the loader; the previous model (if any) is still loaded.", e);
                 events.fire(new ModelEvent(ModelEvent.Type.LOAD_FAILED, entry.name(), id, wrapped.userMessage(),
                         null));
+                restore(evicted);
                 throw wrapped;
             }
             if (!loaders.containsKey(chosen.getKey())) {
@@ -372,7 +483,7 @@ public final class RuntimeManager implements ModelManager {
                 throw new ModelLoadException("The " + id + " loader went away while loading '" + entry.name() + "'.",
                         "Load it again when the loader is back.");
             }
-            Slot slot = new Slot(entry.name(), chosen.getKey(), lm, loader.capabilities());
+            Slot slot = new Slot(source, chosen.getKey(), lm, loader.capabilities(), opts, need);
             Slot previous = loaded.put(entry.name(), slot);
             if (previous != null) {
                 // Reload: the new instance is up, so the old one can go.
@@ -383,6 +494,28 @@ public final class RuntimeManager implements ModelManager {
             return slot.state();
         } finally {
             loadLock.unlock();
+        }
+    }
+
+    private long loadedBytes() {
+        return loaded.values().stream().mapToLong(s -> s.bytes).sum();
+    }
+
+    /** Loads again what was unloaded for a load that then failed, so the user is not left with nothing. */
+    private void restore(List<Slot> evicted) {
+        for (Slot s : evicted) {
+            ModelLoader loader = loaders.get(s.loaderRef);
+            if (loader == null) {
+                continue;
+            }
+            try {
+                LoadedModel lm = loader.load(s.source, s.options);
+                loaded.put(s.name, new Slot(s.source, s.loaderRef, lm, s.capabilities, s.options, s.bytes));
+                events.fire(new ModelEvent(ModelEvent.Type.LOADED, s.name, s.info.loaderId(),
+                        "Restored after the failed load.", null));
+            } catch (ModelLoadException | RuntimeException | LinkageError e) {
+                LOG.log(Level.WARNING, "Could not restore " + s.name + ": " + e);
+            }
         }
     }
 

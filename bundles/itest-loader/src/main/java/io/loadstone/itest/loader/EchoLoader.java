@@ -44,7 +44,9 @@ public final class EchoLoader implements ModelLoader {
     @Override
     public List<OptionSpec> options() {
         return List.of(OptionSpec.integer("delay_ms", 0, 0, 10_000, "Pause after each word (tests use it to "
-                + "uninstall the loader mid-generation)."));
+                + "uninstall the loader mid-generation)."),
+                OptionSpec.bool("fail", false, "Fail the load, as a broken model file would (tests use it to "
+                        + "check that a failed load keeps the previous model)."));
     }
 
     @Override
@@ -64,6 +66,10 @@ public final class EchoLoader implements ModelLoader {
     @Override
     public LoadedModel load(ModelSource source, LoaderOptions options) throws ModelLoadException {
         Path file = source.path().resolve(FILE);
+        if (options.bool("fail")) {
+            throw new ModelLoadException("Cannot load " + file + ": failing on purpose (option fail).",
+                    "Unset the fail option.");
+        }
         try {
             String text = Files.readString(file, StandardCharsets.UTF_8);
             return new EchoModel(text, options.integer("delay_ms"), Map.copyOf(options.asMap()));
