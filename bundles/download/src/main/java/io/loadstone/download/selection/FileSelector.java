@@ -44,7 +44,8 @@ public final class FileSelector {
     public static final String METADATA_FILE = "huggingface-metadata.txt";
 
     private static final Pattern PYTORCH = Pattern.compile("(pytorch|adapter|gptq)_model.*\\.bin");
-    private static final Pattern TOKENIZER = Pattern.compile("(tokenizer|ice|spiece).*\\.model|.*\\.tiktoken");
+    // tokenizer.model.v3 (Mistral v0.3) included: tgwui's prefix match took it, a whole-name match must too.
+    private static final Pattern TOKENIZER = Pattern.compile("(tokenizer|ice|spiece).*\\.model(\\.[^.]+)?|.*\\.tiktoken");
     private static final Pattern TEXT = Pattern.compile(".*\\.(txt|json|py|md|jinja)");
     private static final Pattern SPLIT = Pattern.compile("(.*)-(\\d{5})-of-(\\d{5})\\.gguf");
 
