@@ -1,0 +1,100 @@
+package io.loadstone.itest;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+
+import org.osgi.framework.ServiceReference;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonParser;
+
+/**
+ * The web UI / API server of the running framework, moved to a free 127.0.0.1 port
+ * through Loadstone's own configuration (PID io.loadstone.server), and plain HTTP calls
+ * against it. Tests talk to it exactly as a browser or an OpenAI client would.
+ */
+final class WebServer {
+
+    static final String RUNTIME = "org.osgi.service.servlet.runtime.HttpServiceRuntime";
+
+    final URI base;
+    final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10)).build();
+
+    private WebServer(URI base) {
+        this.base = base;
+    }
+
+    /** Configures a fresh port and waits until the server answers on it. */
+    static WebServer start(Object... extraConfig) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Object[] kv = Arrays.copyOf(new Object[] {"port", port}, 2 + extraConfig.length);
+        System.arraycopy(extraConfig, 0, kv, 2, extraConfig.length);
+        Framework.configure("io.loadstone.server", Framework.props(kv));
+        String want = ":" + port + "/";
+        Framework.await("HTTP server on port " + port + " (endpoints now: " + endpoints() + ")",
+                Duration.ofSeconds(30), () -> endpoints().contains(want));
+        WebServer w = new WebServer(URI.create("http://127.0.0.1:" + port + "/"));
+        Framework.await("web UI servlets registered", Duration.ofSeconds(30), () -> {
+            try {
+                return w.get("v1/models").statusCode() == 200 || w.get("v1/models").statusCode() == 401;
+            } catch (IOException | InterruptedException e) {
+                return false;
+            }
+        });
+        return w;
+    }
+
+    static String endpoints() {
+        try {
+            ServiceReference<?>[] refs = Framework.context().getAllServiceReferences(RUNTIME, null);
+            if (refs == null) {
+                return "";
+            }
+            StringBuilder sb = new StringBuilder();
+            for (ServiceReference<?> r : refs) {
+                Object ep = r.getProperty("osgi.http.endpoint");
+                sb.append(ep instanceof String[] a ? String.join(",", a) : String.valueOf(ep)).append(' ');
+            }
+            return sb.toString();
+        } catch (org.osgi.framework.InvalidSyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    HttpResponse<String> get(String path, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(60)).GET();
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
+    HttpResponse<String> post(String path, String body, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+    }
+
+    static JsonElement json(HttpResponse<String> r) {
+        try {
+            return JsonParser.parseString(r.body());
+        } catch (RuntimeException e) {
+            throw new AssertionError("Not JSON (HTTP " + r.statusCode() + "): " + r.body(), e);
+        }
+    }
+}

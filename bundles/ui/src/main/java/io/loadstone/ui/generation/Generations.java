@@ -1,0 +1,140 @@
+package io.loadstone.ui.generation;
+
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.TokenSink;
+import io.loadstone.api.runtime.LoadedModelState;
+import io.loadstone.api.runtime.LoaderInfo;
+import io.loadstone.api.runtime.ModelEntry;
+import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.ui.http.ApiException;
+
+/**
+ * Runs generations for the web UI and the API: picks the model, waits its turn in the
+ * model's line (FIFO), and turns the runtime's refusals into HTTP answers.
+ */
+@Component(service = Generations.class)
+public final class Generations {
+
+    /** Told while a request waits for its turn; returns false when its client has gone. */
+    @FunctionalInterface
+    public interface Waiting {
+        boolean stillWanted(int ahead);
+    }
+
+    @Reference
+    private ModelManager manager;
+
+    private final FairQueue queue = new FairQueue();
+
+    public ModelManager manager() {
+        return manager;
+    }
+
+    public Map<String, int[]> queue() {
+        return queue.snapshot();
+    }
+
+    /**
+     * The loaded model a request means: its {@code model} field when given, else the most
+     * recently loaded one.
+     */
+    public LoadedModelState resolve(String model) throws ApiException {
+        List<LoadedModelState> loaded = manager.loaded();
+        if (model == null || model.isBlank()) {
+            return loaded.stream().max(Comparator.comparing(LoadedModelState::loadedAt)).orElseThrow(
+                    () -> new ApiException(503, "server_error", "model_not_loaded", "model",
+                            "No model is loaded. Load one in the web UI's Model tab or with POST "
+                                    + "/v1/internal/model/load {\"model_name\": \"...\"}."));
+        }
+        Optional<LoadedModelState> hit = loaded.stream().filter(s -> s.name().equals(model)).findFirst();
+        if (hit.isPresent()) {
+            return hit.get();
+        }
+        boolean known = manager.models().stream().map(ModelEntry::name).anyMatch(model::equals);
+        if (known) {
+            throw new ApiException(409, "invalid_request_error", "model_not_loaded", "model", "The model '" + model
+                    + "' is not loaded" + (loaded.isEmpty() ? "" : " (loaded: " + String.join(", ",
+                            loaded.stream().map(LoadedModelState::name).toList()) + ")")
+                    + ". Load it first: POST /v1/internal/model/load {\"model_name\": \"" + model
+                    + "\"}, or the web UI's Model tab.");
+        }
+        throw ApiException.notFound("model_not_found", "The model '" + model + "' does not exist. Models: "
+                + String.join(", ", manager.models().stream().map(ModelEntry::name).toList()) + ".");
+    }
+
+    /** Sampling parameters the request sets that the model's loader lacks (empty when all are fine). */
+    public Set<String> unsupported(LoadedModelState model, GenerationRequest request) {
+        Set<String> out = new TreeSet<>(request.setParameters().keySet());
+        Optional<LoaderInfo> li = manager.loaders().stream().filter(l -> l.id().equals(model.info().loaderId()))
+                .findFirst();
+        li.ifPresent(l -> out.removeAll(l.capabilities().samplers()));
+        if (li.isPresent() && !request.negativePrompt().isEmpty() && !li.get().capabilities().cfg()) {
+            out.add("negative_prompt");
+        }
+        return li.isPresent() ? out : Set.of();
+    }
+
+    /**
+     * The runtime's own refusal of parameters the model's loader lacks, as a 400, or null when
+     * the request is acceptable. Asked up front, outside the model's line, so a client hears
+     * about its mistake at once and before a streamed response is committed.
+     */
+    public ApiException refusal(LoadedModelState model, GenerationRequest request) {
+        Set<String> unsupported = unsupported(model, request);
+        if (unsupported.isEmpty()) {
+            return null;
+        }
+        try {
+            // The runtime checks samplers before it touches the model; the sink stops anything else at once.
+            manager.generate(model.name(), request, (id, text) -> false);
+        } catch (ModelLoadException e) {
+            return ApiException.badRequest(String.join(",", unsupported), "unsupported_parameter", e.userMessage());
+        }
+        return null;
+    }
+
+    /**
+     * Waits for the model's turn, then generates.
+     *
+     * @return the result, or empty when the client left while waiting
+     * @throws ApiException 400 for parameters the loader lacks (the runtime's own message),
+     *         409 when the model went away, 500 when the loader failed
+     */
+    public Optional<GenerationResult> generate(LoadedModelState model, GenerationRequest request, TokenSink sink,
+            Waiting waiting) throws ApiException, InterruptedException {
+        Set<String> unsupported = unsupported(model, request);
+        try (FairQueue.Ticket ticket = queue.join(model.name())) {
+            while (!ticket.awaitTurn(1, TimeUnit.SECONDS)) {
+                if (!waiting.stillWanted(ticket.ahead())) {
+                    return Optional.empty();
+                }
+            }
+            try {
+                return Optional.of(manager.generate(model.name(), request, sink));
+            } catch (ModelLoadException e) {
+                if (!unsupported.isEmpty()) {
+                    throw ApiException.badRequest(String.join(",", unsupported), "unsupported_parameter",
+                            e.userMessage());
+                }
+                if (manager.loaded(model.name()).isEmpty()) {
+                    throw new ApiException(409, "invalid_request_error", "model_not_loaded", "model",
+                            e.userMessage());
+                }
+                throw new ApiException(500, "server_error", "generation_failed", null, e.userMessage());
+            }
+        }
+    }
+}

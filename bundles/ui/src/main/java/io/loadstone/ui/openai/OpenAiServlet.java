@@ -1,0 +1,541 @@
+package io.loadstone.ui.openai;
+
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletName;
+import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletPattern;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonNull;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.Sampling;
+import io.loadstone.api.loader.StopReason;
+import io.loadstone.api.loader.TokenSink;
+import io.loadstone.api.runtime.LoadedModelState;
+import io.loadstone.api.runtime.ModelEntry;
+import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.ui.generation.Generations;
+import io.loadstone.ui.generation.ModelActions;
+import io.loadstone.ui.generation.Params;
+import io.loadstone.ui.http.ApiException;
+import io.loadstone.ui.http.EventStream;
+import io.loadstone.ui.http.HttpIo;
+import jakarta.servlet.Servlet;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+/**
+ * The OpenAI-compatible API ({@code /v1/models}, {@code /v1/completions},
+ * {@code /v1/chat/completions}, streamed as server-sent events when asked) and
+ * text-generation-webui's model management ({@code /v1/internal/model/...}), so existing
+ * clients and scripts work unchanged.
+ */
+@Component(service = Servlet.class)
+@HttpWhiteboardServletPattern("/v1/*")
+@HttpWhiteboardServletName("loadstone-openai")
+public final class OpenAiServlet extends HttpServlet {
+
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = System.getLogger(OpenAiServlet.class.getName());
+
+    /** OpenAI's default for /v1/completions. */
+    static final int COMPLETION_DEFAULT_TOKENS = 16;
+    /** Chat has no OpenAI default (it runs to the context end); this keeps a forgotten limit affordable. */
+    static final int CHAT_DEFAULT_TOKENS = 512;
+
+    @Reference
+    private transient Generations generations;
+
+    @Override
+    protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        String path = HttpIo.subPath(req);
+        String method = req.getMethod();
+        try {
+            switch (path) {
+                case "/models" -> {
+                    only(method, "GET");
+                    HttpIo.send(resp, 200, models());
+                }
+                case "/completions" -> {
+                    only(method, "POST");
+                    complete(req, resp, false);
+                }
+                case "/chat/completions" -> {
+                    only(method, "POST");
+                    complete(req, resp, true);
+                }
+                case "/internal/model/list" -> {
+                    only(method, "GET");
+                    JsonObject o = new JsonObject();
+                    o.add("model_names", HttpIo.GSON.toJsonTree(manager().models().stream().map(ModelEntry::name)
+                            .toList()));
+                    HttpIo.send(resp, 200, o);
+                }
+                case "/internal/model/info" -> {
+                    only(method, "GET");
+                    HttpIo.send(resp, 200, info());
+                }
+                case "/internal/model/load" -> {
+                    only(method, "POST");
+                    load(req, resp);
+                }
+                case "/internal/model/unload" -> {
+                    only(method, "POST");
+                    unload(req, resp);
+                }
+                default -> {
+                    if (path.startsWith("/models/")) {
+                        only(method, "GET");
+                        HttpIo.send(resp, 200, model(path.substring("/models/".length())));
+                    } else {
+                        throw ApiException.notFound("unknown_url", "Unknown API path " + req.getRequestURI()
+                                + ". Available: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, "
+                                + "GET /v1/internal/model/list, GET /v1/internal/model/info, "
+                                + "POST /v1/internal/model/load, POST /v1/internal/model/unload.");
+                    }
+                }
+            }
+        } catch (ApiException e) {
+            HttpIo.sendError(resp, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            HttpIo.sendError(resp, new ApiException(503, "server_error", "shutting_down", null,
+                    "The server is shutting down."));
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "API request " + method + " " + req.getRequestURI() + " failed", e);
+            HttpIo.sendError(resp, new ApiException(500, "server_error", "internal_error", null,
+                    "Internal error: " + e + ". The server keeps running; the log has the details."));
+        }
+    }
+
+    private ModelManager manager() {
+        return generations.manager();
+    }
+
+    private static void only(String method, String allowed) throws ApiException {
+        if (!method.equals(allowed)) {
+            throw new ApiException(405, "invalid_request_error", "method_not_allowed", null, "Use " + allowed
+                    + " here, not " + method + ".");
+        }
+    }
+
+    // ---- models ------------------------------------------------------------------------
+
+    private JsonObject models() {
+        ModelManager m = manager();
+        List<LoadedModelState> loaded = m.loaded();
+        JsonArray data = new JsonArray();
+        for (LoadedModelState s : loaded.stream().sorted(Comparator.comparing(LoadedModelState::loadedAt)
+                .reversed()).toList()) {
+            data.add(modelObject(s.name(), s.loadedAt().getEpochSecond(), true, s.info().loaderId()));
+        }
+        for (ModelEntry e : m.models()) {
+            if (loaded.stream().noneMatch(s -> s.name().equals(e.name())) && e.bestLoader() != null) {
+                data.add(modelObject(e.name(), 0, false, e.bestLoader()));
+            }
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("object", "list");
+        o.add("data", data);
+        return o;
+    }
+
+    private static JsonObject modelObject(String id, long created, boolean loaded, String loader) {
+        JsonObject o = new JsonObject();
+        o.addProperty("id", id);
+        o.addProperty("object", "model");
+        o.addProperty("created", created);
+        o.addProperty("owned_by", "loadstone");
+        o.addProperty("loaded", loaded);
+        o.addProperty("loader", loader);
+        return o;
+    }
+
+    private JsonObject model(String id) throws ApiException {
+        ModelManager m = manager();
+        Optional<LoadedModelState> s = m.loaded(id);
+        if (s.isPresent()) {
+            return modelObject(id, s.get().loadedAt().getEpochSecond(), true, s.get().info().loaderId());
+        }
+        ModelEntry e = ModelActions.find(m, id);
+        return modelObject(e.name(), 0, false, e.bestLoader());
+    }
+
+    private JsonObject info() {
+        List<LoadedModelState> loaded = manager().loaded();
+        Optional<LoadedModelState> last = loaded.stream().max(Comparator.comparing(LoadedModelState::loadedAt));
+        JsonObject o = new JsonObject();
+        o.addProperty("model_name", last.map(LoadedModelState::name).orElse("None"));
+        o.add("lora_names", new JsonArray());
+        o.add("loader", last.<JsonElement>map(s -> new JsonPrimitive(s.info().loaderId())).orElse(JsonNull.INSTANCE));
+        o.add("loaded_models", HttpIo.GSON.toJsonTree(loaded.stream().map(LoadedModelState::name).toList()));
+        return o;
+    }
+
+    private void load(HttpServletRequest req, HttpServletResponse resp) throws ApiException, IOException {
+        Params p = new Params(HttpIo.readObject(req));
+        String name = p.string("model_name", null);
+        Map<String, Object> options = new LinkedHashMap<>();
+        String loader = null;
+        JsonElement args = p.raw("args");
+        if (args != null) {
+            if (!args.isJsonObject()) {
+                throw ApiException.badRequest("args", "invalid_type", "'args' must be an object of loader options, "
+                        + "e.g. {\"loader\": \"llama.cpp\", \"n_ctx\": 2048}.");
+            }
+            for (Map.Entry<String, JsonElement> e : args.getAsJsonObject().entrySet()) {
+                if (e.getKey().equals("loader")) {
+                    loader = e.getValue().isJsonNull() ? null : e.getValue().getAsString();
+                } else if (!e.getValue().isJsonNull()) {
+                    options.put(e.getKey(), plain(e.getValue(), "args." + e.getKey()));
+                }
+            }
+        }
+        if (p.has("settings") && !p.raw("settings").isJsonObject()) {
+            throw ApiException.badRequest("settings", "invalid_type", "'settings' must be an object.");
+        }
+        ModelActions.load(manager(), name, loader, options);
+        HttpIo.send(resp, 200, new JsonPrimitive("OK"));
+    }
+
+    private static Object plain(JsonElement e, String name) throws ApiException {
+        if (!e.isJsonPrimitive()) {
+            throw ApiException.badRequest(name, "invalid_type", "'" + name + "' must be a number, string or boolean.");
+        }
+        JsonPrimitive p = e.getAsJsonPrimitive();
+        if (p.isBoolean()) {
+            return p.getAsBoolean();
+        }
+        if (p.isNumber()) {
+            double d = p.getAsDouble();
+            return d == Math.rint(d) && Math.abs(d) < 1e15 ? (Object) p.getAsLong() : (Object) d;
+        }
+        return p.getAsString();
+    }
+
+    private void unload(HttpServletRequest req, HttpServletResponse resp) throws ApiException, IOException {
+        String name = null;
+        if (req.getContentLengthLong() > 0 || req.getHeader("Transfer-Encoding") != null) {
+            name = new Params(HttpIo.readObject(req)).string("model_name", null);
+        }
+        if (name != null && !name.isBlank()) {
+            ModelActions.find(manager(), name);
+        }
+        manager().unload(name == null || name.isBlank() ? null : name);
+        HttpIo.send(resp, 200, new JsonPrimitive("OK"));
+    }
+
+    // ---- completions ---------------------------------------------------------------------
+
+    private void complete(HttpServletRequest req, HttpServletResponse resp, boolean chat)
+            throws ApiException, IOException, InterruptedException {
+        Params p = new Params(HttpIo.readObject(req));
+        refuseUnsupported(p, chat);
+        boolean stream = p.bool("stream", false);
+        boolean includeUsage = false;
+        JsonElement so = p.raw("stream_options");
+        if (so != null) {
+            if (!so.isJsonObject()) {
+                throw ApiException.badRequest("stream_options", "invalid_type", "'stream_options' must be an object.");
+            }
+            includeUsage = new Params(so.getAsJsonObject()).bool("include_usage", false);
+        }
+        boolean echo = !chat && p.bool("echo", false);
+        List<String> stop = new ArrayList<>(p.stop("stop"));
+        Map<String, Object> sampling = new HashMap<>();
+        p.samplers(sampling);
+        Long seed = p.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE);
+        if (seed != null) {
+            sampling.put(Sampling.SEED, seed);
+        }
+        Long max = p.integer(chat && p.has("max_completion_tokens") ? "max_completion_tokens" : p.has("max_tokens")
+                ? "max_tokens" : "max_new_tokens", 1, 1 << 24);
+        String negative = p.string("negative_prompt", "");
+        boolean addBos = p.bool("add_bos_token", true);
+        boolean banEos = p.bool("ban_eos_token", false);
+
+        // Everything about the request itself is checked before the model is looked up, so a
+        // malformed request gets its 400 even when no model is loaded.
+        List<ChatMessage> messages = chat ? ChatMessages.parse(p.raw("messages")) : null;
+        String rawPrompt = chat ? null : prompt(p);
+        LoadedModelState model = generations.resolve(p.string("model", null));
+        String prompt;
+        if (chat) {
+            ChatPrompt cp = ChatPrompt.render(model.info().chatTemplate(), messages);
+            prompt = cp.text();
+            for (String s : cp.stop()) {
+                if (!stop.contains(s)) {
+                    stop.add(s);
+                }
+            }
+        } else {
+            prompt = rawPrompt;
+        }
+        int maxTokens = max != null ? max.intValue() : chat ? CHAT_DEFAULT_TOKENS : COMPLETION_DEFAULT_TOKENS;
+        GenerationRequest request = new GenerationRequest(prompt, maxTokens, sampling, stop, addBos, banEos, negative);
+        ApiException refused = generations.refusal(model, request);
+        if (refused != null) {
+            throw refused;
+        }
+        Completion c = new Completion(chat, model.name(), echo ? prompt : "");
+        if (stream) {
+            stream(resp, model, request, c, includeUsage);
+        } else {
+            Optional<GenerationResult> r = generations.generate(model, request, (id, t) -> true, ahead -> true);
+            GenerationResult result = r.orElseThrow();
+            if (result.reason() == StopReason.CLOSED) {
+                throw closed(model);
+            }
+            HttpIo.send(resp, 200, c.full(result));
+        }
+    }
+
+    private static ApiException closed(LoadedModelState model) {
+        return new ApiException(409, "invalid_request_error", "model_unloaded", "model", "The model '" + model.name()
+                + "' was unloaded (or its loader removed) while generating. Load it again and retry.");
+    }
+
+    private void stream(HttpServletResponse resp, LoadedModelState model, GenerationRequest request, Completion c,
+            boolean includeUsage) throws ApiException, IOException, InterruptedException {
+        EventStream events = new EventStream(resp);
+        // The response is committed with the first token, so that a refusal before it (a sampler
+        // the loader lacks, the model gone) still gets a proper status code.
+        TokenSink sink = (id, text) -> {
+            if (!events.isOpen() && !c.prefix(events)) {
+                return false;
+            }
+            return text.isEmpty() || events.send(null, c.chunk(text, null).toString());
+        };
+        Optional<GenerationResult> r;
+        try {
+            r = generations.generate(model, request, sink, ahead -> true);
+        } catch (ApiException e) {
+            if (!events.isOpen()) {
+                throw e;
+            }
+            events.send(null, HttpIo.errorBody(e).toString());
+            events.send(null, "[DONE]");
+            return;
+        }
+        GenerationResult result = r.orElseThrow();
+        if (result.reason() == StopReason.CLOSED) {
+            if (!events.isOpen()) {
+                throw closed(model);
+            }
+            events.send(null, HttpIo.errorBody(closed(model)).toString());
+            events.send(null, "[DONE]");
+            return;
+        }
+        if (result.reason() == StopReason.CANCELLED && events.broken()) {
+            LOG.log(Level.DEBUG, "Client left; generation for " + model.name() + " cancelled after "
+                    + result.generatedTokens() + " tokens");
+            return;
+        }
+        if (!events.isOpen()) {
+            c.prefix(events);
+        }
+        events.send(null, c.chunk("", finishReason(result.reason())).toString());
+        if (includeUsage) {
+            JsonObject u = c.base(true);
+            u.add("choices", new JsonArray());
+            u.add("usage", Completion.usage(result));
+            events.send(null, u.toString());
+        }
+        events.send(null, "[DONE]");
+    }
+
+    static String finishReason(StopReason reason) {
+        return switch (reason) {
+            case LENGTH, CONTEXT_FULL -> "length";
+            default -> "stop";
+        };
+    }
+
+    private static String prompt(Params p) throws ApiException {
+        JsonElement e = p.raw("prompt");
+        if (e == null) {
+            throw ApiException.badRequest("prompt", "missing_parameter", "'prompt' is required (a string).");
+        }
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) {
+            return e.getAsString();
+        }
+        if (e.isJsonArray()) {
+            JsonArray a = e.getAsJsonArray();
+            if (a.size() == 1 && a.get(0).isJsonPrimitive() && a.get(0).getAsJsonPrimitive().isString()) {
+                return a.get(0).getAsString();
+            }
+            throw ApiException.badRequest("prompt", "unsupported_value", "'prompt' must be one string: batches of "
+                    + "prompts and token-id prompts are not supported. Send one request per prompt.");
+        }
+        throw ApiException.badRequest("prompt", "invalid_type", "'prompt' must be a string.");
+    }
+
+    /** OpenAI parameters that would change the answer's shape; silently ignoring them would mislead clients. */
+    private static void refuseUnsupported(Params p, boolean chat) throws ApiException {
+        Long n = p.integer("n", 1, 128);
+        if (n != null && n != 1) {
+            throw ApiException.badRequest("n", "unsupported_value", "Only n = 1 is supported: send one request per "
+                    + "completion you want.");
+        }
+        Long bestOf = p.integer("best_of", 1, 128);
+        if (bestOf != null && bestOf != 1) {
+            throw ApiException.badRequest("best_of", "unsupported_value", "best_of is not supported (only 1).");
+        }
+        JsonElement lp = p.raw("logprobs");
+        if (lp != null && !(lp.isJsonPrimitive() && (lp.getAsJsonPrimitive().isBoolean() && !lp.getAsBoolean()
+                || lp.getAsJsonPrimitive().isNumber() && lp.getAsInt() == 0))) {
+            throw ApiException.badRequest("logprobs", "unsupported_parameter", "logprobs are not supported by "
+                    + "Loadstone's API yet.");
+        }
+        if (p.has("top_logprobs")) {
+            throw ApiException.badRequest("top_logprobs", "unsupported_parameter", "top_logprobs is not supported.");
+        }
+        JsonElement bias = p.raw("logit_bias");
+        if (bias != null && !(bias.isJsonObject() && bias.getAsJsonObject().isEmpty())) {
+            throw ApiException.badRequest("logit_bias", "unsupported_parameter", "logit_bias is not supported.");
+        }
+        String suffix = p.string("suffix", "");
+        if (!suffix.isEmpty()) {
+            throw ApiException.badRequest("suffix", "unsupported_parameter", "suffix (insert mode) is not supported.");
+        }
+        for (String tool : List.of("tools", "functions")) {
+            JsonElement t = p.raw(tool);
+            if (t != null && !(t.isJsonArray() && t.getAsJsonArray().isEmpty())) {
+                throw ApiException.badRequest(tool, "unsupported_parameter", "Tool and function calling is not "
+                        + "supported.");
+            }
+        }
+        JsonElement rf = p.raw("response_format");
+        if (rf != null) {
+            String type = rf.isJsonObject() && rf.getAsJsonObject().has("type") ? rf.getAsJsonObject().get("type")
+                    .getAsString() : "";
+            if (!type.equals("text")) {
+                throw ApiException.badRequest("response_format", "unsupported_value", "Only response_format "
+                        + "{\"type\": \"text\"} is supported (no JSON mode or schemas).");
+            }
+        }
+        if (!chat && p.has("messages")) {
+            throw ApiException.badRequest("messages", "unsupported_parameter", "'messages' belongs to "
+                    + "/v1/chat/completions; /v1/completions takes 'prompt'.");
+        }
+    }
+
+    // ---- response bodies ------------------------------------------------------------------
+
+    /** Builds the JSON of one completion, whole or in chunks. */
+    private static final class Completion {
+
+        final boolean chat;
+        final String model;
+        final String echo;
+        final String id;
+        final long created = Instant.now().getEpochSecond();
+
+        Completion(boolean chat, String model, String echo) {
+            this.chat = chat;
+            this.model = model;
+            this.echo = echo;
+            this.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+        }
+
+        JsonObject base(boolean chunk) {
+            JsonObject o = new JsonObject();
+            o.addProperty("id", id);
+            o.addProperty("object", chat ? chunk ? "chat.completion.chunk" : "chat.completion" : "text_completion");
+            o.addProperty("created", created);
+            o.addProperty("model", model);
+            return o;
+        }
+
+        /** The first chunk: the assistant role for chat, the echoed prompt for text. */
+        boolean prefix(EventStream events) {
+            if (!events.open()) {
+                return false;
+            }
+            if (chat) {
+                JsonObject delta = new JsonObject();
+                delta.addProperty("role", "assistant");
+                delta.addProperty("content", "");
+                return events.send(null, withChoice(base(true), delta, null, null).toString());
+            }
+            return echo.isEmpty() || events.send(null, chunk(echo, null).toString());
+        }
+
+        JsonObject chunk(String text, String finish) {
+            if (chat) {
+                JsonObject delta = new JsonObject();
+                if (finish == null) {
+                    delta.addProperty("content", text);
+                }
+                return withChoice(base(true), delta, null, finish);
+            }
+            return withChoice(base(true), null, text, finish);
+        }
+
+        JsonObject full(GenerationResult r) {
+            String finish = finishReason(r.reason());
+            JsonObject o;
+            if (chat) {
+                JsonObject msg = new JsonObject();
+                msg.addProperty("role", "assistant");
+                msg.addProperty("content", r.text());
+                o = base(false);
+                JsonObject choice = new JsonObject();
+                choice.addProperty("index", 0);
+                choice.add("message", msg);
+                choice.add("logprobs", JsonNull.INSTANCE);
+                choice.addProperty("finish_reason", finish);
+                JsonArray choices = new JsonArray();
+                choices.add(choice);
+                o.add("choices", choices);
+            } else {
+                o = withChoice(base(false), null, echo + r.text(), finish);
+            }
+            o.add("usage", usage(r));
+            return o;
+        }
+
+        private JsonObject withChoice(JsonObject o, JsonObject delta, String text, String finish) {
+            JsonObject choice = new JsonObject();
+            choice.addProperty("index", 0);
+            if (delta != null) {
+                choice.add("delta", delta);
+            } else {
+                choice.addProperty("text", text);
+            }
+            choice.add("logprobs", JsonNull.INSTANCE);
+            choice.add("finish_reason", finish == null ? JsonNull.INSTANCE : new JsonPrimitive(finish));
+            JsonArray choices = new JsonArray();
+            choices.add(choice);
+            o.add("choices", choices);
+            return o;
+        }
+
+        static JsonObject usage(GenerationResult r) {
+            JsonObject u = new JsonObject();
+            u.addProperty("prompt_tokens", r.promptTokens());
+            u.addProperty("completion_tokens", r.generatedTokens());
+            u.addProperty("total_tokens", r.promptTokens() + r.generatedTokens());
+            return u;
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package io.loadstone.ui.server;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * Where the web UI and the API listen and who may use them (Config Admin PID {@value #PID};
+ * the launcher maps {@code --port N --listen --api-key KEY --no-auth} onto it).
+ */
+@ObjectClassDefinition(id = ServerConfig.PID, name = "Loadstone server",
+        description = "Port, network exposure and API key of the web UI and the OpenAI-compatible API.")
+public @interface ServerConfig {
+
+    String PID = "io.loadstone.server";
+
+    @AttributeDefinition(name = "Port", description = "TCP port (0 picks a free one). text-generation-webui's "
+            + "default is 7860.", min = "0", max = "65535")
+    int port() default 7860;
+
+    @AttributeDefinition(name = "Listen on all interfaces", description = "Serve other machines on the network, "
+            + "not only this one. Needs an API key unless 'Allow no authentication' is set.")
+    boolean listen() default false;
+
+    @AttributeDefinition(name = "API key", description = "When set, every API call and the web UI need it "
+            + "(header 'Authorization: Bearer KEY'; the web page asks for it once).")
+    String api_key() default "";
+
+    @AttributeDefinition(name = "Allow no authentication", description = "Listen on all interfaces without an "
+            + "API key. Anyone who can reach the port can then load models and install plugins.")
+    boolean allow_no_auth() default false;
+}

@@ -1,0 +1,267 @@
+package io.loadstone.ui.web;
+
+import java.io.IOException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletName;
+import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletPattern;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.Sampling;
+import io.loadstone.api.loader.StopReason;
+import io.loadstone.api.runtime.LoadedModelState;
+import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.ui.generation.Generations;
+import io.loadstone.ui.generation.ModelActions;
+import io.loadstone.ui.generation.Params;
+import io.loadstone.ui.http.ApiException;
+import io.loadstone.ui.http.EventStream;
+import io.loadstone.ui.http.HttpIo;
+import jakarta.servlet.Servlet;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
+/**
+ * The web page's JSON endpoints: the runtime state, load/unload/reload, generation streamed
+ * as server-sent events, and plugin management.
+ */
+@Component(service = Servlet.class)
+@HttpWhiteboardServletPattern("/ui/api/*")
+@HttpWhiteboardServletName("loadstone-ui-api")
+public final class WebApiServlet extends HttpServlet {
+
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = System.getLogger(WebApiServlet.class.getName());
+    /** Largest plugin jar accepted (the llama.cpp native fragments are the big ones). */
+    static final int MAX_JAR_BYTES = 512 << 20;
+
+    @Reference
+    private transient Generations generations;
+
+    @Reference
+    private transient Plugins plugins;
+
+    @Override
+    protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
+        String path = HttpIo.subPath(req);
+        String method = req.getMethod();
+        try {
+            if (method.equals("GET")) {
+                switch (path) {
+                    case "/state" -> HttpIo.send(resp, 200, state());
+                    case "/plugins" -> HttpIo.send(resp, 200, plugins.list());
+                    default -> throw ApiException.notFound("unknown_url", "Unknown page API path " + path + ".");
+                }
+                return;
+            }
+            if (!method.equals("POST")) {
+                throw new ApiException(405, "invalid_request_error", "method_not_allowed", null, "Use GET or POST.");
+            }
+            switch (path) {
+                case "/models/refresh" -> {
+                    manager().refresh();
+                    HttpIo.send(resp, 200, state());
+                }
+                case "/load" -> load(req, resp);
+                case "/unload" -> {
+                    Params p = new Params(HttpIo.readObject(req));
+                    String name = p.string("model", null);
+                    boolean done = manager().unload(name == null || name.isBlank() ? null : name);
+                    HttpIo.send(resp, 200, message(done ? "Unloaded `" + name + "`." : "`" + name
+                            + "` was not loaded."));
+                }
+                case "/generate" -> generate(req, resp);
+                case "/plugins/install" -> {
+                    byte[] jar = HttpIo.readBody(req.getInputStream(), MAX_JAR_BYTES);
+                    if (jar.length == 0) {
+                        throw ApiException.badRequest("file", "missing_file", "No file was uploaded.");
+                    }
+                    HttpIo.send(resp, 200, message(plugins.install(jar, req.getHeader("X-File-Name"))));
+                }
+                default -> {
+                    if (path.startsWith("/plugins/")) {
+                        plugin(path.substring("/plugins/".length()), resp);
+                    } else {
+                        throw ApiException.notFound("unknown_url", "Unknown page API path " + path + ".");
+                    }
+                }
+            }
+        } catch (ApiException e) {
+            HttpIo.sendError(resp, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            HttpIo.sendError(resp, new ApiException(503, "server_error", "shutting_down", null, "Shutting down."));
+        } catch (RuntimeException e) {
+            LOG.log(Level.ERROR, "Page request " + method + " " + req.getRequestURI() + " failed", e);
+            HttpIo.sendError(resp, new ApiException(500, "server_error", "internal_error", null, "Internal error: "
+                    + e + ". The server keeps running; the log has the details."));
+        }
+    }
+
+    private ModelManager manager() {
+        return generations.manager();
+    }
+
+    private JsonObject state() {
+        JsonObject o = StateJson.of(manager(), generations.queue());
+        return o;
+    }
+
+    private static JsonObject message(String text) {
+        JsonObject o = new JsonObject();
+        o.addProperty("message", text);
+        return o;
+    }
+
+    private void plugin(String rest, HttpServletResponse resp) throws ApiException, IOException {
+        String[] parts = rest.split("/");
+        if (parts.length != 2) {
+            throw ApiException.notFound("unknown_url", "Use /ui/api/plugins/{id}/{start|stop|uninstall}.");
+        }
+        long id;
+        try {
+            id = Long.parseLong(parts[0]);
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("id", "invalid_type", "Bundle id must be a number, not '" + parts[0] + "'.");
+        }
+        String msg = switch (parts[1]) {
+            case "start" -> plugins.start(id);
+            case "stop" -> plugins.stop(id);
+            case "uninstall" -> plugins.uninstall(id);
+            default -> throw ApiException.notFound("unknown_url", "Unknown plugin action '" + parts[1] + "'.");
+        };
+        HttpIo.send(resp, 200, message(msg));
+    }
+
+    private void load(HttpServletRequest req, HttpServletResponse resp) throws ApiException, IOException {
+        Params p = new Params(HttpIo.readObject(req));
+        String name = p.string("model", null);
+        String loader = p.string("loader", null);
+        Map<String, Object> options = new LinkedHashMap<>();
+        JsonElement opts = p.raw("options");
+        if (opts != null) {
+            if (!opts.isJsonObject()) {
+                throw ApiException.badRequest("options", "invalid_type", "'options' must be an object.");
+            }
+            for (Map.Entry<String, JsonElement> e : opts.getAsJsonObject().entrySet()) {
+                JsonElement v = e.getValue();
+                if (v.isJsonNull()) {
+                    continue;
+                }
+                if (!v.isJsonPrimitive()) {
+                    throw ApiException.badRequest(e.getKey(), "invalid_type", "Option '" + e.getKey()
+                            + "' must be a number, string or boolean.");
+                }
+                var prim = v.getAsJsonPrimitive();
+                options.put(e.getKey(), prim.isBoolean() ? (Object) prim.getAsBoolean() : prim.isNumber()
+                        ? (Object) prim.getAsDouble() : prim.getAsString());
+            }
+        }
+        Instant start = Instant.now();
+        LoadedModelState s = ModelActions.load(manager(), name, loader, options);
+        double secs = Duration.between(start, Instant.now()).toMillis() / 1000.0;
+        StringBuilder msg = new StringBuilder("Successfully loaded `").append(s.name()).append("` with ")
+                .append(s.info().loaderId()).append(String.format(java.util.Locale.ROOT, " in %.2f s.", secs));
+        for (String w : s.info().warnings()) {
+            msg.append(" Note: ").append(w);
+        }
+        JsonObject o = message(msg.toString());
+        o.add("state", state());
+        HttpIo.send(resp, 200, o);
+    }
+
+    /**
+     * Streams a generation as server-sent events: {@code queued} while other requests run on
+     * the model, {@code token} per piece of text, then {@code done} or {@code error}. The
+     * Stop button closes the connection; the next write fails and the generation stops.
+     */
+    private void generate(HttpServletRequest req, HttpServletResponse resp)
+            throws ApiException, IOException, InterruptedException {
+        Params p = new Params(HttpIo.readObject(req));
+        String prompt = p.string("prompt", null);
+        if (prompt == null) {
+            throw ApiException.badRequest("prompt", "missing_parameter", "Write a prompt first.");
+        }
+        Long max = p.integer("max_new_tokens", 1, 1 << 24);
+        Long seed = p.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE);
+        Map<String, Object> sampling = new HashMap<>();
+        JsonElement params = p.raw("params");
+        if (params != null) {
+            if (!params.isJsonObject()) {
+                throw ApiException.badRequest("params", "invalid_type", "'params' must be an object.");
+            }
+            Params sp = new Params(params.getAsJsonObject());
+            for (String k : params.getAsJsonObject().keySet()) {
+                if (!Sampling.all().contains(k)) {
+                    throw ApiException.badRequest(k, "unknown_parameter", "Unknown generation parameter '" + k + "'.");
+                }
+            }
+            sp.samplers(sampling);
+        }
+        if (seed != null) {
+            sampling.put(Sampling.SEED, seed);
+        }
+        List<String> stop = p.stop("stop");
+        LoadedModelState model = generations.resolve(p.string("model", null));
+        GenerationRequest request = new GenerationRequest(prompt, max == null ? 200 : max.intValue(), sampling, stop,
+                p.bool("add_bos_token", true), p.bool("ban_eos_token", false), p.string("negative_prompt", ""));
+        // The page hides parameters the loader lacks; a stale page may still send them.
+        ApiException refused = generations.refusal(model, request);
+        if (refused != null) {
+            throw refused;
+        }
+        EventStream events = new EventStream(resp);
+        events.open();
+        JsonObject start = new JsonObject();
+        start.addProperty("model", model.name());
+        events.send("start", start.toString());
+        Optional<GenerationResult> r;
+        try {
+            r = generations.generate(model, request, (id, text) -> {
+                if (text.isEmpty()) {
+                    return !events.broken();
+                }
+                JsonObject t = new JsonObject();
+                t.addProperty("text", text);
+                return events.send("token", t.toString());
+            }, ahead -> {
+                JsonObject q = new JsonObject();
+                q.addProperty("ahead", ahead);
+                return events.send("queued", q.toString());
+            });
+        } catch (ApiException e) {
+            events.send("error", HttpIo.errorBody(e).toString());
+            return;
+        }
+        if (r.isEmpty()) {
+            return;
+        }
+        GenerationResult g = r.get();
+        JsonObject done = new JsonObject();
+        done.addProperty("reason", g.reason().name());
+        done.addProperty("promptTokens", g.promptTokens());
+        done.addProperty("tokens", g.generatedTokens());
+        done.addProperty("tokensPerSecond", g.tokensPerSecond());
+        done.addProperty("promptSeconds", g.promptNanos() / 1e9);
+        done.addProperty("seconds", g.generateNanos() / 1e9);
+        if (g.reason() == StopReason.CLOSED) {
+            done.addProperty("message", "The model was unloaded while generating.");
+        }
+        events.send("done", done.toString());
+    }
+}
