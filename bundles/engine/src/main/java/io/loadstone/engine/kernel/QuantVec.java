@@ -24,8 +24,7 @@ import jdk.incubator.vector.VectorSpecies;
  * bytes, byte j holding element j in its low nibble and element j+32 in its high nibble, so one
  * vector load yields two contiguous runs of elements.
  *
- * <p>For one token the dot product is fused with the dequantization (memory-bound); for a batch
- * the row is dequantized once into a float scratch row and then multiplied with every token.
+ * <p>As for stored weights: a fused dot product for one token, row widening for batches.
  */
 public final class QuantVec {
 
@@ -42,39 +41,22 @@ public final class QuantVec {
     private static final VectorSpecies<Byte> B = F.vectorBitSize() >= 256
             ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
     private static final boolean VECTOR_NF4 = B != null && (LANES == 16 || LANES == 8);
+    private static final int HALF = NF4_BLOCK / 2;
 
     private QuantVec() {
     }
 
     // ---------------------------------------------------------------- int8
 
-    public static void int8(MemorySegment w, float[] scales, int cols, float[] x, int xs, int n, float[] out, int os,
-            int r0, int r1) {
-        if (n == 1) {
-            for (int r = r0; r < r1; r++) {
-                out[r] = int8Dot(w, (long) r * cols, cols, x, 0) * scales[r];
-            }
-            return;
-        }
-        float[] row = new float[cols];
-        for (int r = r0; r < r1; r++) {
-            int8Row(w, scales[r], cols, r, row);
-            for (int t = 0; t < n; t++) {
-                out[t * os + r] = Ops.dot(row, 0, x, t * xs, cols);
-            }
-        }
-    }
-
-    private static float int8Dot(MemorySegment w, long row, int cols, float[] x, int xo) {
+    /** Σ q[row + c] · x[xo + c] (unscaled). */
+    public static float int8Dot(MemorySegment w, long row, int cols, float[] x, int xo) {
         int c = 0;
         float s = 0;
         if (B != null) {
             int bound = F.loopBound(cols);
             FloatVector acc = FloatVector.zero(F);
             for (; c < bound; c += LANES) {
-                FloatVector wv = (FloatVector) ByteVector.fromMemorySegment(B, w, row + c, ByteOrder.LITTLE_ENDIAN)
-                        .convertShape(VectorOperators.B2F, F, 0);
-                acc = wv.fma(FloatVector.fromArray(F, x, xo + c), acc);
+                acc = int8Vector(w, row + c).fma(FloatVector.fromArray(F, x, xo + c), acc);
             }
             s = acc.reduceLanes(VectorOperators.ADD);
         }
@@ -84,10 +66,21 @@ public final class QuantVec {
         return s;
     }
 
-    public static void int8Row(MemorySegment w, float scale, int cols, int r, float[] dst) {
+    private static FloatVector int8Vector(MemorySegment w, long at) {
+        return (FloatVector) ByteVector.fromMemorySegment(B, w, at, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    public static void int8Row(MemorySegment w, float scale, int cols, int r, float[] dst, int off) {
         long row = (long) r * cols;
-        for (int c = 0; c < cols; c++) {
-            dst[c] = w.get(ValueLayout.JAVA_BYTE, row + c) * scale;
+        int c = 0;
+        if (B != null) {
+            int bound = F.loopBound(cols);
+            for (; c < bound; c += LANES) {
+                int8Vector(w, row + c).mul(scale).intoArray(dst, off + c);
+            }
+        }
+        for (; c < cols; c++) {
+            dst[off + c] = w.get(ValueLayout.JAVA_BYTE, row + c) * scale;
         }
     }
 
@@ -95,29 +88,11 @@ public final class QuantVec {
 
     /** Bytes per row: 32 per block of 64, the last block padded. */
     public static long nf4RowBytes(int cols) {
-        return (long) ((cols + NF4_BLOCK - 1) / NF4_BLOCK) * (NF4_BLOCK / 2);
+        return (long) ((cols + NF4_BLOCK - 1) / NF4_BLOCK) * HALF;
     }
 
-    public static void nf4(MemorySegment w, float[] absmax, int cols, float[] x, int xs, int n, float[] out, int os,
-            int r0, int r1) {
-        int blocks = (cols + NF4_BLOCK - 1) / NF4_BLOCK;
-        long rowBytes = nf4RowBytes(cols);
-        if (n == 1) {
-            for (int r = r0; r < r1; r++) {
-                out[r] = nf4Dot(w, r * rowBytes, absmax, r * blocks, cols, x);
-            }
-            return;
-        }
-        float[] row = new float[cols];
-        for (int r = r0; r < r1; r++) {
-            nf4Row(w, absmax, cols, r, row);
-            for (int t = 0; t < n; t++) {
-                out[t * os + r] = Ops.dot(row, 0, x, t * xs, cols);
-            }
-        }
-    }
-
-    private static float nf4Dot(MemorySegment w, long row, float[] absmax, int a0, int cols, float[] x) {
+    /** Σ W[r][c] · x[xo + c] for the NF4 row at byte offset {@code row}, absmax from index {@code a0}. */
+    public static float nf4Dot(MemorySegment w, long row, float[] absmax, int a0, int cols, float[] x, int xo) {
         int full = cols / NF4_BLOCK;
         float s = 0;
         int b = 0;
@@ -126,38 +101,67 @@ public final class QuantVec {
             FloatVector lo = FloatVector.fromArray(F, NF4_CODES, 0);
             FloatVector hi = LANES == 16 ? lo : FloatVector.fromArray(F, NF4_CODES, 8);
             for (; b < full; b++) {
-                long base = row + (long) b * (NF4_BLOCK / 2);
-                int xb = b * NF4_BLOCK;
+                long base = row + (long) b * HALF;
+                int xb = xo + b * NF4_BLOCK;
                 FloatVector bs = FloatVector.zero(F);
-                for (int j = 0; j < NF4_BLOCK / 2; j += LANES) {
+                for (int j = 0; j < HALF; j += LANES) {
                     ByteVector packed = ByteVector.fromMemorySegment(B, w, base + j, ByteOrder.LITTLE_ENDIAN);
-                    IntVector low = (IntVector) packed.and((byte) 0x0f).convertShape(VectorOperators.B2I, I, 0);
-                    IntVector high = (IntVector) packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f)
-                            .convertShape(VectorOperators.B2I, I, 0);
-                    bs = lookup(lo, hi, low).fma(FloatVector.fromArray(F, x, xb + j), bs);
-                    bs = lookup(lo, hi, high).fma(FloatVector.fromArray(F, x, xb + j + NF4_BLOCK / 2), bs);
+                    bs = lookup(lo, hi, low(packed)).fma(FloatVector.fromArray(F, x, xb + j), bs);
+                    bs = lookup(lo, hi, high(packed)).fma(FloatVector.fromArray(F, x, xb + j + HALF), bs);
                 }
                 acc = bs.fma(FloatVector.broadcast(F, absmax[a0 + b]), acc);
             }
             s = acc.reduceLanes(VectorOperators.ADD);
         }
         for (; b * NF4_BLOCK < cols; b++) {
-            long base = row + (long) b * (NF4_BLOCK / 2);
+            long base = row + (long) b * HALF;
             int len = Math.min(NF4_BLOCK, cols - b * NF4_BLOCK);
             float bs = 0;
             for (int e = 0; e < len; e++) {
-                bs += nf4Value(w, base, e) * x[b * NF4_BLOCK + e];
+                bs += nf4Value(w, base, e) * x[xo + b * NF4_BLOCK + e];
             }
             s += bs * absmax[a0 + b];
         }
         return s;
     }
 
+    public static void nf4Row(MemorySegment w, float[] absmax, int cols, int r, float[] dst, int off) {
+        int blocks = (cols + NF4_BLOCK - 1) / NF4_BLOCK;
+        long row = r * nf4RowBytes(cols);
+        int full = cols / NF4_BLOCK;
+        int b = 0;
+        if (VECTOR_NF4) {
+            FloatVector lo = FloatVector.fromArray(F, NF4_CODES, 0);
+            FloatVector hi = LANES == 16 ? lo : FloatVector.fromArray(F, NF4_CODES, 8);
+            for (; b < full; b++) {
+                long base = row + (long) b * HALF;
+                float scale = absmax[r * blocks + b];
+                int d = off + b * NF4_BLOCK;
+                for (int j = 0; j < HALF; j += LANES) {
+                    ByteVector packed = ByteVector.fromMemorySegment(B, w, base + j, ByteOrder.LITTLE_ENDIAN);
+                    lookup(lo, hi, low(packed)).mul(scale).intoArray(dst, d + j);
+                    lookup(lo, hi, high(packed)).mul(scale).intoArray(dst, d + j + HALF);
+                }
+            }
+        }
+        for (int c = b * NF4_BLOCK; c < cols; c++) {
+            int blk = c / NF4_BLOCK;
+            dst[off + c] = nf4Value(w, row + (long) blk * HALF, c % NF4_BLOCK) * absmax[r * blocks + blk];
+        }
+    }
+
+    private static IntVector low(ByteVector packed) {
+        return (IntVector) packed.and((byte) 0x0f).convertShape(VectorOperators.B2I, I, 0);
+    }
+
+    private static IntVector high(ByteVector packed) {
+        return (IntVector) packed.lanewise(VectorOperators.LSHR, 4).and((byte) 0x0f).convertShape(VectorOperators.B2I, I, 0);
+    }
+
     /** Code book lookup: one permute with 16 lanes; two and a blend with 8. */
     private static FloatVector lookup(FloatVector lo, FloatVector hi, IntVector idx) {
         if (LANES == 16) {
-            VectorShuffle<Float> s = idx.toShuffle().cast(F);
-            return lo.rearrange(s);
+            return lo.rearrange(idx.toShuffle().cast(F));
         }
         VectorShuffle<Float> s = idx.and(7).toShuffle().cast(F);
         VectorMask<Float> upper = idx.compare(VectorOperators.GE, 8).cast(F);
@@ -165,18 +169,8 @@ public final class QuantVec {
     }
 
     private static float nf4Value(MemorySegment w, long blockBase, int e) {
-        int half = NF4_BLOCK / 2;
-        int b = w.get(ValueLayout.JAVA_BYTE, blockBase + (e % half)) & 0xff;
-        return NF4_CODES[e < half ? b & 0x0f : b >>> 4];
-    }
-
-    public static void nf4Row(MemorySegment w, float[] absmax, int cols, int r, float[] dst) {
-        int blocks = (cols + NF4_BLOCK - 1) / NF4_BLOCK;
-        long row = r * nf4RowBytes(cols);
-        for (int c = 0; c < cols; c++) {
-            int b = c / NF4_BLOCK;
-            dst[c] = nf4Value(w, row + (long) b * (NF4_BLOCK / 2), c % NF4_BLOCK) * absmax[r * blocks + b];
-        }
+        int b = w.get(ValueLayout.JAVA_BYTE, blockBase + (e % HALF)) & 0xff;
+        return NF4_CODES[e < HALF ? b & 0x0f : b >>> 4];
     }
 
     /** Index of the code nearest to {@code v} (in [-1, 1]); ties go to the lower code. */

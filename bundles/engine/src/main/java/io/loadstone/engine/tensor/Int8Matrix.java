@@ -26,14 +26,12 @@ public final class Int8Matrix extends Matrix {
     }
 
     @Override
-    public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
-        QuantVec.int8(q, scales, cols, x, xs, n, out, os, r0, r1);
+    public float dot(int r, float[] x, int xo) {
+        return QuantVec.int8Dot(q, (long) r * cols, cols, x, xo) * scales[r];
     }
 
     @Override
     public void row(int r, float[] dst, int off) {
-        float[] tmp = new float[cols];
-        QuantVec.int8Row(q, scales[r], cols, r, tmp);
-        System.arraycopy(tmp, 0, dst, off, cols);
+        QuantVec.int8Row(q, scales[r], cols, r, dst, off);
     }
 }

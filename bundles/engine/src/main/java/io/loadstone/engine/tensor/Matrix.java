@@ -1,16 +1,22 @@
 package io.loadstone.engine.tensor;
 
 import io.loadstone.engine.kernel.ComputePool;
+import io.loadstone.engine.kernel.MatVec;
+import io.loadstone.engine.kernel.Ops;
 
 /**
  * A 2-D weight {@code W[rows][cols]} used as {@code y = W·x} (a Hugging Face Linear stores
- * {@code [out_features][in_features]}, so rows are outputs). Implementations differ in storage:
- * the mapped file in its stored type, or a quantized copy.
+ * {@code [out_features][in_features]}, so rows are outputs). Subclasses differ in storage (the
+ * mapped file in its stored type, or a quantized copy) and supply two primitives: a fused
+ * one-row dot product and the widening of a row to floats. The batched product is built here
+ * from those, the same for every storage.
  */
 public abstract class Matrix {
 
     /** Below this many multiply-adds a product runs on the calling thread (forking costs more). */
     private static final int MIN_PARALLEL_WORK = 1 << 15;
+    /** Rows widened together for the batch micro-kernel. */
+    private static final int TILE = 4;
 
     protected final String name;
     protected final int rows;
@@ -40,14 +46,48 @@ public abstract class Matrix {
     /** Bytes this matrix occupies (mapped or allocated). */
     public abstract long byteSize();
 
+    /** {@code Σ_c W[r][c] · x[xo + c]}. */
+    public abstract float dot(int r, float[] x, int xo);
+
+    /** Row {@code r} as floats into {@code dst[off, off+cols)}. */
+    public abstract void row(int r, float[] dst, int off);
+
     /**
      * {@code out[t*os + r] = Σ_c W[r][c] · x[t*xs + c]} for rows {@code [r0, r1)} and tokens
      * {@code [0, n)}, on the calling thread.
      */
-    public abstract void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1);
-
-    /** Row {@code r} as floats into {@code dst[off, off+cols)} (embedding lookup). */
-    public abstract void row(int r, float[] dst, int off);
+    public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
+        if (n < TILE) {
+            for (int r = r0; r < r1; r++) {
+                for (int t = 0; t < n; t++) {
+                    out[t * os + r] = dot(r, x, t * xs);
+                }
+            }
+            return;
+        }
+        float[] tile = new float[TILE * cols];
+        int r = r0;
+        for (; r + TILE <= r1; r += TILE) {
+            for (int i = 0; i < TILE; i++) {
+                row(r + i, tile, i * cols);
+            }
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+                MatVec.tile4x4(tile, 0, cols, x, t * xs, xs, out, t * os + r, os);
+            }
+            for (; t < n; t++) {
+                for (int i = 0; i < TILE; i++) {
+                    out[t * os + r + i] = Ops.dot(tile, i * cols, x, t * xs, cols);
+                }
+            }
+        }
+        for (; r < r1; r++) {
+            row(r, tile, 0);
+            for (int t = 0; t < n; t++) {
+                out[t * os + r] = Ops.dot(tile, 0, x, t * xs, cols);
+            }
+        }
+    }
 
     /** All rows, split across the pool's threads by row ranges. */
     public final void multiply(ComputePool pool, float[] x, int xs, int n, float[] out, int os) {
@@ -56,7 +96,8 @@ public abstract class Matrix {
             multiply(x, xs, n, out, os, 0, rows);
             return;
         }
-        int minRows = (int) Math.max(1, MIN_PARALLEL_WORK / ((long) cols * n));
+        // Whole tiles per range, so that only the last range has leftover rows.
+        int minRows = (int) Math.max(TILE, MIN_PARALLEL_WORK / ((long) cols * n) / TILE * TILE);
         pool.parallelFor(rows, minRows, (r0, r1) -> multiply(x, xs, n, out, os, r0, r1));
     }
 

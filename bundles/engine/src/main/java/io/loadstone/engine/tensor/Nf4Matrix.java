@@ -8,11 +8,13 @@ public final class Nf4Matrix extends Matrix {
 
     private final MemorySegment packed;
     private final float[] absmax;
+    private final int blocks;
 
     Nf4Matrix(String name, int rows, int cols, MemorySegment packed, float[] absmax) {
         super(name, rows, cols);
         this.packed = packed;
         this.absmax = absmax;
+        this.blocks = (cols + QuantVec.NF4_BLOCK - 1) / QuantVec.NF4_BLOCK;
     }
 
     @Override
@@ -26,14 +28,12 @@ public final class Nf4Matrix extends Matrix {
     }
 
     @Override
-    public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
-        QuantVec.nf4(packed, absmax, cols, x, xs, n, out, os, r0, r1);
+    public float dot(int r, float[] x, int xo) {
+        return QuantVec.nf4Dot(packed, r * QuantVec.nf4RowBytes(cols), absmax, r * blocks, cols, x, xo);
     }
 
     @Override
     public void row(int r, float[] dst, int off) {
-        float[] tmp = new float[cols];
-        QuantVec.nf4Row(packed, absmax, cols, r, tmp);
-        System.arraycopy(tmp, 0, dst, off, cols);
+        QuantVec.nf4Row(packed, absmax, cols, r, dst, off);
     }
 }

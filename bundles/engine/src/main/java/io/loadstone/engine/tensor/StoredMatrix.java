@@ -10,6 +10,7 @@ public final class StoredMatrix extends Matrix {
 
     private final DType dtype;
     private final MemorySegment data;
+    private final long rowBytes;
 
     public StoredMatrix(TensorInfo t) {
         super(t.name(), Math.toIntExact(t.dim(0)), Math.toIntExact(t.dim(1)));
@@ -18,6 +19,7 @@ public final class StoredMatrix extends Matrix {
         }
         this.dtype = t.dtype();
         this.data = t.data();
+        this.rowBytes = (long) cols * dtype.size();
     }
 
     public static boolean supports(DType d) {
@@ -39,17 +41,20 @@ public final class StoredMatrix extends Matrix {
     }
 
     @Override
-    public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
-        switch (dtype) {
-            case F32 -> MatVec.f32(data, cols, x, xs, n, out, os, r0, r1);
-            case F16 -> MatVec.f16(data, cols, x, xs, n, out, os, r0, r1);
-            case BF16 -> MatVec.bf16(data, cols, x, xs, n, out, os, r0, r1);
-            default -> throw new IllegalStateException(dtype.name());
-        }
+    public float dot(int r, float[] x, int xo) {
+        return switch (dtype) {
+            case F32 -> MatVec.dotF32(data, r * rowBytes, cols, x, xo);
+            case F16 -> MatVec.dotF16(data, r * rowBytes, cols, x, xo);
+            default -> MatVec.dotBF16(data, r * rowBytes, cols, x, xo);
+        };
     }
 
     @Override
     public void row(int r, float[] dst, int off) {
-        MatVec.row(data, dtype.size(), dtype == DType.BF16, cols, r, dst, off);
+        switch (dtype) {
+            case F32 -> MatVec.widenF32(data, r * rowBytes, cols, dst, off);
+            case F16 -> MatVec.widenF16(data, r * rowBytes, cols, dst, off);
+            default -> MatVec.widenBF16(data, r * rowBytes, cols, dst, off);
+        }
     }
 }
