@@ -3,11 +3,12 @@ package io.loadstone.tokenizer;
 /**
  * How a tokenizer is opened.
  *
- * @param configBosEos  when {@code tokenizer_config.json} says {@code add_bos_token} explicitly,
- *                      {@code encode(text, true)} adds BOS (and EOS when {@code add_eos_token} is
- *                      true) as that file says, as transformers' Llama/Gemma fast tokenizers do,
- *                      instead of running {@code tokenizer.json}'s post-processor. Without that key,
- *                      or when {@code false}, the post-processor alone decides.
+ * @param configBosEos  {@code true}: when {@code tokenizer_config.json} sets {@code add_bos_token}
+ *                      (true or false), {@code encode(text, true)} adds BOS, and EOS when
+ *                      {@code add_eos_token} is true, exactly as that file says, instead of running
+ *                      {@code tokenizer.json}'s post-processor (transformers' Llama/Gemma fast
+ *                      tokenizers do the same). Without that key, or with {@code false} here,
+ *                      {@code tokenizer.json}'s post-processor alone decides.
  * @param maxFileBytes  the largest {@code tokenizer.json} accepted (it is read into memory whole)
  */
 public record TokenizerOptions(boolean configBosEos, long maxFileBytes) {

@@ -87,9 +87,11 @@ final class JniTokenizer implements HfTokenizer {
     @Override
     public int[] encode(String text, boolean addSpecialTokens) {
         Objects.requireNonNull(text, "text");
-        boolean fromConfig = addSpecialTokens && configBosEos && Boolean.TRUE.equals(def.addBos());
+        // An explicit add_bos_token replaces tokenizer.json's post-processor, as in transformers'
+        // Llama/Gemma fast tokenizers, which rebuild that post-processor from the config.
+        boolean fromConfig = addSpecialTokens && configBosEos && def.addBos() != null;
         long[] ids = nativeEncode(text, addSpecialTokens && !fromConfig);
-        int extraBos = fromConfig && bos.isPresent() ? 1 : 0;
+        int extraBos = fromConfig && def.addBos() && bos.isPresent() ? 1 : 0;
         int extraEos = fromConfig && Boolean.TRUE.equals(def.addEos()) && eos.isPresent() ? 1 : 0;
         int[] out = new int[ids.length + extraBos + extraEos];
         if (extraBos == 1) {
