@@ -24,7 +24,7 @@ import io.loadstone.llamacpp.NativeModel;
  * call in progress), then points llama.cpp's logger back at NULL (so no native code can
  * call the stub any more) and only then closes the arena.
  */
-final class B4916Library implements LlamaLibrary, LlamaRuntime {
+final class B4916Library implements LlamaLibrary {
 
     static final String BUILD = "llama.cpp-b4916";
 
@@ -37,6 +37,7 @@ final class B4916Library implements LlamaLibrary, LlamaRuntime {
     private final ReadWriteLock life = new ReentrantReadWriteLock();
     private volatile boolean closed;
     private boolean numa;
+    private final LlamaRuntime runtime = new View();
 
     private B4916Library(Path path, Arena arena, Abi abi, LogBridge log) {
         this.path = path;
@@ -73,9 +74,13 @@ final class B4916Library implements LlamaLibrary, LlamaRuntime {
 
     // ---- LlamaLibrary ----
 
+    /**
+     * A view that offers only {@link LlamaRuntime}: service consumers get this and cannot
+     * reach {@link #close()} by casting.
+     */
     @Override
     public LlamaRuntime runtime() {
-        return this;
+        return runtime;
     }
 
     @Override
@@ -101,40 +106,33 @@ final class B4916Library implements LlamaLibrary, LlamaRuntime {
         }
     }
 
-    // ---- LlamaRuntime ----
+    // ---- the runtime, offered through View ----
 
-    @Override
-    public String buildName() {
+    String buildName() {
         return BUILD;
     }
 
-    @Override
-    public boolean supportsGpuOffload() {
+    boolean supportsGpuOffload() {
         return call(abi::supportsGpuOffload);
     }
 
-    @Override
-    public boolean supportsMmap() {
+    boolean supportsMmap() {
         return call(abi::supportsMmap);
     }
 
-    @Override
-    public boolean supportsMlock() {
+    boolean supportsMlock() {
         return call(abi::supportsMlock);
     }
 
-    @Override
-    public int maxDevices() {
+    int maxDevices() {
         return (int) (long) call(abi::maxDevices);
     }
 
-    @Override
-    public String systemInfo() {
+    String systemInfo() {
         return call(() -> abi.printSystemInfo().reinterpret(Integer.MAX_VALUE).getString(0).strip());
     }
 
-    @Override
-    public boolean enableNuma() {
+    boolean enableNuma() {
         life.readLock().lock();
         try {
             ensureOpen();
@@ -151,8 +149,7 @@ final class B4916Library implements LlamaLibrary, LlamaRuntime {
         }
     }
 
-    @Override
-    public NativeModel open(Path gguf, ModelParams model, ContextParams context) throws LlamaException {
+    NativeModel open(Path gguf, ModelParams model, ContextParams context) throws LlamaException {
         life.readLock().lock();
         try {
             ensureOpen();
@@ -161,6 +158,54 @@ final class B4916Library implements LlamaLibrary, LlamaRuntime {
             return m;
         } finally {
             life.readLock().unlock();
+        }
+    }
+
+    private final class View implements LlamaRuntime {
+
+        @Override
+        public String buildName() {
+            return B4916Library.this.buildName();
+        }
+
+        @Override
+        public boolean supportsGpuOffload() {
+            return B4916Library.this.supportsGpuOffload();
+        }
+
+        @Override
+        public boolean supportsMmap() {
+            return B4916Library.this.supportsMmap();
+        }
+
+        @Override
+        public boolean supportsMlock() {
+            return B4916Library.this.supportsMlock();
+        }
+
+        @Override
+        public int maxDevices() {
+            return B4916Library.this.maxDevices();
+        }
+
+        @Override
+        public String systemInfo() {
+            return B4916Library.this.systemInfo();
+        }
+
+        @Override
+        public boolean enableNuma() {
+            return B4916Library.this.enableNuma();
+        }
+
+        @Override
+        public NativeModel open(Path gguf, ModelParams model, ContextParams context) throws LlamaException {
+            return B4916Library.this.open(gguf, model, context);
+        }
+
+        @Override
+        public String toString() {
+            return B4916Library.this.toString();
         }
     }
 

@@ -1,0 +1,97 @@
+package io.loadstone.llamacpp.provision;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Set;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
+import org.osgi.framework.ServiceRegistration;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.LlamaRuntime;
+
+/**
+ * Loads the native library of the attached fragment and registers the {@link LlamaRuntime}
+ * service; without a usable fragment it registers nothing and says which fragment to install.
+ *
+ * <p>It registers the service itself (instead of declaring it to DS) because whether
+ * there is a service at all depends on what is attached, which DS cannot express. The
+ * library lives exactly as long as this component: deactivation unregisters the service
+ * (DS then deactivates the loaders that need it, which close their models), and only
+ * then closes the library (dlclose of the private copy).
+ */
+@Component(immediate = true)
+public class LlamaRuntimeComponent {
+
+    private static final System.Logger LOG = System.getLogger(LlamaRuntimeComponent.class.getName());
+
+    private LlamaLibrary library;
+    private ServiceRegistration<LlamaRuntime> registration;
+
+    @Activate
+    void activate(BundleContext context) {
+        List<NativeFragment> fragments = NativeFragments.attached(context.getBundle());
+        if (fragments.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "No llama.cpp native library for this platform (" + Platform.current()
+                    + ") is attached to " + context.getBundle().getSymbolicName() + ": install the fragment "
+                    + Platform.fragmentName() + " and refresh " + context.getBundle().getSymbolicName()
+                    + ". The llama.cpp runtime stays unavailable until then.");
+            return;
+        }
+        Set<String> supported = LlamaLibrary.supportedBuilds();
+        NativeFragment chosen = fragments.stream().filter(f -> supported.contains(f.build())).findFirst().orElse(null);
+        if (chosen == null) {
+            LOG.log(System.Logger.Level.ERROR, "The attached native fragment(s) "
+                    + fragments.stream().map(NativeFragment::describe).toList() + " carry llama.cpp builds this "
+                    + context.getBundle().getSymbolicName() + " " + context.getBundle().getVersion()
+                    + " has no binding for (it supports " + supported + "). Install a matching fragment or a "
+                    + "newer " + context.getBundle().getSymbolicName() + ".");
+            return;
+        }
+        if (fragments.size() > 1) {
+            LOG.log(System.Logger.Level.INFO, "Several native fragments are attached "
+                    + fragments.stream().map(NativeFragment::describe).toList() + "; using " + chosen.describe());
+        }
+        try {
+            Path copy = NativeFragments.privateCopy(context, chosen);
+            library = LlamaLibrary.load(copy, chosen.build());
+        } catch (IOException | LlamaException e) {
+            LOG.log(System.Logger.Level.ERROR, "Cannot load the llama.cpp library of " + chosen.describe() + ": "
+                    + e.getMessage(), e);
+            return;
+        }
+        LlamaRuntime runtime = library.runtime();
+        Hashtable<String, Object> props = new Hashtable<>();
+        props.put(LlamaRuntime.BUILD, runtime.buildName());
+        props.put(LlamaRuntime.PLATFORM, chosen.platform().isEmpty() ? Platform.current() : chosen.platform());
+        props.put("loadstone.llamacpp.fragment", chosen.bundle().getSymbolicName());
+        props.put("loadstone.llamacpp.gpu", runtime.supportsGpuOffload());
+        props.put(Constants.SERVICE_DESCRIPTION, "llama.cpp " + runtime.buildName() + " from " + chosen.describe());
+        registration = context.registerService(LlamaRuntime.class, runtime, props);
+        LOG.log(System.Logger.Level.INFO, "llama.cpp runtime " + runtime.buildName() + " ready from "
+                + chosen.describe() + " (" + library.path() + ")");
+    }
+
+    @Deactivate
+    void deactivate() {
+        if (registration != null) {
+            try {
+                registration.unregister();
+            } catch (IllegalStateException alreadyGone) {
+                // The framework unregistered it while stopping the bundle.
+            }
+            registration = null;
+        }
+        if (library != null) {
+            library.close();
+            library = null;
+        }
+    }
+}
