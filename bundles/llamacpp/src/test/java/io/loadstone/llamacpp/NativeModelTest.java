@@ -186,9 +186,10 @@ class NativeModelTest {
             assertArrayEquals(a, b);
             assertFalse(Arrays.equals(a, c), "different seeds gave the same 20 tokens");
             SamplerParams all = new SamplerParams(false, 3, 0.8f, 40, 0.95f, 0.05f, 0.9f, 64, 1.1f, 0.1f, 0.1f, 0, 5f,
-                    0.1f);
+                    0.1f, java.util.List.of());
             assertArrayEquals(sample(m, all), sample(m, all));
-            SamplerParams miro = new SamplerParams(false, 5, 1f, 0, 1f, 0f, 1f, 0, 1f, 0f, 0f, 2, 5f, 0.1f);
+            SamplerParams miro = new SamplerParams(false, 5, 1f, 0, 1f, 0f, 1f, 0, 1f, 0f, 0f, 2, 5f, 0.1f,
+                    java.util.List.of());
             assertArrayEquals(sample(m, miro), sample(m, miro));
         }
     }
@@ -215,7 +216,8 @@ class NativeModelTest {
         try (NativeModel m = open(ContextParams.defaults().withContext(128))) {
             int[] plain = sample(m, SamplerParams.greedyDecoding());
             // A presence penalty of 1000 forbids every token already seen (prompt included).
-            int[] penalised = sample(m, new SamplerParams(true, -1, 1f, 0, 1f, 0f, 1f, -1, 1f, 0f, 1000f, 0, 5f, 0.1f));
+            int[] penalised = sample(m, new SamplerParams(true, -1, 1f, 0, 1f, 0f, 1f, -1, 1f, 0f, 1000f, 0, 5f, 0.1f,
+                    java.util.List.of()));
             assertNotEquals(Arrays.toString(plain), Arrays.toString(penalised));
             java.util.Set<Integer> seen = new java.util.HashSet<>();
             for (int t : m.tokenize("Once upon a time", true, false)) {
@@ -224,6 +226,20 @@ class NativeModelTest {
             for (int t : penalised) {
                 assertTrue(seen.add(t), "token " + t + " repeated in " + Arrays.toString(penalised));
             }
+        }
+    }
+
+    @Test
+    void bannedTokensAreNeverPicked() throws Exception {
+        try (NativeModel m = open(ContextParams.defaults().withContext(128))) {
+            int[] plain = sample(m, SamplerParams.greedyDecoding());
+            int[] banned = sample(m, SamplerParams.greedyDecoding().withBannedTokens(java.util.List.of(plain[0], 298)));
+            assertNotEquals(plain[0], banned[0]);
+            for (int t : banned) {
+                assertTrue(t != plain[0] && t != 298, Arrays.toString(banned));
+            }
+            assertThrows(LlamaException.class,
+                    () -> m.newSampler(SamplerParams.greedyDecoding().withBannedTokens(java.util.List.of(512))));
         }
     }
 

@@ -196,6 +196,7 @@ final class Abi {
     private final MethodHandle samplerPenalties;
     private final MethodHandle samplerMirostat;
     private final MethodHandle samplerMirostatV2;
+    private final MethodHandle samplerLogitBias;
     private final MethodHandle samplerSample;
     private final MethodHandle samplerAccept;
     private final MethodHandle samplerReset;
@@ -277,6 +278,8 @@ final class Abi {
                 JAVA_FLOAT, JAVA_FLOAT, JAVA_INT));
         samplerMirostatV2 = bind("llama_sampler_init_mirostat_v2", FunctionDescriptor.of(ADDRESS, JAVA_INT,
                 JAVA_FLOAT, JAVA_FLOAT));
+        samplerLogitBias = bind("llama_sampler_init_logit_bias", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT,
+                ADDRESS));
         samplerSample = bind("llama_sampler_sample", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
         samplerAccept = bind("llama_sampler_accept", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT));
         samplerReset = bind("llama_sampler_reset", FunctionDescriptor.ofVoid(ADDRESS));
@@ -731,6 +734,15 @@ final class Abi {
     MemorySegment samplerMirostatV2(int seed, float tau, float eta) {
         try {
             return (MemorySegment) samplerMirostatV2.invokeExact(seed, tau, eta);
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** {@code biases}: n_logit_bias struct llama_logit_bias { int32 token; float bias; } (copied by llama.cpp). */
+    MemorySegment samplerLogitBias(int nVocab, int nBias, MemorySegment biases) {
+        try {
+            return (MemorySegment) samplerLogitBias.invokeExact(nVocab, nBias, biases);
         } catch (Throwable t) {
             throw fail(t);
         }

@@ -34,6 +34,22 @@ final class B4916Sampler implements TokenSampler {
             throw new LlamaException("llama.cpp could not create a sampler chain.");
         }
         int seed = p.seed() < 0 ? Abi.DEFAULT_SEED : (int) p.seed();
+        if (!p.bannedTokens().isEmpty()) {
+            try (Arena tmp = Arena.ofConfined()) {
+                int n = p.bannedTokens().size();
+                MemorySegment biases = tmp.allocate(8L * n, 4);
+                for (int i = 0; i < n; i++) {
+                    int token = p.bannedTokens().get(i);
+                    if (token < 0 || token >= model.nVocab()) {
+                        abi.samplerFree(chain);
+                        throw new LlamaException("Banned token id " + token + " is outside the vocabulary.");
+                    }
+                    biases.set(java.lang.foreign.ValueLayout.JAVA_INT, 8L * i, token);
+                    biases.set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 8L * i + 4, Float.NEGATIVE_INFINITY);
+                }
+                abi.chainAdd(chain, abi.samplerLogitBias(model.nVocab(), n, biases));
+            }
+        }
         if (p.hasPenalties()) {
             // b4916 clamps last_n to >= 0 itself; "-1 = whole context" is ours to resolve.
             int lastN = p.penaltyLastN() < 0 ? model.nCtx() : p.penaltyLastN();
