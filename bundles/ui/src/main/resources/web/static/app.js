@@ -1,1 +1,609 @@
-// placeholder
+'use strict';
+// Loadstone web UI: one state object from /ui/api/state redraws the tabs; server-sent events
+// from /ui/api/events say when to fetch it again, so every open page follows the runtime live.
+
+const $ = (sel) => document.querySelector(sel);
+const el = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
+  return e;
+};
+
+const ui = {
+  state: null,
+  plugins: null,
+  optionsKey: '',      // model|loader the option form was built for
+  paramsKey: '',       // loader the parameter form was built for
+  generating: null,    // AbortController of the running generation
+  busy: false,
+};
+
+// ---- HTTP --------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error && body.error.message) || ('HTTP ' + status));
+    this.status = status;
+  }
+}
+
+async function api(path, options = {}) {
+  const init = { method: options.method || 'GET', headers: {} };
+  if (options.json !== undefined) {
+    init.method = options.method || 'POST';
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(options.json);
+  } else if (options.body !== undefined) {
+    init.method = 'POST';
+    init.body = options.body;
+    Object.assign(init.headers, options.headers || {});
+  }
+  const resp = await fetch(path, init);
+  let body = null;
+  try { body = await resp.json(); } catch (e) { /* empty or not JSON */ }
+  if (resp.status === 401) { askKey(); }
+  if (!resp.ok) throw new ApiError(resp.status, body);
+  return body;
+}
+
+// ---- API key -----------------------------------------------------------------------------
+
+function askKey() {
+  const d = $('#key-dialog');
+  if (!d.open) d.showModal();
+}
+
+$('#key-form') && $('#key-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const err = $('#key-error');
+  try {
+    await api('ui/api/login', { json: { key: $('#key-input').value } });
+    $('#key-dialog').close();
+    err.hidden = true;
+    connectEvents();
+    refreshAll();
+  } catch (e) {
+    err.textContent = e.message;
+    err.hidden = false;
+  }
+});
+
+// ---- tabs --------------------------------------------------------------------------------
+
+function showTab(name) {
+  for (const b of document.querySelectorAll('.tabs button')) {
+    b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  }
+  for (const s of document.querySelectorAll('section.tab')) s.hidden = s.id !== 'tab-' + name;
+  if (name === 'plugins') refreshPlugins();
+  history.replaceState(null, '', '#' + name);
+}
+for (const b of document.querySelectorAll('.tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
+
+// ---- activity log and status lines --------------------------------------------------------
+
+function log(text, level) {
+  const li = el('li', { class: level || '' }, el('span', { class: 't', text: new Date().toLocaleTimeString() }), text);
+  const ol = $('#activity');
+  ol.prepend(li);
+  while (ol.children.length > 60) ol.lastChild.remove();
+}
+
+function status(sel, text, kind) {
+  const s = $(sel);
+  s.textContent = text || '';
+  s.className = 'status' + (kind ? ' ' + kind : '');
+}
+
+function fmtBytes(n) {
+  if (!n) return '0 B';
+  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
+  const i = Math.min(u.length - 1, Math.floor(Math.log(n) / Math.log(1024)));
+  return (n / Math.pow(1024, i)).toFixed(i ? 1 : 0) + ' ' + u[i];
+}
+
+// ---- state -------------------------------------------------------------------------------
+
+let refreshTimer = null;
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refreshAll, 120);
+}
+
+async function refreshAll() {
+  try {
+    ui.state = await api('ui/api/state');
+    renderModelTab();
+    renderGenerateTab();
+  } catch (e) {
+    if (e.status !== 401) status('#model-status', 'Cannot reach the runtime: ' + e.message, 'error');
+  }
+  if (!$('#tab-plugins').hidden) refreshPlugins();
+}
+
+function selectedModel() { return ui.state && ui.state.models.find((m) => m.name === $('#model-select').value); }
+function loaderInfo(id) { return ui.state && ui.state.loaders.find((l) => l.id === id); }
+function loadedState(name) { return ui.state && ui.state.loaded.find((l) => l.name === name); }
+
+// ---- Model tab ---------------------------------------------------------------------------
+
+function renderModelTab() {
+  const st = ui.state;
+  $('#models-dir').textContent = st.modelsDir;
+
+  const ms = $('#model-select');
+  const prev = ms.value || (st.loaded.length ? st.loaded[st.loaded.length - 1].name : '');
+  ms.replaceChildren(el('option', { value: '', text: st.models.length ? 'None' : 'None (the models folder is empty)' }),
+    ...st.models.map((m) => el('option', { value: m.name, text: m.name + (m.loaded ? '  ● loaded' : '') })));
+  ms.value = st.models.some((m) => m.name === prev) ? prev : '';
+  onModelSelected(false);
+
+  const loaded = st.loaded;
+  const info = $('#loaded-info');
+  info.replaceChildren(...loaded.map((l) => el('div', { class: 'loaded' },
+    el('dl', { class: 'kv' },
+      el('dt', { text: 'Loaded' }), el('dd', {}, el('strong', { text: l.name })),
+      el('dt', { text: 'Loader' }), el('dd', { text: l.loader }),
+      el('dt', { text: 'Model' }), el('dd', { text: l.description }),
+      el('dt', { text: 'Context' }), el('dd', { text: l.contextLength + ' tokens' + (l.trainedContextLength ? ' (trained ' + l.trainedContextLength + ')' : '') }),
+      el('dt', { text: 'Options' }), el('dd', { class: 'small', text: Object.entries(l.effectiveOptions).map(([k, v]) => k + '=' + v).join(', ') || '–' })),
+    l.warnings.length ? el('ul', { class: 'warnings' }, l.warnings.map((w) => el('li', { text: w }))) : null)));
+  if (!loaded.length && !ui.busy && $('#model-status').classList.contains('ok')) {
+    status('#model-status', 'No model is loaded.');
+  }
+  updateModelButtons();
+}
+
+function updateModelButtons() {
+  const m = selectedModel();
+  const loader = $('#loader-select').value;
+  $('#load').disabled = ui.busy || !m || !loader;
+  $('#reload').disabled = ui.busy || !m || !m.loaded || !loader;
+  $('#unload').disabled = ui.busy || !ui.state || !ui.state.loaded.length;
+}
+
+function onModelSelected(userAction) {
+  const st = ui.state;
+  const m = selectedModel();
+  const meta = $('#model-meta');
+  const ls = $('#loader-select');
+  const prevLoader = ls.value;
+  // Only installed loaders are offered; the best one for this model comes first and is preselected.
+  const order = m ? m.candidates.map((c) => c.loader) : [];
+  const rest = st.loaders.map((l) => l.id).filter((id) => !order.includes(id));
+  ls.replaceChildren(...order.concat(rest).map((id) => {
+    const c = m && m.candidates.find((x) => x.loader === id);
+    return el('option', { value: id, text: id + (c && c === m.candidates[0] ? '  (detected)' : c ? '' : '  (cannot load this model)') });
+  }));
+  if (!st.loaders.length) ls.append(el('option', { value: '', text: 'No loaders installed' }));
+  const loaded = m && loadedState(m.name);
+  if (!userAction && prevLoader && [...ls.options].some((o) => o.value === prevLoader) && ui.optionsKey.startsWith((m ? m.name : '') + '|')) {
+    ls.value = prevLoader;
+  } else if (loaded) {
+    ls.value = loaded.loader;
+  } else if (m && m.best) {
+    ls.value = m.best;
+  }
+  meta.textContent = m ? fmtBytes(m.sizeBytes) + (m.loaded ? ' · loaded' : '') : '';
+  onLoaderSelected(userAction);
+}
+
+function onLoaderSelected(userAction) {
+  const m = selectedModel();
+  const id = $('#loader-select').value;
+  const det = $('#detect');
+  det.className = 'note';
+  if (!m) {
+    det.textContent = ui.state.models.length ? 'Pick a model.' : 'Put a .gguf file or a model folder into the models folder, then press ↻.';
+  } else if (!ui.state.loaders.length) {
+    det.textContent = m.hint || 'No loaders are installed. Add one on the Plugins tab.';
+    det.className = 'note warn';
+  } else {
+    const c = m.candidates.find((x) => x.loader === id);
+    if (c) {
+      det.textContent = (c === m.candidates[0] ? 'Detected: ' : 'Also fits: ') + c.reason + ' (score ' + c.score + ')';
+    } else if (!m.candidates.length) {
+      det.textContent = m.hint || 'No installed loader can load this model.';
+      det.className = 'note warn';
+    } else {
+      det.textContent = id + ' cannot load this model. Detected: ' + m.candidates[0].loader + ' (' + m.candidates[0].reason + ').';
+      det.className = 'note warn';
+    }
+  }
+  const key = (m ? m.name : '') + '|' + id + '|' + JSON.stringify(loaderInfo(id) ? loaderInfo(id).options : []);
+  if (userAction || key !== ui.optionsKey) {
+    ui.optionsKey = key;
+    renderOptions(m, loaderInfo(id));
+  }
+  updateModelButtons();
+}
+
+$('#model-select').addEventListener('change', () => onModelSelected(true));
+$('#loader-select').addEventListener('change', () => onLoaderSelected(true));
+
+function optionWidget(spec, value, onInput) {
+  const id = 'opt-' + spec.name;
+  const wrap = el('div', { class: 'opt' + (spec.applies ? ' inactive' : ''), 'data-option': spec.name });
+  let input;
+  if (spec.type === 'BOOLEAN') {
+    input = el('input', { type: 'checkbox', id });
+    input.checked = value === true || value === 'true';
+    wrap.append(el('div', { class: 'head' }, el('label', { class: 'check', for: id }, input, spec.name)));
+  } else if (spec.type === 'CHOICE') {
+    input = el('select', { id }, spec.choices.map((c) => el('option', { value: c, text: c })));
+    input.value = value;
+    wrap.append(el('div', { class: 'head' }, el('label', { for: id, text: spec.name })), input);
+  } else if (spec.type === 'STRING') {
+    input = el('input', { type: 'text', id });
+    input.value = value === null || value === undefined ? '' : value;
+    wrap.append(el('div', { class: 'head' }, el('label', { for: id, text: spec.name })), input);
+  } else {
+    const integer = spec.type === 'INTEGER';
+    input = el('input', { type: 'number', id, step: integer ? '1' : 'any' });
+    if (spec.min !== null) input.min = spec.min;
+    if (spec.max !== null) input.max = spec.max;
+    input.value = value;
+    wrap.append(el('div', { class: 'head' }, el('label', { for: id, text: spec.name }), input));
+    // A slider only where the range is small enough to drag through meaningfully.
+    if (spec.min !== null && spec.max !== null && spec.max - spec.min <= 100000) {
+      const step = integer ? 1 : (spec.step || (spec.max - spec.min) / 100);
+      const range = el('input', { type: 'range', min: spec.min, max: spec.max, step, 'aria-label': spec.name });
+      range.value = value;
+      range.addEventListener('input', () => { input.value = range.value; onInput && onInput(); });
+      input.addEventListener('input', () => { range.value = input.value; });
+      wrap.append(range);
+    }
+  }
+  if (onInput) input.addEventListener('input', onInput);
+  const range = spec.min !== null && spec.min !== undefined && spec.max !== null && spec.max !== undefined
+    && spec.type !== 'BOOLEAN' && spec.type !== 'CHOICE' ? ' Range ' + spec.min + '–' + spec.max + '.' : '';
+  const dflt = spec.default !== undefined && spec.default !== null && spec.default !== '' ? ' Default ' + spec.default + '.' : '';
+  wrap.append(el('div', { class: 'help', text: (spec.help || '') + range + dflt }));
+  if (spec.applies) wrap.append(el('div', { class: 'na', text: 'No effect here: ' + spec.applies }));
+  return wrap;
+}
+
+function storedOptions(model, loader) {
+  try { return JSON.parse(localStorage.getItem('loadstone.options.' + model + '|' + loader) || '{}'); } catch (e) { return {}; }
+}
+
+function renderOptions(model, loader) {
+  const box = $('#options');
+  if (!loader) { box.replaceChildren(); return; }
+  const loaded = model && loadedState(model.name);
+  const fromLoad = loaded && loaded.loader === loader.id ? loaded.effectiveOptions : {};
+  const saved = model ? storedOptions(model.name, loader.id) : {};
+  box.replaceChildren(
+    el('div', { class: 'muted small about', text: loader.description + ' — ' + loader.bundle + ' ' + loader.bundleVersion }),
+    ...loader.options.map((spec) => {
+      const v = spec.name in saved ? saved[spec.name] : spec.name in fromLoad ? fromLoad[spec.name] : spec.default;
+      return optionWidget(spec, v);
+    }));
+  if (!loader.options.length) box.append(el('div', { class: 'muted small', text: 'This loader has no options.' }));
+}
+
+function optionValues(loader) {
+  const out = {};
+  for (const spec of loader.options) {
+    const input = document.getElementById('opt-' + spec.name);
+    if (!input) continue;
+    if (spec.type === 'BOOLEAN') out[spec.name] = input.checked;
+    else if (spec.type === 'INTEGER' || spec.type === 'NUMBER') out[spec.name] = input.value === '' ? null : Number(input.value);
+    else out[spec.name] = input.value;
+  }
+  return out;
+}
+
+async function load(reload) {
+  const m = selectedModel();
+  const loader = loaderInfo($('#loader-select').value);
+  if (!m || !loader) return;
+  const options = optionValues(loader);
+  ui.busy = true;
+  updateModelButtons();
+  status('#model-status', (reload ? 'Reloading ' : 'Loading ') + m.name + ' with ' + loader.id + '…', 'busy');
+  try {
+    const r = await api('ui/api/load', { json: { model: m.name, loader: loader.id, options } });
+    localStorage.setItem('loadstone.options.' + m.name + '|' + loader.id, JSON.stringify(options));
+    status('#model-status', r.message, 'ok');
+    ui.state = r.state;
+    ui.optionsKey = '';
+    renderModelTab();
+    renderGenerateTab();
+  } catch (e) {
+    status('#model-status', 'Failed to load ' + m.name + ': ' + e.message, 'error');
+  } finally {
+    ui.busy = false;
+    updateModelButtons();
+  }
+}
+
+$('#load').addEventListener('click', () => load(false));
+$('#reload').addEventListener('click', () => load(true));
+$('#unload').addEventListener('click', async () => {
+  const m = selectedModel();
+  const target = m && m.loaded ? m.name : (ui.state.loaded.length ? ui.state.loaded[ui.state.loaded.length - 1].name : null);
+  if (!target) return;
+  try {
+    const r = await api('ui/api/unload', { json: { model: target } });
+    status('#model-status', r.message, 'ok');
+  } catch (e) {
+    status('#model-status', e.message, 'error');
+  }
+  refreshAll();
+});
+$('#refresh').addEventListener('click', async () => {
+  try {
+    ui.state = await api('ui/api/models/refresh', { json: {} });
+    renderModelTab();
+    log('Model list refreshed: ' + ui.state.models.length + ' model(s).');
+  } catch (e) { status('#model-status', e.message, 'error'); }
+});
+
+// ---- Generate tab ------------------------------------------------------------------------
+
+function genModel() {
+  const l = ui.state && ui.state.loaded;
+  return l && l.length ? l[l.length - 1] : null;
+}
+
+function renderGenerateTab() {
+  const m = genModel();
+  $('#gen-model').textContent = m ? 'Model: ' + m.name + ' (' + m.loader + ')' : 'No model is loaded — load one in the Model tab.';
+  if (!ui.generating) $('#generate').disabled = !m;
+  const loader = m && loaderInfo(m.loader);
+  const key = loader ? loader.id + '|' + loader.capabilities.samplers.join(',') : '';
+  if (key === ui.paramsKey) return;
+  ui.paramsKey = key;
+  const box = $('#gen-params');
+  const supported = loader ? loader.capabilities.samplers : [];
+  const saved = (() => { try { return JSON.parse(localStorage.getItem('loadstone.params') || '{}'); } catch (e) { return {}; } })();
+  const keep = () => localStorage.setItem('loadstone.params', JSON.stringify(paramValues(true)));
+  const widgets = [
+    optionWidget({ name: 'max_new_tokens', type: 'INTEGER', min: 1, max: 4096, default: 200, help: 'Upper bound on generated tokens.' },
+      saved.max_new_tokens ?? 200, keep),
+  ];
+  if (supported.includes('seed')) {
+    widgets.push(optionWidget({ name: 'seed', type: 'INTEGER', min: null, max: null, default: -1, help: '-1 = random.' }, saved.seed ?? -1, keep));
+  }
+  for (const s of ui.state.samplers) {
+    if (!supported.includes(s.name)) continue;
+    const spec = { name: s.name, type: s.type === 'boolean' ? 'BOOLEAN' : s.type === 'integer' ? 'INTEGER' : 'NUMBER',
+      min: s.uiMin, max: s.uiMax, step: s.step, default: s.dflt, help: s.help };
+    widgets.push(optionWidget(spec, s.name in saved ? saved[s.name] : s.dflt, keep));
+  }
+  box.replaceChildren(...widgets);
+  const hidden = ui.state.samplers.map((s) => s.name).filter((n) => !supported.includes(n));
+  $('#gen-hidden').textContent = loader ? (hidden.length ? 'Hidden because ' + loader.id + ' does not support them: ' + hidden.join(', ') + '.' : '')
+    : 'Parameters appear once a model is loaded: only those its loader supports are shown.';
+}
+
+function paramValues(all) {
+  const out = { params: {} };
+  for (const wrap of document.querySelectorAll('#gen-params .opt')) {
+    const name = wrap.dataset.option;
+    const input = document.getElementById('opt-' + name);
+    const v = input.type === 'checkbox' ? input.checked : Number(input.value);
+    if (name === 'max_new_tokens' || name === 'seed') out[name] = v;
+    else out.params[name] = v;
+  }
+  if (all) return Object.assign({}, out.params, { max_new_tokens: out.max_new_tokens, seed: out.seed });
+  return out;
+}
+
+async function generate() {
+  const m = genModel();
+  if (!m || ui.generating) return;
+  const body = paramValues(false);
+  body.model = m.name;
+  body.prompt = $('#prompt').value;
+  const out = $('#output');
+  out.replaceChildren(el('span', { class: 'prompt', text: body.prompt }));
+  const gen = document.createTextNode('');
+  out.append(gen);
+  const ctrl = new AbortController();
+  ui.generating = ctrl;
+  $('#generate').disabled = true;
+  $('#stop').disabled = false;
+  $('#gen-stats').textContent = 'Generating…';
+  const started = performance.now();
+  let tokens = 0;
+  try {
+    const resp = await fetch('ui/api/generate', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), signal: ctrl.signal,
+    });
+    if (!resp.ok) {
+      let msg = 'HTTP ' + resp.status;
+      try { msg = (await resp.json()).error.message; } catch (e) { /* keep */ }
+      if (resp.status === 401) askKey();
+      throw new Error(msg);
+    }
+    const reader = resp.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const block = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let event = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event: ')) event = line.slice(7);
+          else if (line.startsWith('data: ')) data.push(line.slice(6));
+        }
+        if (!data.length) continue;
+        const d = JSON.parse(data.join('\n'));
+        if (event === 'token') {
+          gen.appendData(d.text);
+          tokens++;
+          out.scrollTop = out.scrollHeight;
+          const secs = (performance.now() - started) / 1000;
+          $('#gen-stats').textContent = tokens + ' tokens · ' + (tokens / Math.max(secs, 1e-3)).toFixed(1) + ' tokens/s';
+        } else if (event === 'queued') {
+          $('#gen-stats').textContent = 'Waiting: ' + d.ahead + ' request(s) ahead on this model…';
+        } else if (event === 'done') {
+          $('#gen-stats').textContent = d.tokens + ' tokens · ' + d.tokensPerSecond.toFixed(1) + ' tokens/s · '
+            + d.seconds.toFixed(2) + ' s · stopped: ' + d.reason.toLowerCase().replace('_', ' ') + (d.message ? ' — ' + d.message : '');
+        } else if (event === 'error') {
+          throw new Error(d.error.message);
+        }
+      }
+    }
+  } catch (e) {
+    if (e.name === 'AbortError') {
+      $('#gen-stats').textContent = tokens + ' tokens · stopped.';
+    } else {
+      $('#gen-stats').textContent = '';
+      out.append(el('div', { class: 'status error', text: e.message }));
+    }
+  } finally {
+    ui.generating = null;
+    $('#stop').disabled = true;
+    $('#generate').disabled = !genModel();
+  }
+}
+
+$('#generate').addEventListener('click', generate);
+$('#stop').addEventListener('click', () => ui.generating && ui.generating.abort());
+$('#prompt').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) generate(); });
+
+// ---- Plugins tab -------------------------------------------------------------------------
+
+async function refreshPlugins() {
+  try {
+    ui.plugins = await api('ui/api/plugins');
+    renderPlugins();
+  } catch (e) {
+    if (e.status !== 401) status('#plugin-status', e.message, 'error');
+  }
+}
+
+function renderPlugins() {
+  const p = ui.plugins;
+  const all = $('#show-framework').checked;
+  $('#plugins-dir').textContent = p.pluginsDir ? 'Installed jars are kept in ' + p.pluginsDir + ' and come back after a restart.'
+    : 'No watched plugins folder: installed bundles last until the next restart.';
+  const order = { loader: 0, plugin: 1, loadstone: 2, framework: 3 };
+  const rows = p.bundles.filter((b) => all || b.category !== 'framework')
+    .sort((a, b) => order[a.category] - order[b.category] || a.symbolicName.localeCompare(b.symbolicName));
+  $('#bundles tbody').replaceChildren(...rows.map((b) => {
+    const actions = el('td', { class: 'actions' });
+    if (b.manageable) {
+      if (!b.fragment) {
+        actions.append(b.state === 'ACTIVE'
+          ? el('button', { class: 'small', text: 'Stop', onclick: () => pluginAction(b, 'stop') })
+          : el('button', { class: 'small', text: 'Start', onclick: () => pluginAction(b, 'start') }));
+      }
+      const picker = el('input', { type: 'file', accept: '.jar', hidden: true });
+      picker.addEventListener('change', () => picker.files[0] && upload(picker.files[0]));
+      actions.append(picker, el('button', { class: 'small', text: 'Update…', onclick: () => picker.click() }));
+      const un = el('button', { class: 'small danger', text: 'Uninstall', 'data-bundle': b.symbolicName });
+      un.addEventListener('click', () => {
+        // Two steps instead of a browser dialog: harder to hit by accident, and scriptable.
+        if (!un.classList.contains('confirm')) {
+          un.classList.add('confirm');
+          un.textContent = 'Confirm uninstall';
+          setTimeout(() => { un.classList.remove('confirm'); un.textContent = 'Uninstall'; }, 4000);
+          return;
+        }
+        pluginAction(b, 'uninstall');
+      });
+      actions.append(un);
+    }
+    return el('tr', { 'data-bundle': b.symbolicName },
+      el('td', {}, el('div', { text: b.name }), el('div', { class: 'bsn', text: b.symbolicName })),
+      el('td', { text: b.version }),
+      el('td', {}, el('span', { class: 'badge ' + b.state, text: b.state.toLowerCase() })),
+      el('td', {}, b.loaders.map((id) => el('span', { class: 'tag', text: id })), b.fragment ? el('span', { class: 'muted small', text: 'fragment' }) : null),
+      actions);
+  }));
+}
+
+async function pluginAction(b, action) {
+  status('#plugin-status', action[0].toUpperCase() + action.slice(1) + ' ' + b.symbolicName + '…', 'busy');
+  try {
+    const r = await api('ui/api/plugins/' + b.id + '/' + action, { json: {} });
+    status('#plugin-status', r.message, 'ok');
+  } catch (e) {
+    status('#plugin-status', e.message, 'error');
+  }
+  refreshPlugins();
+  refreshSoon();
+}
+
+async function upload(file) {
+  status('#plugin-status', 'Installing ' + file.name + '…', 'busy');
+  try {
+    const r = await api('ui/api/plugins/install', {
+      body: file, headers: { 'Content-Type': 'application/java-archive', 'X-File-Name': file.name },
+    });
+    status('#plugin-status', r.message, 'ok');
+  } catch (e) {
+    status('#plugin-status', e.message, 'error');
+  }
+  $('#plugin-file').value = '';
+  refreshPlugins();
+  refreshSoon();
+}
+
+$('#plugin-install').addEventListener('click', () => {
+  const f = $('#plugin-file').files[0];
+  if (!f) { status('#plugin-status', 'Choose a .jar file first.', 'error'); return; }
+  upload(f);
+});
+$('#show-framework').addEventListener('change', () => ui.plugins && renderPlugins());
+
+// ---- live events ---------------------------------------------------------------------------
+
+let events = null;
+function connectEvents() {
+  if (events) events.close();
+  events = new EventSource('ui/api/events');
+  const conn = $('#conn');
+  events.addEventListener('hello', () => {
+    conn.textContent = 'live';
+    conn.className = 'pill live';
+    refreshAll();
+  });
+  events.addEventListener('model', (ev) => {
+    const e = JSON.parse(ev.data);
+    const bad = e.type === 'LOAD_FAILED' || e.type === 'LOADER_GONE';
+    log(e.type.toLowerCase().replace('_', ' ') + (e.model ? ' ' + e.model : '') + (e.loader ? ' [' + e.loader + ']' : '')
+      + (e.message ? ': ' + e.message : ''), bad ? 'error' : '');
+    // Another page or the API changed the model: say so here too.
+    if (bad) status('#model-status', e.message, 'error');
+    else if (e.type === 'UNLOADED' && !ui.busy) status('#model-status', 'Unloaded ' + e.model + '. ' + e.message, 'ok');
+    else if (e.type === 'LOADING' && !ui.busy) status('#model-status', 'Loading ' + e.model + ' with ' + e.loader + '…', 'busy');
+    else if (e.type === 'LOADED' && !ui.busy) status('#model-status', 'Loaded ' + e.model + ' with ' + e.loader + ': ' + e.message, 'ok');
+    refreshSoon();
+  });
+  events.addEventListener('bundle', (ev) => {
+    const e = JSON.parse(ev.data);
+    if (['INSTALLED', 'STARTED', 'STOPPED', 'UPDATED', 'UNINSTALLED'].includes(e.type)) {
+      log('bundle ' + e.type.toLowerCase() + ': ' + e.symbolicName + ' ' + e.version);
+    }
+    if (!$('#tab-plugins').hidden) refreshPlugins();
+    refreshSoon();
+  });
+  events.onerror = () => {
+    conn.textContent = 'reconnecting…';
+    conn.className = 'pill down';
+  };
+}
+
+// ---- start -------------------------------------------------------------------------------
+
+showTab(['model', 'generate', 'plugins'].includes(location.hash.slice(1)) ? location.hash.slice(1) : 'model');
+connectEvents();
+refreshAll();

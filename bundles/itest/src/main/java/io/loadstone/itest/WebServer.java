@@ -90,6 +90,29 @@ final class WebServer {
         return client.send(b.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
     }
 
+    /** A streamed POST: the {@code data:} payloads of the server-sent events, in order. */
+    java.util.List<String> sse(String path, String body, String... headers) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        for (int i = 0; i < headers.length; i += 2) {
+            b.header(headers[i], headers[i + 1]);
+        }
+        HttpResponse<java.util.stream.Stream<String>> r = client.send(b.build(), HttpResponse.BodyHandlers.ofLines());
+        if (r.statusCode() != 200) {
+            throw new AssertionError("HTTP " + r.statusCode() + ": " + String.join("\n", r.body().toList()));
+        }
+        if (!r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream")) {
+            throw new AssertionError("Not an event stream: " + r.headers().map());
+        }
+        return r.body().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+    }
+
+    /** The runtime state the web page sees. */
+    com.google.gson.JsonObject state() throws IOException, InterruptedException {
+        return json(get("ui/api/state")).getAsJsonObject();
+    }
+
     static JsonElement json(HttpResponse<String> r) {
         try {
             return JsonParser.parseString(r.body());

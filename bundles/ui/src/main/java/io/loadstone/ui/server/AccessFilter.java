@@ -4,12 +4,6 @@ import java.io.IOException;
 import java.net.URI;
 import java.util.Locale;
 
-import org.osgi.service.component.annotations.Activate;
-import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Modified;
-import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardFilterAsyncSupported;
-import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardFilterName;
-import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardFilterPattern;
 
 import com.google.gson.JsonObject;
 
@@ -29,11 +23,12 @@ import jakarta.servlet.http.HttpServletResponse;
  * when one is configured, and a same-origin check on state-changing requests, because a
  * local server without a key is otherwise open to any web page the user visits (a form
  * post to 127.0.0.1 could install a plugin).
+ *
+ * <p>Registered by {@link HttpBridge} rather than configured by DS itself: DS would copy the
+ * configuration (the API key among it) into the filter's service properties, publishing the
+ * key to every bundle and making the whiteboard re-register the filter on each change, which
+ * deadlocks against the Jetty restart the same change causes.
  */
-@Component(service = Filter.class, configurationPid = ServerConfig.PID)
-@HttpWhiteboardFilterPattern("/*")
-@HttpWhiteboardFilterName("loadstone-access")
-@HttpWhiteboardFilterAsyncSupported
 public final class AccessFilter implements Filter {
 
     /** Cookie the web page gets after the user typed the key once; HttpOnly, same-site only. */
@@ -42,10 +37,12 @@ public final class AccessFilter implements Filter {
 
     private volatile Access access;
 
-    @Activate
-    @Modified
-    void configure(ServerConfig config) {
-        access = Access.of(config);
+    AccessFilter(Access access) {
+        this.access = access;
+    }
+
+    void update(Access a) {
+        this.access = a;
     }
 
     @Override

@@ -9,7 +9,10 @@ import java.util.Map;
 
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
@@ -17,6 +20,8 @@ import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.metatype.annotations.Designate;
 import org.osgi.service.servlet.runtime.HttpServiceRuntime;
+
+import jakarta.servlet.Filter;
 
 /**
  * Carries Loadstone's own server settings (PID {@value ServerConfig#PID}: port, listen, key)
@@ -38,11 +43,36 @@ public final class HttpBridge {
     private ConfigurationAdmin configAdmin;
 
     private volatile String lastEndpoint = "";
+    private AccessFilter filter;
+    private ServiceRegistration<Filter> filterRegistration;
 
     @Activate
+    void activate(BundleContext context, ServerConfig config) {
+        Access access = Access.of(config);
+        filter = new AccessFilter(access);
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put("osgi.http.whiteboard.filter.pattern", "/*");
+        props.put("osgi.http.whiteboard.filter.name", "loadstone-access");
+        props.put("osgi.http.whiteboard.filter.asyncSupported", true);
+        // Ahead of other filters: nothing runs for a request that is refused.
+        props.put(org.osgi.framework.Constants.SERVICE_RANKING, 1000);
+        filterRegistration = context.registerService(Filter.class, filter, props);
+        apply(config);
+    }
+
+    @Deactivate
+    void deactivate() {
+        try {
+            filterRegistration.unregister();
+        } catch (IllegalStateException e) {
+            // Already gone with the bundle.
+        }
+    }
+
     @Modified
     void apply(ServerConfig config) {
         Access access = Access.of(config);
+        filter.update(access);
         if (access.problem() != null) {
             LOG.log(Level.ERROR, access.problem());
         } else if (access.host() == null && !access.keyRequired()) {

@@ -115,7 +115,7 @@ public final class Plugins {
 
     private boolean manageable(Bundle b, Path file) {
         String bsn = b.getSymbolicName() == null ? "" : b.getSymbolicName();
-        if (b.getBundleId() == 0 || CORE.contains(bsn)) {
+        if (b.getBundleId() == 0 || CORE.contains(bsn) || requiredByCore(b)) {
             return false;
         }
         return file != null || bsn.startsWith("io.loadstone.") || b.getLocation().startsWith(UPLOAD)
@@ -123,6 +123,25 @@ public final class Plugins {
     }
 
     private static final String UPLOAD = "loadstone:upload:";
+
+    /** True when the runtime itself is wired to this bundle (a library such as the GGUF reader). */
+    private boolean requiredByCore(Bundle b) {
+        for (Bundle c : context.getBundles()) {
+            if (c.getSymbolicName() == null || !CORE.contains(c.getSymbolicName())) {
+                continue;
+            }
+            var wiring = c.adapt(org.osgi.framework.wiring.BundleWiring.class);
+            if (wiring == null) {
+                continue;
+            }
+            for (var wire : wiring.getRequiredWires(null)) {
+                if (wire.getProvider().getBundle().equals(b)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
 
     static String state(int s) {
         return switch (s) {
