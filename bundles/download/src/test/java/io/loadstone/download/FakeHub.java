@@ -92,6 +92,10 @@ public final class FakeHub implements AutoCloseable {
     public record Stall(long bytes, CountDownLatch release) implements Fault {
     }
 
+    /** Waits (at most 20 s) for {@code latch}, then answers with {@code then}: a {@link Status}, or the file. */
+    public record Hold(CountDownLatch latch, Fault then) implements Fault {
+    }
+
     /** Waits until {@code gate} counts down to zero (other requests arriving) before answering. */
     public record Gate(CountDownLatch gate) implements Fault {
     }
@@ -357,6 +361,15 @@ public final class FakeHub implements AutoCloseable {
             return;
         }
         Fault fault = peekStatus(path);
+        if (fault instanceof Hold h) {
+            nextFault(path);
+            try {
+                h.latch().await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            fault = h.then();
+        }
         if (fault instanceof Status s) {
             nextFault(path);
             status(ex, s.code(), s.headers(), "{\"error\":\"" + s.code() + "\"}");
@@ -386,7 +399,7 @@ public final class FakeHub implements AutoCloseable {
             return null;
         }
         synchronized (q) {
-            return q.peek() instanceof Status s ? s : null;
+            return q.peek() instanceof Status || q.peek() instanceof Hold ? q.peek() : null;
         }
     }
 

@@ -1,7 +1,6 @@
 package io.loadstone.download.hub;
 
 import java.net.URI;
-import java.net.http.HttpHeaders;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZonedDateTime;
@@ -34,10 +33,10 @@ public final class HubErrors {
      *
      * @param file the file being downloaded, or empty for the listing
      */
-    public static DownloadException toException(int status, HttpHeaders headers, String body, URI uri,
+    public static DownloadException toException(int status, Headers headers, String body, URI uri,
             HubEndpoint endpoint, RepoRef ref, Optional<String> file) {
-        String code = headers.firstValue("X-Error-Code").orElse("");
-        String hubMessage = headers.firstValue("X-Error-Message").orElse("");
+        String code = headers.first("X-Error-Code").orElse("");
+        String hubMessage = headers.first("X-Error-Message").orElse("");
         String page = endpoint.repoPage(ref).toString();
         String where = file.map(f -> "'" + f + "' in " + ref.repo()).orElse(ref.repo());
         if (code.equals("GatedRepo") || status == 403) {
@@ -87,8 +86,8 @@ public final class HubErrors {
      * The wait a 429 or 503 asks for in {@code Retry-After} (seconds or an HTTP date), or empty when absent or
      * unreadable.
      */
-    public static Optional<Duration> retryAfter(HttpHeaders headers, Instant now) {
-        Optional<String> value = headers.firstValue("Retry-After").map(String::strip);
+    public static Optional<Duration> retryAfter(Headers headers, Instant now) {
+        Optional<String> value = headers.first("Retry-After").map(String::strip);
         if (value.isEmpty() || value.get().isEmpty()) {
             return Optional.empty();
         }
@@ -107,7 +106,7 @@ public final class HubErrors {
         }
     }
 
-    private static String retryAfterText(HttpHeaders headers) {
+    private static String retryAfterText(Headers headers) {
         return retryAfter(headers, Instant.now()).map(d -> ", asked to wait " + d.toSeconds() + " s").orElse("");
     }
 

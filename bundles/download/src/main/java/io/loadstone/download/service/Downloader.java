@@ -3,7 +3,6 @@ package io.loadstone.download.service;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,12 +22,12 @@ import io.loadstone.download.DownloadPlan.Layout;
 import io.loadstone.download.ModelDownloader;
 import io.loadstone.download.RemoteFile;
 import io.loadstone.download.RepoRef;
+import io.loadstone.download.hub.Cancellation;
 import io.loadstone.download.hub.HubClient;
 import io.loadstone.download.hub.HubEndpoint;
 import io.loadstone.download.hub.Pause;
 import io.loadstone.download.hub.RepoInputParser;
 import io.loadstone.download.hub.RetryPolicy;
-import io.loadstone.download.hub.Watchdog;
 import io.loadstone.download.selection.FileSelector;
 import io.loadstone.download.selection.FileSelector.Selection;
 import io.loadstone.download.transfer.DiskSpace;
@@ -48,7 +47,6 @@ public final class Downloader implements ModelDownloader, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Downloader.class.getName());
 
     private final Settings settings;
-    private final HttpClient http;
     private final HubClient hub;
     private final RepoInputParser parser;
     private final FileSelector selector = new FileSelector();
@@ -77,12 +75,9 @@ public final class Downloader implements ModelDownloader, AutoCloseable {
         s = s.withToken(token(env, s.token()));
         this.settings = s;
         HubEndpoint endpoint = new HubEndpoint(s.endpoint(), s.token());
-        this.http = HttpClient.newBuilder().connectTimeout(s.connectTimeout())
-                .followRedirects(HttpClient.Redirect.NEVER) // HubClient follows them, applying the token rule
-                .version(HttpClient.Version.HTTP_1_1) // one TCP connection per file: no shared HTTP/2 window
-                .build();
-        this.hub = new HubClient(http, endpoint,
-                new RetryPolicy(s.retries(), s.backoffBase(), s.backoffMax(), s.maxRetryAfter()), s.idleTimeout());
+        this.hub = new HubClient(endpoint,
+                new RetryPolicy(s.retries(), s.backoffBase(), s.backoffMax(), s.maxRetryAfter()), s.connectTimeout(),
+                s.idleTimeout());
         this.parser = new RepoInputParser(endpoint.base());
         this.running = running;
         this.onPublished = onPublished;
@@ -140,7 +135,7 @@ public final class Downloader implements ModelDownloader, AutoCloseable {
     @Override
     public List<RemoteFile> listFiles(RepoRef ref) throws DownloadException {
         try {
-            return hub.listFiles(ref.withoutFile(), Pause.SLEEP, new Watchdog(() -> false, settings.idleTimeout()));
+            return hub.listFiles(ref.withoutFile(), Pause.SLEEP, new Cancellation());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new DownloadException(Reason.CANCELLED, "Listing " + ref + " was interrupted");
@@ -201,9 +196,12 @@ public final class Downloader implements ModelDownloader, AutoCloseable {
         return List.copyOf(running);
     }
 
-    /** Closes the HTTP client; running jobs of this downloader should be cancelled first. */
+    /**
+     * Cancels the jobs in this downloader's registry (partial files are kept). Connections are not pooled
+     * beyond the JDK's keep-alive cache, so there is nothing else to release.
+     */
     @Override
     public void close() {
-        http.shutdownNow();
+        running.forEach(Job::cancel);
     }
 }

@@ -83,7 +83,6 @@ public final class HubModelDownloader implements ModelDownloader {
                 break;
             }
         }
-        downloader.close();
     }
 
     private Downloader build(DownloaderConfig c) {

@@ -1,14 +1,11 @@
 package io.loadstone.download.transfer;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.lang.System.Logger.Level;
 import java.net.URI;
-import java.net.http.HttpHeaders;
-import java.net.http.HttpResponse.BodyHandler;
-import java.net.http.HttpResponse.BodySubscribers;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -22,8 +19,6 @@ import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.atomic.AtomicReference;
-import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -33,21 +28,21 @@ import io.loadstone.download.DownloadException;
 import io.loadstone.download.DownloadException.Reason;
 import io.loadstone.download.RemoteFile;
 import io.loadstone.download.RepoRef;
+import io.loadstone.download.hub.Cancellation;
 import io.loadstone.download.hub.HubClient;
 import io.loadstone.download.hub.HubErrors;
 import io.loadstone.download.hub.Pause;
 import io.loadstone.download.hub.RetryPolicy;
-import io.loadstone.download.hub.Watchdog;
 
 /**
  * Fetches one file into the staging folder: resumes a partial file with {@code Range}, checks what the server
  * answers (206 with the right {@code Content-Range} → append; 200 → start over; 416 → verify what is there),
- * hashes while writing, retries transient failures with backoff and jitter, and renames the file to its final
- * name only once its SHA-256 (LFS files) or size (small git files) is right.
+ * hashes while writing (on a {@link DiskWriter} thread), retries transient failures with backoff and jitter, and
+ * renames the file to its final name only once its SHA-256 (LFS files) or size (small git files) is right.
  *
  * <p>Retries are bounded: a failure counts against {@code retries} unless the attempt moved the file forward by
- * at least {@value #PROGRESS_RESET} bytes, so a flaky connection can still finish a large file but a server
- * that keeps failing ends the download.
+ * at least {@value #PROGRESS_RESET} bytes, so a flaky connection can still finish a large file but a server that
+ * keeps failing ends the download.
  */
 final class FileFetcher {
 
@@ -55,47 +50,61 @@ final class FileFetcher {
     private static final Pattern CONTENT_RANGE = Pattern.compile("bytes\\s+(\\d+)-(\\d+)/(\\d+|\\*)");
     private static final Pattern UNSATISFIED_RANGE = Pattern.compile("bytes\\s+\\*/(\\d+)");
     static final long PROGRESS_RESET = 64 * 1024;
-    private static final int BUFFER = 1 << 20;
 
     private final HubClient hub;
     private final RepoRef ref;
     private final Staging staging;
     private final Pause pause;
-    private final BooleanSupplier stopping;
+    private final Cancellation cancellation;
     private final Consumer<DownloadEvent> events;
     private final Consumer<URI> onRequest;
 
-    FileFetcher(HubClient hub, RepoRef ref, Staging staging, Pause pause, BooleanSupplier stopping,
+    FileFetcher(HubClient hub, RepoRef ref, Staging staging, Pause pause, Cancellation cancellation,
             Consumer<DownloadEvent> events, Consumer<URI> onRequest) {
         this.hub = hub;
         this.ref = ref;
         this.staging = staging;
         this.pause = pause;
-        this.stopping = stopping;
+        this.cancellation = cancellation;
         this.events = events;
         this.onRequest = onRequest;
     }
 
-    /** What an HTTP answer means for this attempt. */
-    private enum Answer {
-        STREAM, RESTART, RANGE_MISMATCH, UNSATISFIABLE, ERROR
-    }
+    /** A file on its way: the partial file, its digest so far, and how many bytes it holds. */
+    private static final class Part {
+        final RemoteFile file;
+        final FileChannel channel;
+        final MessageDigest digest;
+        final DiskWriter writer;
+        final FileProgress progress;
+        long have;
 
-    /** State of one attempt, filled in by the body handler on the client's thread. */
-    private static final class Attempt {
-        volatile Answer answer;
-        volatile int status;
-        volatile HttpHeaders headers;
-        volatile long unsatisfiableTotal = -1;
-        volatile String errorBody = "";
-        final AtomicReference<FileSink> sink = new AtomicReference<>();
+        Part(RemoteFile file, FileChannel channel, MessageDigest digest, DiskWriter writer, FileProgress progress,
+                long have) {
+            this.file = file;
+            this.channel = channel;
+            this.digest = digest;
+            this.writer = writer;
+            this.progress = progress;
+            this.have = have;
+        }
+
+        /** Drops what is there and starts from byte 0. */
+        void restart() throws IOException {
+            channel.truncate(0);
+            if (digest != null) {
+                digest.reset();
+            }
+            have = 0;
+            progress.resumedAt(0);
+        }
     }
 
     /**
      * Fetches {@code file} to {@code localPath} in the staging folder (skipping it when the manifest already has
      * it verified).
      *
-     * @param progress told the bytes on disk whenever that jumps (resume, restart) and each chunk as it arrives
+     * @param progress told the bytes on disk whenever that jumps (resume, restart) and each block as it arrives
      * @throws CancellationException when the job is stopping
      */
     void fetch(RemoteFile file, String localPath, Map<String, Staging.Verified> manifest, FileProgress progress)
@@ -112,9 +121,9 @@ final class FileFetcher {
         } catch (IOException e) {
             throw Staging.io("Cannot read " + done, e);
         }
-        Path part = staging.part(localPath);
+        Path partPath = staging.part(localPath);
         MessageDigest digest = file.isLfs() ? sha256() : null;
-        try (FileChannel ch = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.READ,
+        try (FileChannel ch = FileChannel.open(partPath, StandardOpenOption.CREATE, StandardOpenOption.READ,
                 StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
             long have = ch.size();
             if (digest == null || have > file.size()) {
@@ -126,42 +135,52 @@ final class FileFetcher {
                 LOG.log(Level.DEBUG, "{0}: resuming {1} at {2} of {3} bytes", ref, file.path(), have, file.size());
             }
             progress.resumedAt(have);
-            have = transfer(file, ch, have, digest, progress);
-            ch.force(true);
+            try (DiskWriter writer = new DiskWriter(ch, digest)) {
+                transfer(new Part(file, ch, digest, writer, progress, have));
+            }
+            ch.force(true); // durable before the rename: a visible model must survive a power cut
         } catch (IOException e) {
-            throw Staging.io("Cannot write " + part, e);
+            cancellation.check(); // an interrupt from a cancel closes the channel: not a disk error
+            throw Staging.io("Cannot write " + partPath, e);
         }
         try {
-            Files.move(part, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(partPath, done, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
-            throw Staging.io("Cannot rename " + part + " to " + done.getFileName(), e);
+            throw Staging.io("Cannot rename " + partPath + " to " + done.getFileName(), e);
         }
         staging.addToManifest(new Staging.Verified(localPath, file.size(), file.sha256()));
         events.accept(new DownloadEvent.FileVerified(file.path(), file.size(), file.sha256()));
     }
 
-    /** Runs attempts until the file is complete and verified; returns its size. */
-    private long transfer(RemoteFile file, FileChannel ch, long have, MessageDigest digest, FileProgress progress)
-            throws DownloadException, InterruptedException, IOException {
+    /** A local disk error while receiving: not worth a retry. */
+    private static final class LocalWriteException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        LocalWriteException(IOException cause) {
+            super(cause);
+        }
+
+        @Override
+        public synchronized IOException getCause() {
+            return (IOException) super.getCause();
+        }
+    }
+
+    /** Runs attempts until the file is complete and verified. */
+    private void transfer(Part p) throws DownloadException, InterruptedException, IOException {
+        RemoteFile file = p.file;
         long size = file.size();
         URI url = hub.endpoint().resolveUri(ref, file.path());
         RetryPolicy retry = hub.retryPolicy();
-        byte[] buffer = new byte[BUFFER];
         int failures = 0;
         boolean restartedAfterMismatch = false;
-        String lastFailure = "";
         while (true) {
-            if (have == size) {
-                String problem = verify(file, ch, digest);
+            if (p.have == size) {
+                String problem = verify(file, p.channel, p.digest);
                 if (problem == null) {
-                    return have;
+                    return;
                 }
-                ch.truncate(0);
-                if (digest != null) {
-                    digest.reset();
-                }
-                have = 0;
-                progress.resumedAt(0);
+                p.restart();
                 if (restartedAfterMismatch) {
                     throw new DownloadException(Reason.INTEGRITY, file.path() + " from " + ref + " failed its check"
                             + " twice: " + problem + ". The Hub sent different bytes than its file list promises;"
@@ -173,150 +192,71 @@ final class FileFetcher {
                 LOG.log(Level.WARNING, "{0}: {1}: {2}; fetching it again", ref, file.path(), problem);
                 continue;
             }
-            if (stopping.getAsBoolean()) {
-                throw new CancellationException();
-            }
-            if (digest == null && have > 0) {
+            cancellation.check();
+            if (p.digest == null && p.have > 0) {
                 // Without a hash, a prefix from a broken attempt is not worth trusting: git files are small.
-                ch.truncate(0);
-                have = 0;
-                progress.resumedAt(0);
+                p.restart();
             }
-            long before = have;
-            Attempt a = new Attempt();
-            Watchdog watchdog = new Watchdog(stopping, hub.idleTimeout());
-            final long from = have;
-            final MessageDigest md = digest;
-            BodyHandler<Long> handler = info -> {
-                a.status = info.statusCode();
-                a.headers = info.headers();
-                int st = info.statusCode();
-                if (st == 206 && from > 0) {
-                    Matcher m = CONTENT_RANGE.matcher(info.headers().firstValue("Content-Range").orElse(""));
-                    boolean ok = m.matches() && Long.parseLong(m.group(1)) == from
-                            && (m.group(3).equals("*") || Long.parseLong(m.group(3)) == size);
-                    if (!ok) {
-                        a.answer = Answer.RANGE_MISMATCH;
-                        return BodySubscribers.replacing(-1L);
-                    }
-                    a.answer = Answer.STREAM;
-                } else if (st == 200 || (st == 206 && from == 0)) {
-                    if (from > 0) {
-                        a.answer = Answer.RESTART; // the server ignored Range: its body starts at byte 0
-                        try {
-                            ch.truncate(0);
-                        } catch (IOException e) {
-                            throw new HubClient.UncheckedIOException(e);
-                        }
-                        if (md != null) {
-                            md.reset();
-                        }
-                        progress.resumedAt(0);
-                    } else {
-                        a.answer = Answer.STREAM;
-                    }
-                } else if (st == 416) {
-                    a.answer = Answer.UNSATISFIABLE;
-                    Matcher m = UNSATISFIED_RANGE.matcher(info.headers().firstValue("Content-Range").orElse(""));
-                    if (m.matches()) {
-                        a.unsatisfiableTotal = Long.parseLong(m.group(1));
-                    }
-                    return BodySubscribers.replacing(-1L);
-                } else {
-                    a.answer = Answer.ERROR;
-                    return BodySubscribers.mapping(BodySubscribers.ofString(StandardCharsets.UTF_8),
-                            s -> {
-                                a.errorBody = s;
-                                return -1L;
-                            });
-                }
-                long start = a.answer == Answer.RESTART ? 0 : from;
-                FileSink sink = new FileSink(ch, start, size, md, buffer, progress::add, watchdog);
-                a.sink.set(sink);
-                return sink;
-            };
-            Map<String, String> headers = have > 0 ? Map.of("Range", "bytes=" + have + "-") : Map.of();
+            long before = p.have;
             String failure = null;
             Optional<Duration> asked = Optional.empty();
-            try {
-                HubClient.Response<Long> r = hub.get(url, headers, handler, watchdog, onRequest);
-                have = settle(a, have);
-                switch (a.answer == null ? Answer.ERROR : a.answer) {
-                    case STREAM, RESTART -> {
-                        if (a.sink.get() != null && a.sink.get().overflowed()) {
-                            failure = "the server sent more than the " + size + " bytes the file list gives";
-                            ch.truncate(0);
-                            if (digest != null) {
-                                digest.reset();
-                            }
-                            have = 0;
-                            progress.resumedAt(0);
-                        } else if (have < size) {
-                            failure = "the connection ended after " + have + " of " + size + " bytes";
-                        }
-                    }
-                    case RANGE_MISMATCH -> {
+            Map<String, String> headers = p.have > 0 ? Map.of("Range", "bytes=" + p.have + "-") : Map.of();
+            try (HubClient.Response r = hub.open(url, headers, onRequest, cancellation)) {
+                int st = r.status();
+                if (st == 206 && p.have > 0) {
+                    Matcher m = CONTENT_RANGE.matcher(r.headers().first("Content-Range").orElse(""));
+                    if (m.matches() && Long.parseLong(m.group(1)) == p.have
+                            && (m.group(3).equals("*") || Long.parseLong(m.group(3)) == size)) {
+                        failure = receive(r, p);
+                    } else {
                         failure = "the server answered the resume request with the wrong range ("
-                                + r.headers().firstValue("Content-Range").orElse("none") + "); starting over";
-                        ch.truncate(0);
-                        if (digest != null) {
-                            digest.reset();
-                        }
-                        have = 0;
-                        progress.resumedAt(0);
+                                + r.headers().first("Content-Range").orElse("none") + "); starting over";
+                        r.abort();
+                        p.restart();
                     }
-                    case UNSATISFIABLE -> {
-                        if (a.unsatisfiableTotal == have && have == size) {
-                            continue; // all there: verify it
-                        }
-                        failure = "the server cannot resume at byte " + have + " (HTTP 416, its size "
-                                + a.unsatisfiableTotal + "); starting over";
-                        ch.truncate(0);
-                        if (digest != null) {
-                            digest.reset();
-                        }
-                        have = 0;
-                        progress.resumedAt(0);
+                } else if (st == 200 || st == 206) {
+                    if (p.have > 0) {
+                        p.restart(); // the server ignored Range: its body starts at byte 0
                     }
-                    case ERROR -> {
-                        int st = r.status();
-                        if (!HubErrors.isTransient(st)) {
-                            throw HubErrors.toException(st, r.headers(), a.errorBody, r.uri(), hub.endpoint(), ref,
-                                    Optional.of(file.path()));
-                        }
-                        asked = HubErrors.retryAfter(r.headers(), Instant.now());
-                        if (asked.isPresent() && asked.get().compareTo(retry.maxRetryAfter()) > 0) {
-                            throw HubErrors.toException(st, r.headers(), a.errorBody, r.uri(), hub.endpoint(), ref,
-                                    Optional.of(file.path()));
-                        }
-                        failure = "HTTP " + st;
-                        if (failures + 1 > retry.retries()) {
-                            throw HubErrors.toException(st, r.headers(), a.errorBody, r.uri(), hub.endpoint(), ref,
-                                    Optional.of(file.path()));
-                        }
+                    failure = receive(r, p);
+                } else if (st == 416) {
+                    Matcher m = UNSATISFIED_RANGE.matcher(r.headers().first("Content-Range").orElse(""));
+                    long total = m.matches() ? Long.parseLong(m.group(1)) : -1;
+                    if (total == p.have && p.have == size) {
+                        continue; // all there: verify it
                     }
+                    failure = "the server cannot resume at byte " + p.have + " (HTTP 416, its size " + total
+                            + "); starting over";
+                    p.restart();
+                } else {
+                    String body = r.errorText();
+                    if (!HubErrors.isTransient(st)) {
+                        throw HubErrors.toException(st, r.headers(), body, r.uri(), hub.endpoint(), ref,
+                                Optional.of(file.path()));
+                    }
+                    asked = HubErrors.retryAfter(r.headers(), Instant.now());
+                    if (asked.isPresent() && asked.get().compareTo(retry.maxRetryAfter()) > 0
+                            || failures + 1 > retry.retries()) {
+                        throw HubErrors.toException(st, r.headers(), body, r.uri(), hub.endpoint(), ref,
+                                Optional.of(file.path()));
+                    }
+                    failure = "HTTP " + st;
                 }
-            } catch (HubClient.UncheckedIOException e) {
+            } catch (LocalWriteException e) {
+                cancellation.check();
                 throw Staging.io("Cannot write " + file.path() + " in " + staging.dir(), e.getCause());
-            } catch (CancellationException e) {
-                settleQuietly(a);
-                throw e;
             } catch (IOException e) {
-                have = settleQuietly(a, have);
+                cancellation.check(); // a cancel shows up as a closed socket
                 failure = HubClient.describe(e);
-            } catch (InterruptedException e) {
-                settleQuietly(a);
-                throw e;
             }
             if (failure == null) {
                 continue;
             }
-            lastFailure = failure;
-            failures = have - before >= PROGRESS_RESET ? 1 : failures + 1;
+            failures = p.have - before >= PROGRESS_RESET ? 1 : failures + 1;
             if (failures > retry.retries()) {
                 throw new DownloadException(Reason.NETWORK, "Could not download " + file.path() + " from " + ref
-                        + " after " + failures + " failed attempts in a row: " + lastFailure
-                        + ". The " + have + " bytes received are kept; start the download again to resume.");
+                        + " after " + failures + " failed attempts in a row: " + failure + ". The " + p.have
+                        + " bytes received are kept; start the download again to resume.");
             }
             int attemptNo = failures;
             Duration wait = asked.orElseGet(() -> retry.backoff(attemptNo));
@@ -329,30 +269,93 @@ final class FileFetcher {
         }
     }
 
-    /** Closes the attempt's sink and returns the bytes now on disk. */
-    private static long settle(Attempt a, long have) throws IOException {
-        FileSink sink = a.sink.get();
-        if (sink == null) {
-            return have;
-        }
-        try {
-            sink.close();
+    /**
+     * Reads the body into the writer's blocks (no copy in between) until it ends, at most up to the file's size.
+     * Whatever arrived is handed to the writer and on disk when this returns, also after a network error, so
+     * {@code p.have} is exact.
+     *
+     * @return null when the body ended normally with the file complete, else what went wrong
+     * @throws IOException network errors (the bytes before them are kept)
+     */
+    private String receive(HubClient.Response r, Part p) throws IOException, LocalWriteException {
+        long size = p.file.size();
+        byte[] block = null;
+        int filled = 0;
+        boolean overflow = false;
+        boolean ended = false;
+        IOException network = null;
+        try (InputStream in = r.body()) {
+            while (true) {
+                if (block == null) {
+                    block = acquire(p.writer);
+                    filled = 0;
+                }
+                int n = in.read(block, filled, block.length - filled);
+                if (n < 0) {
+                    ended = true;
+                    break;
+                }
+                long room = size - p.have - filled;
+                if (n > room) {
+                    n = (int) room;
+                    overflow = true;
+                }
+                filled += n;
+                p.progress.add(n);
+                if (filled == block.length || overflow) {
+                    submit(p, block, filled);
+                    block = null;
+                }
+                if (overflow) {
+                    r.abort();
+                    break;
+                }
+                cancellation.check();
+            }
         } catch (IOException e) {
-            throw new HubClient.UncheckedIOException(e);
+            network = e;
+        } finally {
+            if (!ended) {
+                r.abort(); // never drain or keep alive a connection we stop reading half-way
+            }
+            if (block != null) {
+                if (filled > 0) {
+                    submit(p, block, filled);
+                } else {
+                    p.writer.release(block);
+                }
+            }
+            try {
+                p.writer.sync();
+            } catch (IOException e) {
+                throw new LocalWriteException(e);
+            }
         }
-        return sink.position();
+        if (network != null) {
+            throw network;
+        }
+        if (overflow) {
+            p.restart();
+            return "the server sent more than the " + size + " bytes the file list gives";
+        }
+        return p.have < size ? "the connection ended after " + p.have + " of " + size + " bytes" : null;
     }
 
-    private static long settleQuietly(Attempt a, long have) {
+    private static byte[] acquire(DiskWriter writer) throws LocalWriteException {
         try {
-            return settle(a, have);
-        } catch (IOException | HubClient.UncheckedIOException e) {
-            return have;
+            return writer.acquire();
+        } catch (IOException e) {
+            throw new LocalWriteException(e);
         }
     }
 
-    private static void settleQuietly(Attempt a) {
-        settleQuietly(a, 0);
+    private static void submit(Part p, byte[] block, int length) throws LocalWriteException {
+        try {
+            p.writer.submit(block, length, p.have);
+        } catch (IOException e) {
+            throw new LocalWriteException(e);
+        }
+        p.have += length;
     }
 
     /** Null when the file is right, else what is wrong. */
@@ -369,7 +372,7 @@ final class FileFetcher {
     }
 
     private static void hashPrefix(FileChannel ch, long length, MessageDigest digest) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(BUFFER);
+        ByteBuffer b = ByteBuffer.allocate(DiskWriter.BLOCK);
         long pos = 0;
         while (pos < length) {
             b.clear();

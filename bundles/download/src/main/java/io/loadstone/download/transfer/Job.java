@@ -32,7 +32,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 
@@ -44,8 +43,8 @@ import io.loadstone.download.DownloadListener;
 import io.loadstone.download.DownloadPlan;
 import io.loadstone.download.DownloadPlan.Layout;
 import io.loadstone.download.RemoteFile;
+import io.loadstone.download.hub.Cancellation;
 import io.loadstone.download.hub.HubClient;
-import io.loadstone.download.hub.Pause;
 
 /**
  * One download: fetches the plan's files in parallel into the staging folder, then publishes them in one
@@ -72,6 +71,7 @@ public final class Job implements DownloadJob {
     private final AtomicBoolean cancelled = new AtomicBoolean();
     private final AtomicBoolean failed = new AtomicBoolean();
     private final CountDownLatch stop = new CountDownLatch(1);
+    private final Cancellation cancellation = new Cancellation();
     private final CompletableFuture<Path> result = new CompletableFuture<>();
     private final Object emitLock = new Object();
     private final long startNanos = System.nanoTime();
@@ -125,7 +125,7 @@ public final class Job implements DownloadJob {
     public void cancel() {
         if (!isDone() && cancelled.compareAndSet(false, true)) {
             LOG.log(Level.INFO, "Cancelling the download of {0}", plan.ref());
-            stop.countDown();
+            halt();
         }
     }
 
@@ -217,24 +217,26 @@ public final class Job implements DownloadJob {
         files.forEach(f -> locals.add(f.localPath));
         staging.clean(locals);
         Map<String, Staging.Verified> manifest = staging.readManifest();
-        FileFetcher fetcher = new FileFetcher(hub, plan.ref(), staging, this::pause, this::stopping, this::emit,
+        FileFetcher fetcher = new FileFetcher(hub, plan.ref(), staging, this::pause, cancellation, this::emit,
                 onRequest);
         List<FileProgress> order = new ArrayList<>(files);
         order.sort(Comparator.comparingLong((FileProgress f) -> f.file.size()).reversed());
-        AtomicInteger n = new AtomicInteger();
+        // Virtual threads: interrupting one blocked in a socket read closes that socket (see Cancellation).
         ExecutorService pool = Executors.newFixedThreadPool(Math.min(parallel, Math.max(1, order.size())),
-                r -> Thread.ofPlatform().name("loadstone-download-" + n.incrementAndGet()).daemon(true).unstarted(r));
+                Thread.ofVirtual().name("loadstone-download-", 1).factory());
         DownloadException failure = null;
         try {
             CompletionService<FileProgress> cs = new ExecutorCompletionService<>(pool);
             for (FileProgress f : order) {
                 cs.submit(() -> {
+                    cancellation.enter();
                     f.active = true;
                     try {
                         fetcher.fetch(f.file, f.localPath, manifest, f);
                         f.done = true;
                     } finally {
                         f.active = false;
+                        cancellation.exit();
                     }
                     return f;
                 });
@@ -251,11 +253,14 @@ public final class Job implements DownloadJob {
                     done.get();
                 } catch (ExecutionException e) {
                     Throwable cause = e.getCause();
+                    if (cancelled.get()) {
+                        continue; // after a cancel, errors are only the interrupted transfers
+                    }
                     if (cause instanceof DownloadException d && d.reason() != Reason.CANCELLED) {
                         if (failure == null) {
                             failure = d;
                             failed.set(true);
-                            stop.countDown();
+                            halt();
                             LOG.log(Level.INFO, "Stopping the download of {0}: {1}", plan.ref(), d.getMessage());
                         }
                     } else if (!(cause instanceof CancellationException || cause instanceof DownloadException)) {
@@ -264,14 +269,14 @@ public final class Job implements DownloadJob {
                                     + " failed unexpectedly: " + cause, cause);
                             LOG.log(Level.ERROR, "Download of " + plan.ref() + " failed unexpectedly", cause);
                             failed.set(true);
-                            stop.countDown();
+                            halt();
                         }
                     }
                 }
             }
         } catch (InterruptedException e) {
             cancelled.set(true);
-            stop.countDown();
+            halt();
             throw e;
         } finally {
             pool.shutdownNow();
@@ -336,17 +341,18 @@ public final class Job implements DownloadJob {
         }
     }
 
+    /** Stops every file: wakes pauses, disconnects open connections. */
+    private void halt() {
+        stop.countDown();
+        cancellation.cancel();
+    }
+
     private boolean stopping() {
         return cancelled.get() || failed.get();
     }
 
     private boolean pause(Duration d) throws InterruptedException {
         return !stop.await(d.toNanos(), TimeUnit.NANOSECONDS);
-    }
-
-    /** A {@link Pause} for listing requests made on behalf of this job. */
-    public Pause pauser() {
-        return this::pause;
     }
 
     private Duration elapsed() {

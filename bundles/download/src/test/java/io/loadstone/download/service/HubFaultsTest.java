@@ -361,16 +361,29 @@ class HubFaultsTest {
         FakeHub.FakeFile big = hub.lfs("acme/tiny", "model-00001-of-00002.safetensors", 2_000_000);
         hub.lfs("acme/tiny", "model-00002-of-00002.safetensors", 10_000);
         CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch bigStarted = new CountDownLatch(1);
         hub.fault("model-00001-of-00002.safetensors", new FakeHub.Stall(500_000, release));
-        hub.always("model-00002-of-00002.safetensors", new FakeHub.Status(404, Map.of("X-Error-Code", "EntryNotFound")));
+        // The small file fails only once the big one is half-way, so there is a partial file to keep.
+        hub.fault("model-00002-of-00002.safetensors", new FakeHub.Hold(bigStarted,
+                new FakeHub.Status(404, Map.of("X-Error-Code", "EntryNotFound"))));
+        Downloader d = downloader();
+        DownloadPlan plan = d.plan(d.parse("acme/tiny"), Optional.empty());
         try {
-            DownloadException e = failure(downloader(), "acme/tiny");
+            DownloadJob job = d.start(plan, e -> {
+                if (e instanceof DownloadEvent.Progress p && p.total().bytes() >= 500_000) {
+                    bigStarted.countDown();
+                }
+            });
+            DownloadException e = assertThrows(DownloadException.class, job::await);
             assertEquals(Reason.NOT_FOUND, e.reason());
+            assertTrue(e.getMessage().contains("model-00002-of-00002.safetensors"), e.getMessage());
         } finally {
             release.countDown();
         }
         assertNoModelVisible();
         Path part = models().resolve(".downloading/acme_tiny/model-00001-of-00002.safetensors.part");
-        assertTrue(Files.size(part) > 0 && Files.size(part) <= big.content().length, "partial file kept");
+        assertEquals(500_000, Files.size(part), "what arrived of the other file is kept");
+        byte[] head = java.util.Arrays.copyOf(big.content(), 500_000);
+        assertArrayEquals(head, Files.readAllBytes(part));
     }
 }

@@ -146,16 +146,22 @@ class HubModelDownloaderTest {
         hub.fault("model.safetensors", new FakeHub.Stall(10_000, release));
         HubModelDownloader c = new HubModelDownloader(config(Map.of("modelsDir", root.resolve("m").toString())));
         DownloadJob job;
+        CountDownLatch arrived = new CountDownLatch(1);
         try {
-            job = c.start(c.plan(c.parse("acme/tiny"), Optional.empty()), null);
+            job = c.start(c.plan(c.parse("acme/tiny"), Optional.empty()), e -> {
+                if (e instanceof io.loadstone.download.DownloadEvent.Progress p && p.total().bytes() >= 10_000) {
+                    arrived.countDown();
+                }
+            });
             assertEquals(List.of(job), c.running());
+            assertTrue(arrived.await(20, java.util.concurrent.TimeUnit.SECONDS), "the stalled file got its bytes");
         } finally {
             c.deactivate();
             release.countDown();
         }
         DownloadException e = assertThrows(DownloadException.class, job::await);
         assertEquals(Reason.CANCELLED, e.reason());
-        assertTrue(Files.exists(root.resolve("m/.downloading/acme_tiny/model.safetensors.part")));
+        assertEquals(10_000, Files.size(root.resolve("m/.downloading/acme_tiny/model.safetensors.part")));
         assertArrayEquals(new String[0], Files.list(root.resolve("m")).map(p -> p.getFileName().toString())
                 .filter(n -> !n.startsWith(".")).toArray(String[]::new));
     }
