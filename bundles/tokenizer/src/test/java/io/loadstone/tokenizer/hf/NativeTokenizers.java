@@ -34,6 +34,14 @@ final class NativeTokenizers {
         }
     }
 
+    /** A file of /work/shared/models; skips the test when it is not there. */
+    static Path sharedFile(String name) {
+        String root = System.getProperty("loadstone.shared.models");
+        Path file = root == null ? null : Path.of(root).resolve(name);
+        assumeTrue(file != null && Files.isRegularFile(file), "shared model file " + file + " is absent; skipping");
+        return file;
+    }
+
     /** A folder of /work/shared/models; skips the test when the shared models are not there. */
     static Path model(String name) {
         String root = System.getProperty("loadstone.shared.models");
