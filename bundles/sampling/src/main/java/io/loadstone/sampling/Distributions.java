@@ -31,18 +31,8 @@ final class Distributions {
         return max + Math.log(sum);
     }
 
-    /** Writes softmax(scores) into {@code out} (double precision, so tiny tails survive). */
-    static void softmax(float[] scores, double[] out) {
-        double lse = logSumExp(scores);
-        for (int i = 0; i < scores.length; i++) {
-            float s = scores[i];
-            out[i] = s == Float.NEGATIVE_INFINITY ? 0 : Math.exp(s - lse);
-        }
-    }
-
-    /** Shannon entropy (nats) of softmax(scores); zero-probability terms count as 0. */
-    static double entropy(float[] scores) {
-        double lse = logSumExp(scores);
+    /** Shannon entropy (nats) of softmax(scores), given their log-sum-exp; zero-probability terms count as 0. */
+    static double entropy(float[] scores, double lse) {
         double h = 0;
         for (float s : scores) {
             if (s != Float.NEGATIVE_INFINITY) {

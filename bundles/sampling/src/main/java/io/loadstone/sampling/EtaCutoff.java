@@ -26,8 +26,9 @@ public final class EtaCutoff implements LogitsProcessor {
 
     @Override
     public void process(TokenHistory history, float[] scores) {
-        double eta = eta(epsilon, Distributions.entropy(scores));
-        cutter.cut(scores, cutter.probs(scores), eta);
+        double lse = Distributions.logSumExp(scores);
+        double eta = eta(epsilon, Distributions.entropy(scores, lse));
+        cutter.cut(scores, lse, eta);
     }
 
     @Override

@@ -9,7 +9,6 @@ public final class MinP implements LogitsProcessor {
     private final double minP;
     private final int minKeep;
     private final Ranking ranking = new Ranking();
-    private double[] probs = new double[0];
 
     public MinP(double minP, int minTokensToKeep) {
         if (!(minP >= 0 && minP <= 1)) {
@@ -21,15 +20,8 @@ public final class MinP implements LogitsProcessor {
 
     @Override
     public void process(TokenHistory history, float[] scores) {
-        if (probs.length < scores.length) {
-            probs = new double[scores.length];
-        }
-        Distributions.softmax(scores, probs);
-        double top = 0;
-        for (int i = 0; i < scores.length; i++) {
-            top = Math.max(top, probs[i]);
-        }
-        ThresholdFilter.removeBelow(scores, probs, minP * top, minKeep, ranking);
+        // p_i < min_p * p_max  <=>  s_i < s_max + log(min_p): the normaliser cancels.
+        ThresholdFilter.removeBelow(scores, Distributions.max(scores) + Math.log(minP), minKeep, ranking);
     }
 
     @Override

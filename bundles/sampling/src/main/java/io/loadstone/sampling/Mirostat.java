@@ -15,7 +15,7 @@ public final class Mirostat implements LogitsProcessor {
     private final double tau;
     private final double eta;
     private final RandomGenerator random;
-    private final Ranking ranking = new Ranking();
+    private double[] weights = new double[0];
     private double mu;
 
     public Mirostat(double tau, double eta, RandomGenerator random) {
@@ -36,42 +36,56 @@ public final class Mirostat implements LogitsProcessor {
 
     @Override
     public void process(TokenHistory history, float[] scores) {
-        ranking.rankDescending(scores);
-        int size = ranking.size;
-        if (size == 0) {
+        float max = Distributions.max(scores);
+        if (max == Float.NEGATIVE_INFINITY) {
             return;
         }
-        ranking.softmax(scores);
-        double[] probs = ranking.probs;
-        int keep = size;
-        for (int j = 0; j < size; j++) {
-            double pj = probs[j];
-            if (pj > 0 && -log2(pj) > mu) {
-                keep = Math.max(j, 1);
-                break;
+        int n = scores.length;
+        if (weights.length < n) {
+            weights = new double[n];
+        }
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            double w = scores[i] == Float.NEGATIVE_INFINITY ? 0 : Math.exp(scores[i] - (double) max);
+            weights[i] = w;
+            total += w;
+        }
+        // The reference walks the sorted probabilities and cuts at the first whose surprise
+        // exceeds mu; surprise grows as probability falls, so that prefix is exactly the set
+        // with p >= 2^-mu (never empty: the top token always stays). No sort needed.
+        double floor = Math.pow(2, -mu) * total;
+        double kept = 0;
+        for (int i = 0; i < n; i++) {
+            if (weights[i] >= floor) {
+                kept += weights[i];
             }
         }
-        double kept = 0;
-        for (int j = 0; j < keep; j++) {
-            kept += probs[j];
+        if (kept == 0) {
+            // Even the most likely token is over budget: keep it (and its ties) alone.
+            floor = Math.exp(0); // weight of the maximum
+            for (int i = 0; i < n; i++) {
+                if (weights[i] >= floor) {
+                    kept += weights[i];
+                }
+            }
         }
         double u = random.nextDouble() * kept;
-        int chosen = keep - 1;
+        int chosen = -1;
         double acc = 0;
-        for (int j = 0; j < keep; j++) {
-            acc += probs[j];
-            if (u < acc) {
-                chosen = j;
-                break;
+        for (int i = 0; i < n; i++) {
+            if (weights[i] >= floor && weights[i] > 0) {
+                acc += weights[i];
+                chosen = i;
+                if (u < acc) {
+                    break;
+                }
             }
         }
-        double surprise = -log2(probs[chosen] / kept);
+        double surprise = -log2(weights[chosen] / kept);
         mu -= eta * (surprise - tau);
-        int token = ranking.order[chosen];
-        for (int j = 0; j < size; j++) {
-            int t = ranking.order[j];
-            if (t != token) {
-                scores[t] = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            if (i != chosen) {
+                scores[i] = Float.NEGATIVE_INFINITY;
             }
         }
     }

@@ -44,6 +44,34 @@ final class Ranking {
         finish(n);
     }
 
+    /** Ranks the tokens scoring at least {@code threshold} (a head of the full ranking), best first. */
+    void rankAtLeast(float[] scores, double threshold) {
+        ensure(scores.length);
+        int n = 0;
+        for (int i = 0; i < scores.length; i++) {
+            float s = scores[i];
+            if (s >= threshold && s != Float.NEGATIVE_INFINITY) {
+                keys[n++] = ((long) ~sortable(s) << 32) | i;
+            }
+        }
+        finish(n);
+    }
+
+    /**
+     * Removes every live token ranked after position {@code keep - 1} (by score, then id),
+     * whether or not it was ranked: one pass over the vocabulary.
+     */
+    void removeAfter(float[] scores, int keep) {
+        int last = order[keep - 1];
+        float edge = scores[last];
+        for (int i = 0; i < scores.length; i++) {
+            float s = scores[i];
+            if (s < edge || (s == edge && i > last)) {
+                scores[i] = Float.NEGATIVE_INFINITY;
+            }
+        }
+    }
+
     /** Ranks the live tokens of {@code scores} by {@code key[i]} ascending, ties by lower id. */
     void rankAscendingBy(float[] scores, float[] key) {
         ensure(scores.length);

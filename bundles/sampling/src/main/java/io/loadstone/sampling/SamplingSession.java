@@ -34,6 +34,7 @@ public final class SamplingSession {
     private final List<LogitsProcessor> warpers;
     private final Mirostat mirostat;
     private float[] work = new float[0];
+    private double[] weights = new double[0];
     private int vocab = -1;
 
     private SamplingSession(Builder b) {
@@ -178,25 +179,33 @@ public final class SamplingSession {
         return best;
     }
 
-    /** Inverse-CDF draw from softmax(scores) with one uniform number from the session's generator. */
+    /**
+     * Inverse-CDF draw from softmax(scores) with one uniform number from the session's
+     * generator; each exponential is computed once into a reused buffer.
+     */
     private int draw(float[] scores) {
         float max = Distributions.max(scores);
         if (max == Float.NEGATIVE_INFINITY) {
             throw nothingLeft();
         }
+        int n = scores.length;
+        if (weights.length < n) {
+            weights = new double[n];
+        }
         double sum = 0;
-        for (float s : scores) {
-            if (s != Float.NEGATIVE_INFINITY) {
-                sum += Math.exp(s - (double) max);
-            }
+        for (int i = 0; i < n; i++) {
+            float s = scores[i];
+            double w = s == Float.NEGATIVE_INFINITY ? 0 : Math.exp(s - (double) max);
+            weights[i] = w;
+            sum += w;
         }
         double u = random.nextDouble() * sum;
         double acc = 0;
         int lastLive = -1;
-        for (int i = 0; i < scores.length; i++) {
-            float s = scores[i];
-            if (s != Float.NEGATIVE_INFINITY) {
-                acc += Math.exp(s - (double) max);
+        for (int i = 0; i < n; i++) {
+            double w = weights[i];
+            if (w > 0) {
+                acc += w;
                 lastLive = i;
                 if (u < acc) {
                     return i;

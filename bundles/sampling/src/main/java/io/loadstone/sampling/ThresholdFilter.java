@@ -1,17 +1,22 @@
 package io.loadstone.sampling;
 
-/** Shared by min-p and top-a: remove tokens below a probability, keeping the best {@code minKeep}. */
+/**
+ * Shared by min-p, top-a, epsilon and eta: remove tokens below a probability, keeping the
+ * best {@code minKeep}. The probability test runs in log space
+ * ({@code p_i < c  <=>  s_i < log c + logsumexp(s)}), so it costs no exponentials.
+ */
 final class ThresholdFilter {
 
     private ThresholdFilter() {
     }
 
-    static void removeBelow(float[] scores, double[] probs, double threshold, int minKeep, Ranking ranking) {
+    /** Removes tokens whose score is below {@code cut}, except the {@code minKeep} best by rank. */
+    static void removeBelow(float[] scores, double cut, int minKeep, Ranking ranking) {
         if (minKeep <= 1) {
-            // The top token is never below the threshold (both callers scale p_max by a factor <= 1),
-            // so no ranking is needed: one pass over the vocabulary.
+            // Callers never cut above the top score, so the best token always survives
+            // without ranking anything: one pass over the vocabulary.
             for (int i = 0; i < scores.length; i++) {
-                if (probs[i] < threshold) {
+                if (scores[i] < cut) {
                     scores[i] = Float.NEGATIVE_INFINITY;
                 }
             }
@@ -20,7 +25,7 @@ final class ThresholdFilter {
         ranking.rankDescending(scores);
         for (int j = minKeep; j < ranking.size; j++) {
             int t = ranking.order[j];
-            if (probs[t] < threshold) {
+            if (scores[t] < cut) {
                 scores[t] = Float.NEGATIVE_INFINITY;
             }
         }

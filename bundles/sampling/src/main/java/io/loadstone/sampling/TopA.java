@@ -9,7 +9,6 @@ public final class TopA implements LogitsProcessor {
     private final double topA;
     private final int minKeep;
     private final Ranking ranking = new Ranking();
-    private double[] probs = new double[0];
 
     public TopA(double topA, int minTokensToKeep) {
         if (!(topA >= 0 && topA <= 1)) {
@@ -21,15 +20,10 @@ public final class TopA implements LogitsProcessor {
 
     @Override
     public void process(TokenHistory history, float[] scores) {
-        if (probs.length < scores.length) {
-            probs = new double[scores.length];
-        }
-        Distributions.softmax(scores, probs);
-        double top = 0;
-        for (int i = 0; i < scores.length; i++) {
-            top = Math.max(top, probs[i]);
-        }
-        ThresholdFilter.removeBelow(scores, probs, topA * top * top, minKeep, ranking);
+        // p_i < a * p_max^2  <=>  s_i - lse < log a + 2 (s_max - lse)  <=>  s_i < log a + 2 s_max - lse.
+        double lse = Distributions.logSumExp(scores);
+        double cut = Math.log(topA) + 2.0 * Distributions.max(scores) - lse;
+        ThresholdFilter.removeBelow(scores, cut, minKeep, ranking);
     }
 
     @Override

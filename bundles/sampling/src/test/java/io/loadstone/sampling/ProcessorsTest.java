@@ -89,6 +89,38 @@ class ProcessorsTest {
     }
 
     @Test
+    void topPOnALargeVocabularyMatchesTheSortedDefinition() {
+        // The implementation ranks only the head of the distribution (growing it as needed);
+        // the reference here sorts everything and walks the cumulative mass from the bottom.
+        SplittableRandom rnd = new SplittableRandom(11);
+        for (double spread : new double[] {0.3, 2, 8}) {
+            float[] logits = new float[32_000];
+            for (int i = 0; i < logits.length; i++) {
+                logits[i] = i % 7 == 3 ? NEG_INF : (float) (rnd.nextGaussian() * spread);
+            }
+            for (double p : new double[] {0.0, 0.1, 0.5, 0.9, 0.99, 0.999}) {
+                double[] probs = Fixtures.softmax(logits);
+                Integer[] asc = new Integer[logits.length];
+                for (int i = 0; i < asc.length; i++) {
+                    asc[i] = i;
+                }
+                Arrays.sort(asc, (a, b) -> Float.compare(logits[a], logits[b]));
+                boolean[] removed = new boolean[logits.length];
+                double cumulative = 0;
+                for (int j = 0; j < asc.length - 1; j++) { // the top token always stays
+                    cumulative += probs[asc[j]];
+                    removed[asc[j]] = cumulative <= 1 - p;
+                }
+                float[] out = apply(new TopP(p, 1), logits);
+                for (int i = 0; i < logits.length; i++) {
+                    float expected = removed[i] || logits[i] == NEG_INF ? NEG_INF : logits[i];
+                    assertEquals(expected, out[i], "token " + i + ", top_p " + p + ", spread " + spread);
+                }
+            }
+        }
+    }
+
+    @Test
     void topPIgnoresTokensAlreadyFiltered() {
         // The -inf token has probability 0 and changes neither the ranking nor the mass.
         assertLive(List.of(2, 3), apply(new TopP(0.7, 1), f(NEG_INF, 1, 2, 3)));
