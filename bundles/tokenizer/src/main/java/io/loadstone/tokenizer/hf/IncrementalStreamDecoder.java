@@ -42,7 +42,7 @@ final class IncrementalStreamDecoder implements StreamDecoder {
     @Override
     public String push(int tokenId) {
         // Validate before storing, so a bad id does not poison later pushes.
-        tokenizer.decode(new int[] {tokenId}, false);
+        tokenizer.checkId(tokenId);
         if (size == ids.length) {
             compact();
         }

@@ -135,15 +135,9 @@ final class JniTokenizer implements HfTokenizer {
 
     String decode(int[] ids, int from, int to, boolean skipSpecialTokens) {
         Objects.checkFromToIndex(from, to, ids.length);
-        int size = def.vocabulary().size();
         long[] wide = new long[to - from];
         for (int i = from; i < to; i++) {
-            int id = ids[i];
-            if (id < 0 || id >= size) {
-                throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + def.folder()
-                        + " (0.." + (size - 1) + ")");
-            }
-            wide[i - from] = id;
+            wide[i - from] = checkId(ids[i]);
         }
         var read = lock.readLock();
         read.lock();
@@ -153,6 +147,16 @@ final class JniTokenizer implements HfTokenizer {
         } finally {
             read.unlock();
         }
+    }
+
+    /** The native side drops unknown ids silently; here they are the caller's error. */
+    int checkId(int id) {
+        int size = def.vocabulary().size();
+        if (id < 0 || id >= size) {
+            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + def.folder()
+                    + " (0.." + (size - 1) + ")");
+        }
+        return id;
     }
 
     private long live() {

@@ -46,6 +46,7 @@ public final class JniTokenizerLibrary implements TokenizerFactory {
      *
      * @throws IOException when the build is not supported or a file cannot be loaded
      */
+    @SuppressWarnings("restricted") // JNI: the JVM runs with --enable-native-access (see the root pom's flags)
     public static JniTokenizerLibrary load(List<Path> files, String build) throws IOException {
         Objects.requireNonNull(files, "files");
         if (!SUPPORTED_BUILDS.contains(build)) {
