@@ -83,8 +83,7 @@ class CheckpointLayoutTest {
         float[][] sharded = run(dir);
         float[][] single = run(src);
         for (int i = 0; i < PROMPT.length; i++) {
-            // Not bit-equal: the Vector API's reductions may round differently before and after JIT compilation.
-            assertArrayEquals(single[i], sharded[i], 1e-5f, "position " + i);
+            assertArrayEquals(single[i], sharded[i], 0f, "position " + i);
         }
         try (EngineModel m = EngineModel.open(dir, EngineOptions.defaults())) {
             assertEquals("pt", m.metadata().get("format"));
@@ -127,7 +126,7 @@ class CheckpointLayoutTest {
         float[][] tied = run(dir);
         float[][] untied = run(src);
         for (int i = 0; i < PROMPT.length; i++) {
-            assertArrayEquals(untied[i], tied[i], 1e-5f, "position " + i);
+            assertArrayEquals(untied[i], tied[i], 0f, "position " + i);
         }
         try (EngineModel m = EngineModel.open(dir, EngineOptions.defaults())) {
             assertTrue(m.config().tieWordEmbeddings());

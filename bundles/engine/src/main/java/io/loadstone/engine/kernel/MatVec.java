@@ -49,7 +49,7 @@ public final class MatVec {
         for (; c < bound; c += LANES) {
             a0 = FloatVector.fromMemorySegment(F, w, row + 4L * c, LE).fma(FloatVector.fromArray(F, x, xo + c), a0);
         }
-        float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        float s = Vectors.sum(a0.add(a1));
         for (; c < cols; c++) {
             s += w.get(F32, row + 4L * c) * x[xo + c];
         }
@@ -69,7 +69,7 @@ public final class MatVec {
         for (; c < bound; c += LANES) {
             a0 = Vectors.halfToFloat(ShortVector.fromMemorySegment(H, w, row + 2L * c, LE)).fma(FloatVector.fromArray(F, x, xo + c), a0);
         }
-        float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        float s = Vectors.sum(a0.add(a1));
         for (; c < cols; c++) {
             s += Float.float16ToFloat(w.get(U16, row + 2L * c)) * x[xo + c];
         }
@@ -89,7 +89,7 @@ public final class MatVec {
         for (; c < bound; c += LANES) {
             a0 = Vectors.bf16ToFloat(ShortVector.fromMemorySegment(H, w, row + 2L * c, LE)).fma(FloatVector.fromArray(F, x, xo + c), a0);
         }
-        float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        float s = Vectors.sum(a0.add(a1));
         for (; c < cols; c++) {
             s += Vectors.bf16ToFloat(w.get(U16, row + 2L * c)) * x[xo + c];
         }
@@ -188,10 +188,10 @@ public final class MatVec {
     /** Reduces one row's four accumulators, adds the scalar tail from column {@code c}, stores. */
     private static void store(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] w, int wo, int c, int cols,
             float[] x, int xo, int xs, float[] out, int oo, int os) {
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = Vectors.sum(a0);
+        float s1 = Vectors.sum(a1);
+        float s2 = Vectors.sum(a2);
+        float s3 = Vectors.sum(a3);
         for (; c < cols; c++) {
             float v = w[wo + c];
             s0 += v * x[xo + c];

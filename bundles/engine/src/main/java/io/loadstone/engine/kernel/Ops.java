@@ -19,7 +19,7 @@ public final class Ops {
         for (; i < bound; i += LANES) {
             acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = Vectors.sum(acc);
         for (; i < n; i++) {
             s += a[ao + i] * b[bo + i];
         }
@@ -75,7 +75,7 @@ public final class Ops {
             FloatVector v = FloatVector.fromArray(F, x, xo + i);
             acc = v.fma(v, acc);
         }
-        float ss = acc.reduceLanes(VectorOperators.ADD);
+        float ss = Vectors.sum(acc);
         for (; i < n; i++) {
             ss += x[xo + i] * x[xo + i];
         }
@@ -107,11 +107,11 @@ public final class Ops {
         FloatVector sum = FloatVector.zero(F);
         i = 0;
         for (; i < bound; i += LANES) {
-            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = Vectors.exp(FloatVector.fromArray(F, x, off + i).sub(max));
             e.intoArray(x, off + i);
             sum = sum.add(e);
         }
-        float s = sum.reduceLanes(VectorOperators.ADD);
+        float s = Vectors.sum(sum);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
@@ -126,7 +126,7 @@ public final class Ops {
         int i = 0;
         for (; i < bound; i += LANES) {
             FloatVector g = FloatVector.fromArray(F, gate, go + i);
-            FloatVector sig = g.neg().lanewise(VectorOperators.EXP).add(1f);
+            FloatVector sig = Vectors.exp(g.neg()).add(1f);
             g.div(sig).mul(FloatVector.fromArray(F, up, uo + i)).intoArray(gate, go + i);
         }
         for (; i < n; i++) {

@@ -12,7 +12,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -37,9 +36,7 @@ public final class QuantVec {
         0.24611230194568634f, 0.33791524171829224f, 0.44070982933044434f, 0.5626170039176941f, 0.7229568362236023f, 1.0f,
     };
 
-    /** One byte per float lane, when the CPU's vectors are wide enough to have such a shape. */
-    private static final VectorSpecies<Byte> B = F.vectorBitSize() >= 256
-            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
+    private static final VectorSpecies<Byte> B = Vectors.B;
     private static final boolean VECTOR_NF4 = B != null && (LANES == 16 || LANES == 8);
     private static final int HALF = NF4_BLOCK / 2;
 
@@ -58,7 +55,7 @@ public final class QuantVec {
             for (; c < bound; c += LANES) {
                 acc = int8Vector(w, row + c).fma(FloatVector.fromArray(F, x, xo + c), acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Vectors.sum(acc);
         }
         for (; c < cols; c++) {
             s += w.get(ValueLayout.JAVA_BYTE, row + c) * x[xo + c];
@@ -111,7 +108,7 @@ public final class QuantVec {
                 }
                 acc = bs.fma(FloatVector.broadcast(F, absmax[a0 + b]), acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Vectors.sum(acc);
         }
         for (; b * NF4_BLOCK < cols; b++) {
             long base = row + (long) b * HALF;

@@ -6,6 +6,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -18,11 +19,62 @@ public final class Vectors {
     public static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     public static final int LANES = F.length();
     public static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** One byte per float lane; null where vectors are too narrow for such a shape (128-bit). */
+    public static final VectorSpecies<Byte> B = F.vectorBitSize() >= 256
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4)) : null;
     public static final VectorSpecies<Short> H = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     /** Safetensors files are little-endian whatever the CPU. */
     public static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    /** Lane rotations by half, quarter, … of the vector, for {@link #sum}. */
+    private static final VectorShuffle<Float>[] FOLDS = folds();
+
     private Vectors() {
+    }
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] folds() {
+        int steps = Integer.numberOfTrailingZeros(LANES);
+        VectorShuffle<Float>[] f = new VectorShuffle[steps];
+        for (int i = 0; i < steps; i++) {
+            f[i] = VectorShuffle.iota(F, LANES >> (i + 1), 1, true);
+        }
+        return f;
+    }
+
+    /**
+     * Sum of the lanes in a fixed tree order. {@code reduceLanes(ADD)} may add in a different
+     * order when the JIT has compiled it than when it has not, so the same input could give
+     * logits that differ in the last bit between the first and the hundredth call; this fold uses
+     * only exact lane moves and IEEE adds, the same in every tier.
+     */
+    public static float sum(FloatVector v) {
+        for (VectorShuffle<Float> fold : FOLDS) {
+            v = v.add(v.rearrange(fold));
+        }
+        return v.lane(0);
+    }
+
+    /**
+     * e^x for every lane, from IEEE operations only (range reduction x = k·ln2 + r, degree-7
+     * polynomial on |r| ≤ ln2/2, scaling by 2^k through the exponent bits): within 2 ulp of
+     * Math.exp and, unlike {@code lanewise(EXP)}, identical whether compiled or interpreted.
+     * Lanes below -87 give 0 (softmax and SiLU only need that range).
+     */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector cx = x.max(-87.3f).min(88.3f);
+        FloatVector k = cx.mul(1.4426950408889634f).add(12582912f).sub(12582912f);
+        FloatVector r = k.fma(FloatVector.broadcast(F, -0.693145751953125f), cx).add(k.mul(-1.428606765330187e-06f));
+        FloatVector p = r.mul(1f / 5040).add(1f / 720);
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 120));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 24));
+        p = p.fma(r, FloatVector.broadcast(F, 1f / 6));
+        p = p.fma(r, FloatVector.broadcast(F, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        IntVector e = ((IntVector) k.convertShape(VectorOperators.F2I, I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector scaled = p.mul(e.reinterpretAsFloats());
+        return scaled.blend(0f, x.compare(VectorOperators.LT, -87.3f));
     }
 
     /**

@@ -71,8 +71,8 @@ public final class LlamaModel implements EngineModel {
             ComputePool p = pool;
             UnaryOperator<Matrix> linear = switch (options.quantization()) {
                 case NONE -> UnaryOperator.identity();
-                case INT8 -> m -> Quantizer.int8(m, arena, p);
-                case NF4 -> m -> Quantizer.nf4(m, arena, p);
+                case INT8 -> m -> released(m, Quantizer.int8(m, arena, p));
+                case NF4 -> m -> released(m, Quantizer.nf4(m, arena, p));
             };
             LlamaWeights w = LlamaWeights.bind(c, ck, linear);
             ModelConfig full = new ModelConfig(c.modelType(), c.architecture(), c.hiddenSize(), c.intermediateSize(), c.numLayers(),
@@ -96,6 +96,14 @@ public final class LlamaModel implements EngineModel {
             arena.close();
             throw e;
         }
+    }
+
+    /** The stored original is no longer read once quantized; keep it out of resident memory. */
+    private static Matrix released(Matrix original, Matrix quantized) {
+        if (original instanceof io.loadstone.engine.tensor.StoredMatrix s) {
+            s.unloadPages();
+        }
+        return quantized;
     }
 
     /**

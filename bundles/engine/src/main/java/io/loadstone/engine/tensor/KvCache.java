@@ -126,7 +126,7 @@ public final class KvCache implements AutoCloseable {
             for (; i < bound; i += LANES) {
                 acc = load(seg, off, i).fma(FloatVector.fromArray(F, q, qo + i), acc);
             }
-            s = acc.reduceLanes(VectorOperators.ADD);
+            s = Vectors.sum(acc);
         }
         for (; i < headDim; i++) {
             s += get(seg, off, i) * q[qo + i];

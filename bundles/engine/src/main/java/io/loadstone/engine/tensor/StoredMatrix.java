@@ -30,6 +30,16 @@ public final class StoredMatrix extends Matrix {
         return dtype;
     }
 
+    /**
+     * Drops this matrix's pages from the process's resident memory (they stay in the file and
+     * are read back if touched). Used once a quantized copy has replaced the matrix.
+     */
+    public void unloadPages() {
+        if (data.isMapped()) {
+            data.unload();
+        }
+    }
+
     @Override
     public String type() {
         return dtype.name();

