@@ -1,0 +1,172 @@
+package io.loadstone.loader.llamacpp;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+
+import io.loadstone.api.loader.Capabilities;
+import io.loadstone.api.loader.Detection;
+import io.loadstone.api.loader.LoadedModel;
+import io.loadstone.api.loader.LoaderOptions;
+import io.loadstone.api.loader.ModelInfo;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.ModelLoader;
+import io.loadstone.api.loader.ModelSource;
+import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.gguf.GgufException;
+import io.loadstone.gguf.GgufFile;
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LlamaRuntime;
+import io.loadstone.llamacpp.NativeModel;
+
+/**
+ * The "llama.cpp" loader: GGUF files run by the {@link LlamaRuntime} service. Every file is
+ * read and validated by {@link GgufFile#read} before llama.cpp sees it, so a truncated or
+ * corrupt download fails with a message naming the file instead of reaching native code.
+ * When the runtime goes away (bundle stopped or updated) DS deactivates this component,
+ * which closes every model it loaded.
+ */
+@Component(service = ModelLoader.class, property = ModelLoader.LOADER_ID + "=" + LlamaCppLoader.ID)
+public class LlamaCppLoader implements ModelLoader {
+
+    static final String ID = "llama.cpp";
+
+    private static final System.Logger LOG = System.getLogger(LlamaCppLoader.class.getName());
+
+    private final LlamaRuntime runtime;
+    private final List<OptionSpec> options;
+    private final Set<LlamaCppModel> models = ConcurrentHashMap.newKeySet();
+
+    @Activate
+    public LlamaCppLoader(@Reference LlamaRuntime runtime) {
+        this.runtime = runtime;
+        this.options = LlamaCppOptions.specs(runtime);
+    }
+
+    @Deactivate
+    void deactivate() {
+        for (LlamaCppModel m : List.copyOf(models)) {
+            m.close();
+        }
+    }
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "llama.cpp: GGUF models on " + (runtime.supportsGpuOffload() ? "CPU and GPU" : "the CPU") + " ("
+                + runtime.buildName() + ")";
+    }
+
+    @Override
+    public List<OptionSpec> options() {
+        return options;
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        // LoRA: the runtime can apply several GGUF adapters at run time, but the loader API has
+        // no call to do it through yet.
+        return new Capabilities(Capabilities.LoraSupport.NONE, false, true, LlamaCppModel.SAMPLERS);
+    }
+
+    @Override
+    public Detection detect(ModelSource source) {
+        Optional<GgufSelection> sel;
+        try {
+            sel = GgufSelection.of(source);
+        } catch (IOException e) {
+            return Detection.no("cannot list " + source.path() + ": " + e.getMessage());
+        }
+        if (sel.isEmpty()) {
+            return Detection.no("no .gguf file");
+        }
+        GgufSelection s = sel.get();
+        try {
+            GgufFile gguf = GgufFile.read(s.main());
+            String arch = gguf.architecture().isEmpty() ? "unknown" : gguf.architecture();
+            StringBuilder reason = new StringBuilder("GGUF v").append(gguf.version()).append(", architecture ")
+                    .append(arch);
+            if (s.parts().size() > 1) {
+                reason.append(", ").append(s.parts().size()).append(" parts");
+            }
+            if (source.isDirectory()) {
+                reason.append(", file ").append(s.main().getFileName());
+                if (!s.others().isEmpty()) {
+                    reason.append(" (").append(s.others().size()).append(" other GGUF file(s) in the folder)");
+                }
+            }
+            return new Detection(Detection.PREFERRED, reason.toString());
+        } catch (GgufException e) {
+            return Detection.no("not a usable GGUF file: " + e.getMessage());
+        }
+    }
+
+    @Override
+    public LoadedModel load(ModelSource source, LoaderOptions given) throws ModelLoadException {
+        GgufSelection sel;
+        try {
+            sel = GgufSelection.of(source).orElseThrow(() -> new ModelLoadException("No .gguf file in "
+                    + source.path() + ".", "Pick a .gguf file or a folder that holds one, or another loader."));
+        } catch (IOException e) {
+            throw new ModelLoadException("Cannot read " + source.path() + ": " + e.getMessage(),
+                    "Check that the path exists and is readable.", e);
+        }
+        sel.requireParts();
+        GgufFile gguf = null;
+        for (Path part : sel.parts()) {
+            try {
+                GgufFile g = GgufFile.read(part);
+                if (gguf == null) {
+                    gguf = g;
+                }
+            } catch (GgufException e) {
+                throw new ModelLoadException(e.getMessage() + " (" + e.file() + ")", e.fix(), e);
+            }
+        }
+        LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
+        List<String> warnings = new ArrayList<>(plan.warnings());
+        if (plan.numa()) {
+            if (runtime.enableNuma()) {
+                warnings.add("numa: NUMA placement is now on for this whole process and stays on until it restarts.");
+            }
+        }
+        NativeModel nm;
+        try {
+            nm = runtime.open(sel.main(), plan.model(), plan.context());
+        } catch (LlamaException e) {
+            throw new ModelLoadException(e.getMessage(), "If the file is fine, its architecture or quantisation may "
+                    + "be newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
+        }
+        try {
+            Map<String, Object> effective = new LinkedHashMap<>(plan.effective());
+            effective.put(LlamaCppOptions.N_CTX, (long) nm.nCtx());
+            String template = gguf.chatTemplate().orElse("");
+            ModelInfo info = new ModelInfo(ID, gguf.describe(), nm.nCtx(), nm.nCtxTrain(), nm.nVocab(), template,
+                    warnings, effective);
+            LlamaCppModel m = new LlamaCppModel(nm, info, plan.seed(), models::remove);
+            models.add(m);
+            for (String w : warnings) {
+                LOG.log(System.Logger.Level.INFO, source.name() + ": " + w);
+            }
+            return m;
+        } catch (RuntimeException e) {
+            nm.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,342 @@
+package io.loadstone.loader.llamacpp;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.LoadedModel;
+import io.loadstone.api.loader.LogitsAccess;
+import io.loadstone.api.loader.ModelInfo;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.Sampling;
+import io.loadstone.api.loader.StopReason;
+import io.loadstone.api.loader.TokenSink;
+import io.loadstone.llamacpp.ContextFullException;
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.ModelClosedException;
+import io.loadstone.llamacpp.NativeModel;
+import io.loadstone.llamacpp.SamplerParams;
+import io.loadstone.llamacpp.TokenSampler;
+
+/**
+ * A GGUF model loaded by llama.cpp. Generations (and logits evaluations, which share the
+ * KV cache) run one at a time under {@link #turn}. {@link #close()} does not wait for that
+ * lock: it closes the native model, which waits only for the native call in progress and
+ * makes the generation's next call fail, so the generation ends with
+ * {@link StopReason#CLOSED} within one token (or one prompt chunk of n_batch tokens).
+ *
+ * <p>The KV cache is kept between generations: a prompt that starts like the previous
+ * prompt plus its output (a chat) only evaluates the new tokens.
+ */
+final class LlamaCppModel implements LoadedModel, LogitsAccess {
+
+    /** The sampler names this loader honours (text-generation-webui's llama.cpp list, minus tfs). */
+    static final Set<String> SAMPLERS = Set.of(Sampling.TEMPERATURE, Sampling.TOP_K, Sampling.TOP_P, Sampling.MIN_P,
+            Sampling.TYPICAL_P, Sampling.REPETITION_PENALTY, Sampling.PRESENCE_PENALTY, Sampling.FREQUENCY_PENALTY,
+            Sampling.REPETITION_PENALTY_RANGE, Sampling.MIROSTAT_MODE, Sampling.MIROSTAT_TAU, Sampling.MIROSTAT_ETA,
+            Sampling.SEED, Sampling.DO_SAMPLE);
+
+    private final NativeModel model;
+    private final ModelInfo info;
+    private final long defaultSeed;
+    private final List<Integer> eogTokens;
+    private final Consumer<LlamaCppModel> onClose;
+    private final ReentrantLock turn = new ReentrantLock(true);
+    private volatile boolean closed;
+
+    /** Tokens whose keys and values are in the KV cache, in position order; guarded by {@link #turn}. */
+    private int[] cached = new int[0];
+
+    LlamaCppModel(NativeModel model, ModelInfo info, long defaultSeed, Consumer<LlamaCppModel> onClose) {
+        this.model = model;
+        this.info = info;
+        this.defaultSeed = defaultSeed;
+        this.onClose = onClose;
+        List<Integer> eog = new ArrayList<>();
+        for (int t = 0; t < model.nVocab(); t++) {
+            if (model.isEog(t)) {
+                eog.add(t);
+            }
+        }
+        this.eogTokens = List.copyOf(eog);
+    }
+
+    @Override
+    public ModelInfo info() {
+        return info;
+    }
+
+    // ---- tokens ----
+
+    @Override
+    public int[] tokenize(String text, boolean addSpecial) throws ModelLoadException {
+        try {
+            return model.tokenize(text, addSpecial, true);
+        } catch (LlamaException e) {
+            throw failure("tokenize", e);
+        }
+    }
+
+    @Override
+    public String detokenize(int[] tokens) throws ModelLoadException {
+        // Drop a leading BOS ourselves: b4916 keeps SentencePiece's prefix space when it drops
+        // BOS, while Hugging Face tokenizers (and users) expect tokenize/detokenize to round-trip.
+        int from = 0;
+        while (from < tokens.length && tokens[from] == model.bos() && model.addsBos()) {
+            from++;
+        }
+        try {
+            return model.detokenize(Arrays.copyOfRange(tokens, from, tokens.length), true, false);
+        } catch (LlamaException e) {
+            throw failure("detokenize", e);
+        }
+    }
+
+    // ---- generation ----
+
+    @Override
+    public GenerationResult generate(GenerationRequest request, TokenSink sink) throws ModelLoadException {
+        SamplerParams params = samplerParams(request);
+        turn.lock();
+        try {
+            if (closed) {
+                return new GenerationResult("", 0, 0, StopReason.CLOSED, 0, 0);
+            }
+            return run(request, params, sink);
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    /** Maps a request to a llama.cpp sampler chain, refusing parameters it cannot honour. */
+    SamplerParams samplerParams(GenerationRequest r) throws ModelLoadException {
+        Set<String> unsupported = new TreeSet<>(r.setParameters().keySet());
+        unsupported.removeAll(SAMPLERS);
+        if (!unsupported.isEmpty()) {
+            throw new ModelLoadException("The llama.cpp loader cannot apply " + unsupported + ".",
+                    "Reset them to their neutral values, or use a loader that has them (e.g. Transformers).");
+        }
+        if (!r.negativePrompt().isEmpty()) {
+            throw new ModelLoadException("The llama.cpp loader has no classifier-free guidance (negative prompt).",
+                    "Remove the negative prompt, or use a loader that supports CFG.");
+        }
+        int mirostat = (int) r.number(Sampling.MIROSTAT_MODE);
+        if (mirostat < 0 || mirostat > 2) {
+            throw new ModelLoadException("mirostat_mode must be 0, 1 or 2, not " + mirostat + ".", "Use 0, 1 or 2.");
+        }
+        long seed = (long) r.number(Sampling.SEED);
+        if (seed < 0) {
+            seed = defaultSeed;
+        }
+        long range = (long) r.number(Sampling.REPETITION_PENALTY_RANGE);
+        int topK = (int) Math.max(0, r.number(Sampling.TOP_K));
+        // text-generation-webui: repetition_penalty_range 0 = the whole context (llama.cpp: -1).
+        int lastN = range <= 0 ? -1 : (int) Math.min(range, Integer.MAX_VALUE);
+        return new SamplerParams(r.isGreedy(), seed, (float) r.number(Sampling.TEMPERATURE), topK,
+                (float) r.number(Sampling.TOP_P), (float) r.number(Sampling.MIN_P), (float) r.number(Sampling.TYPICAL_P),
+                lastN, (float) r.number(Sampling.REPETITION_PENALTY), (float) r.number(Sampling.FREQUENCY_PENALTY),
+                (float) r.number(Sampling.PRESENCE_PENALTY), mirostat, (float) r.number(Sampling.MIROSTAT_TAU),
+                (float) r.number(Sampling.MIROSTAT_ETA), r.banEos() ? eogTokens : List.of());
+    }
+
+    /** One generation; runs under {@link #turn}. */
+    private GenerationResult run(GenerationRequest r, SamplerParams params, TokenSink sink) throws ModelLoadException {
+        long t0 = System.nanoTime();
+        int[] prompt;
+        try {
+            prompt = model.tokenize(r.prompt(), r.addBos(), true);
+        } catch (ModelClosedException e) {
+            return new GenerationResult("", 0, 0, StopReason.CLOSED, 0, 0);
+        } catch (LlamaException e) {
+            throw failure("tokenize the prompt", e);
+        }
+        if (prompt.length == 0) {
+            throw new ModelLoadException("The prompt is empty and the model adds no BOS token, so there is nothing "
+                    + "to continue from.", "Give a non-empty prompt.");
+        }
+        int nCtx = model.nCtx();
+        if (prompt.length > nCtx) {
+            throw new ModelLoadException("The prompt has " + prompt.length + " tokens, more than the context length n_ctx="
+                    + nCtx + " of this load.", "Shorten the prompt, or reload the model with a larger n_ctx.");
+        }
+        StopStrings stops = new StopStrings(r.stop());
+        Utf8Pieces utf8 = new Utf8Pieces();
+        int generated = 0;
+        long promptNanos = 0;
+        StopReason reason = null;
+        int lastToken = -1;
+        boolean sinkOpen = true;
+        List<Integer> evaluated = new ArrayList<>();
+        try (TokenSampler sampler = model.newSampler(params)) {
+            // Penalties look at the prompt too, as in text-generation-webui and Transformers.
+            if (params.hasPenalties()) {
+                for (int t : prompt) {
+                    sampler.accept(t);
+                }
+            }
+            int pos = prefill(prompt);
+            for (int t : prompt) {
+                evaluated.add(t);
+            }
+            promptNanos = System.nanoTime() - t0;
+            while (reason == null) {
+                if (closed) {
+                    reason = StopReason.CLOSED;
+                    break;
+                }
+                if (generated >= r.maxNewTokens()) {
+                    reason = StopReason.LENGTH;
+                    break;
+                }
+                int token = sampler.sample();
+                if (model.isEog(token) && !r.banEos()) {
+                    reason = StopReason.EOS;
+                    break;
+                }
+                generated++;
+                lastToken = token;
+                String piece = stops.append(utf8.push(model.tokenToPiece(token, false)));
+                if (stops.stopped()) {
+                    reason = StopReason.STOP_STRING;
+                }
+                if (!sink.accept(token, piece)) {
+                    sinkOpen = false;
+                    reason = reason == null ? StopReason.CANCELLED : reason;
+                    break;
+                }
+                if (reason != null) {
+                    break;
+                }
+                if (generated >= r.maxNewTokens()) {
+                    reason = StopReason.LENGTH;
+                    break;
+                }
+                if (pos >= nCtx) {
+                    reason = StopReason.CONTEXT_FULL;
+                    break;
+                }
+                model.decode(new int[] {token}, pos++);
+                evaluated.add(token);
+            }
+        } catch (ModelClosedException e) {
+            reason = StopReason.CLOSED;
+        } catch (ContextFullException e) {
+            reason = StopReason.CONTEXT_FULL;
+        } catch (LlamaException e) {
+            if (closed) {
+                reason = StopReason.CLOSED;
+            } else {
+                throw failure("generate", e);
+            }
+        } finally {
+            // After an error or a close the cache state is unknown: start afresh next time.
+            cached = reason == null || reason == StopReason.CLOSED ? new int[0]
+                    : evaluated.stream().mapToInt(Integer::intValue).toArray();
+        }
+        if (reason != StopReason.STOP_STRING) {
+            String rest = stops.append(utf8.flush());
+            rest += stops.flush();
+            if (!rest.isEmpty() && sinkOpen && reason != StopReason.CLOSED) {
+                sink.accept(lastToken, rest);
+            }
+        }
+        if (promptNanos == 0) {
+            promptNanos = System.nanoTime() - t0;
+        }
+        long genNanos = System.nanoTime() - t0 - promptNanos;
+        return new GenerationResult(stops.text(), prompt.length, generated, reason, promptNanos, genNanos);
+    }
+
+    /**
+     * Evaluates the prompt, reusing the KV cache for the part it shares with what was
+     * evaluated last time; returns the next position.
+     */
+    private int prefill(int[] prompt) throws LlamaException {
+        int common = 0;
+        int max = Math.min(cached.length, prompt.length - 1); // evaluate at least one token, for its logits
+        while (common < max && cached[common] == prompt[common]) {
+            common++;
+        }
+        cached = new int[0];
+        if (common == 0) {
+            model.clearKvCache();
+        } else if (!model.removeFromKvCache(common, -1)) {
+            model.clearKvCache();
+            common = 0;
+        }
+        model.decode(Arrays.copyOfRange(prompt, common, prompt.length), common);
+        return prompt.length;
+    }
+
+    // ---- logits ----
+
+    @Override
+    public Optional<LogitsAccess> logits() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public int vocabSize() {
+        return model.nVocab();
+    }
+
+    @Override
+    public float[][] evaluate(int[] tokens, boolean allPositions) throws ModelLoadException {
+        if (tokens.length == 0) {
+            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token.");
+        }
+        if (tokens.length > model.nCtx()) {
+            throw new ModelLoadException(tokens.length + " tokens do not fit into the context length n_ctx="
+                    + model.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.");
+        }
+        turn.lock();
+        try {
+            cached = new int[0];
+            model.clearKvCache();
+            float[][] out;
+            if (allPositions) {
+                out = model.decodeAll(tokens, 0);
+            } else {
+                model.decode(tokens, 0);
+                out = new float[][] {model.lastLogits()};
+            }
+            cached = tokens.clone();
+            return out;
+        } catch (LlamaException e) {
+            throw failure("evaluate logits", e);
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    // ---- life cycle ----
+
+    private ModelLoadException failure(String what, LlamaException e) {
+        if (e instanceof ModelClosedException || closed) {
+            return new ModelLoadException("The model " + info.description() + " was unloaded.", "Load it again.", e);
+        }
+        return new ModelLoadException("llama.cpp could not " + what + " with " + model.file().getFileName() + ": "
+                + e.getMessage(), "", e);
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        model.close();
+        onClose.accept(this);
+    }
+}

@@ -1,0 +1,217 @@
+package io.loadstone.loader.llamacpp;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import io.loadstone.api.loader.LoaderOptions;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.gguf.GgufFile;
+import io.loadstone.llamacpp.ContextParams;
+import io.loadstone.llamacpp.LlamaRuntime;
+import io.loadstone.llamacpp.ModelParams;
+
+/**
+ * The llama.cpp loader's options, with text-generation-webui's names, order, ranges and
+ * defaults ({@code modules/loaders.py}, {@code ui_model_menu.py}), and their mapping to
+ * llama.cpp's model and context parameters.
+ */
+final class LlamaCppOptions {
+
+    static final String N_CTX = "n_ctx";
+    static final String N_GPU_LAYERS = "n_gpu_layers";
+    static final String TENSOR_SPLIT = "tensor_split";
+    static final String N_BATCH = "n_batch";
+    static final String THREADS = "threads";
+    static final String THREADS_BATCH = "threads_batch";
+    static final String NO_MMAP = "no_mmap";
+    static final String MLOCK = "mlock";
+    static final String NO_MUL_MAT_Q = "no_mul_mat_q";
+    static final String ALPHA_VALUE = "alpha_value";
+    static final String ROPE_FREQ_BASE = "rope_freq_base";
+    static final String COMPRESS_POS_EMB = "compress_pos_emb";
+    static final String CPU = "cpu";
+    static final String NUMA = "numa";
+    static final String SEED = "seed";
+
+    /** n_ctx = 0 takes the model's trained context, but at most this (text-generation-webui, PR #6835). */
+    static final int AUTO_CTX_CAP = 8192;
+
+    /** Used when a GGUF file does not say its context length. */
+    static final int FALLBACK_CTX = 2048;
+
+    /** llama.cpp's RoPE base when the model does not set one. */
+    static final double DEFAULT_ROPE_BASE = 10000;
+
+    private LlamaCppOptions() {
+    }
+
+    /** The option specs; those that cannot work with {@code rt} are marked not applicable. */
+    static List<OptionSpec> specs(LlamaRuntime rt) {
+        String noGpu = "this llama.cpp build (" + rt.buildName() + ") has no GPU backend; everything runs on the CPU";
+        List<OptionSpec> s = new ArrayList<>();
+        s.add(OptionSpec.integer(N_CTX, 0, 0, 1 << 20, "Context length in tokens. 0 = the model's trained context "
+                + "length from the GGUF file, capped at " + AUTO_CTX_CAP + " to keep memory in check; set it "
+                + "explicitly to use more. Memory for the KV cache grows with it."));
+        OptionSpec gpu = OptionSpec.integer(N_GPU_LAYERS, 0, 0, 256, "Number of layers to offload to the GPU. "
+                + "Set it as high as fits in VRAM; 0 = CPU only.");
+        s.add(rt.supportsGpuOffload() ? gpu : gpu.notApplicable(noGpu));
+        OptionSpec split = OptionSpec.text(TENSOR_SPLIT, "", "How to split the model across GPUs, as a "
+                + "comma-separated list of proportions, e.g. 60,40. Empty = llama.cpp decides.");
+        s.add(rt.supportsGpuOffload() ? split : split.notApplicable(noGpu));
+        s.add(OptionSpec.integer(N_BATCH, 512, 1, 2048, "Maximum number of prompt tokens evaluated at once "
+                + "(prompt processing batch size)."));
+        s.add(OptionSpec.integer(THREADS, 0, 0, 256, "Threads for generating tokens. 0 = automatic (half the "
+                + "logical CPUs, i.e. roughly the physical cores)."));
+        s.add(OptionSpec.integer(THREADS_BATCH, 0, 0, 256, "Threads for prompt processing. 0 = automatic (all "
+                + "logical CPUs)."));
+        OptionSpec mmap = OptionSpec.bool(NO_MMAP, false, "Read the whole model into memory instead of mapping "
+                + "the file. Slower to load; avoids page-ins later.");
+        s.add(rt.supportsMmap() ? mmap : mmap.notApplicable("this platform cannot memory-map models; they are "
+                + "always read into memory"));
+        OptionSpec mlock = OptionSpec.bool(MLOCK, false, "Lock the model in RAM so the system cannot swap it out.");
+        s.add(rt.supportsMlock() ? mlock : mlock.notApplicable("this platform or llama.cpp build cannot lock "
+                + "memory"));
+        s.add(OptionSpec.bool(NO_MUL_MAT_Q, false, "Disable the mul_mat_q CUDA kernels (llama-cpp-python 2023).")
+                .notApplicable("llama.cpp removed this switch; build " + rt.buildName()
+                        + " chooses its matrix kernels itself"));
+        s.add(OptionSpec.number(ALPHA_VALUE, 1, 1, 8, "NTK RoPE scaling factor for longer contexts: about 1.75 "
+                + "for 1.5x the trained context, 2.5 for 2x. Used only when rope_freq_base is 0: then "
+                + "rope_freq_base = (model's base) * alpha_value^(64/63)."));
+        s.add(OptionSpec.number(ROPE_FREQ_BASE, 0, 0, 1e9, "RoPE base frequency. 0 = the model's own; if "
+                + "greater than 0 it is used instead of alpha_value."));
+        s.add(OptionSpec.number(COMPRESS_POS_EMB, 1, 1, 32, "Linear RoPE scaling: positional embeddings are "
+                + "compressed by this factor. Set it to (context length) / (model's trained context length). "
+                + "rope_freq_scale = 1/compress_pos_emb. Use this or alpha_value, not both."));
+        OptionSpec cpu = OptionSpec.bool(CPU, false, "Run on the CPU only, even when a GPU is available.");
+        s.add(rt.supportsGpuOffload() ? cpu : cpu.notApplicable(noGpu + ", so there is nothing to switch off"));
+        s.add(OptionSpec.bool(NUMA, false, "NUMA-aware thread and memory placement for machines with several "
+                + "CPU sockets. Applies to the whole process until it restarts."));
+        s.add(OptionSpec.integer(SEED, -1, -1, 0xFFFFFFFFL, "Default random seed for sampling when a request "
+                + "does not give one. -1 = a new random seed each time."));
+        return List.copyOf(s);
+    }
+
+    /**
+     * What one load does: llama.cpp parameters, the seed default, warnings about options
+     * that had no effect, and the values actually used.
+     */
+    record Plan(ModelParams model, ContextParams context, boolean numa, long seed, List<String> warnings,
+            Map<String, Object> effective) {
+    }
+
+    static Plan plan(List<OptionSpec> specs, LoaderOptions given, GgufFile gguf, LlamaRuntime rt)
+            throws ModelLoadException {
+        // Fill in defaults and check ranges again: callers outside the core may pass unchecked values.
+        LoaderOptions o = LoaderOptions.validate(specs, given.asMap());
+        List<String> warnings = new ArrayList<>();
+        Map<String, Object> effective = new LinkedHashMap<>(o.asMap());
+
+        for (OptionSpec spec : specs) {
+            if (spec.applies() != null && !sameValue(o.asMap().get(spec.name()), spec.defaultValue())) {
+                warnings.add(spec.name() + "=" + o.asMap().get(spec.name()) + " had no effect: " + spec.applies()
+                        + ".");
+                effective.put(spec.name(), spec.defaultValue());
+            }
+        }
+        boolean gpu = rt.supportsGpuOffload();
+
+        // Context length.
+        long trained = gguf.contextLength().orElse(0);
+        int nCtx = (int) o.integer(N_CTX);
+        if (nCtx == 0) {
+            nCtx = (int) Math.min(trained > 0 ? trained : FALLBACK_CTX, AUTO_CTX_CAP);
+        }
+        effective.put(N_CTX, (long) nCtx);
+
+        // RoPE (modules/RoPE.py): rope_freq_base > 0 wins; else alpha_value scales the model's base.
+        double alpha = o.number(ALPHA_VALUE);
+        double base = o.number(ROPE_FREQ_BASE);
+        double compress = o.number(COMPRESS_POS_EMB);
+        double ropeBase;
+        if (base > 0) {
+            ropeBase = base;
+            if (alpha > 1) {
+                warnings.add("alpha_value=" + alpha + " had no effect: rope_freq_base=" + base
+                        + " is set and takes precedence.");
+                effective.put(ALPHA_VALUE, 1.0);
+            }
+        } else if (alpha > 1) {
+            ropeBase = gguf.ropeFreqBase().orElse(DEFAULT_ROPE_BASE) * Math.pow(alpha, 64.0 / 63.0);
+        } else {
+            ropeBase = 0; // the model's own
+        }
+        double ropeScale = compress > 1 ? 1.0 / compress : 0; // 0 = the model's own scaling
+        if (compress > 1 && alpha > 1 && base <= 0) {
+            warnings.add("Both compress_pos_emb and alpha_value are set; text-generation-webui advises one or the "
+                    + "other.");
+        }
+        effective.put(ROPE_FREQ_BASE, ropeBase > 0 ? ropeBase : gguf.ropeFreqBase().orElse(DEFAULT_ROPE_BASE));
+        if (trained > 0 && nCtx > trained && compress <= 1 && alpha <= 1 && base <= 0) {
+            warnings.add("n_ctx=" + nCtx + " is larger than the context the model was trained with (" + trained
+                    + "); output degrades past " + trained + " tokens unless you also set compress_pos_emb (e.g. "
+                    + ceilDiv(nCtx, trained) + ") or alpha_value.");
+        }
+
+        // Threads.
+        ContextParams ctx = new ContextParams(nCtx, (int) o.integer(N_BATCH), 0, (int) o.integer(THREADS),
+                (int) o.integer(THREADS_BATCH), (float) ropeBase, (float) ropeScale, null, null, false);
+        effective.put(THREADS, (long) ctx.effectiveThreads());
+        effective.put(THREADS_BATCH, (long) ctx.effectiveThreadsBatch());
+
+        // Weights.
+        int gpuLayers = gpu && !o.bool(CPU) ? (int) o.integer(N_GPU_LAYERS) : 0;
+        if (gpu && o.bool(CPU) && o.integer(N_GPU_LAYERS) > 0) {
+            warnings.add("n_gpu_layers=" + o.integer(N_GPU_LAYERS) + " had no effect: cpu is set.");
+            effective.put(N_GPU_LAYERS, 0L);
+        }
+        List<Double> split = gpu ? parseSplit(o.text(TENSOR_SPLIT), rt) : List.of();
+        boolean mmap = !rt.supportsMmap() || !o.bool(NO_MMAP);
+        boolean mlock = rt.supportsMlock() && o.bool(MLOCK);
+        ModelParams model = new ModelParams(gpuLayers, 0, split, mmap, mlock, false, false);
+
+        return new Plan(model, ctx, o.bool(NUMA), o.integer(SEED), List.copyOf(warnings), effective);
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    private static boolean sameValue(Object a, Object b) {
+        if (a instanceof Number x && b instanceof Number y) {
+            return Double.compare(x.doubleValue(), y.doubleValue()) == 0;
+        }
+        return Objects.equals(a, b);
+    }
+
+    static List<Double> parseSplit(String text, LlamaRuntime rt) throws ModelLoadException {
+        String t = text.strip();
+        if (t.isEmpty()) {
+            return List.of();
+        }
+        List<Double> out = new ArrayList<>();
+        for (String part : t.split(",")) {
+            double d;
+            try {
+                d = Double.parseDouble(part.strip());
+            } catch (NumberFormatException e) {
+                throw new ModelLoadException("Option 'tensor_split' must be a comma-separated list of numbers such as "
+                        + "60,40, not '" + text + "'.", "Write one proportion per GPU, separated by commas.");
+            }
+            if (!(d >= 0) || Double.isInfinite(d)) {
+                throw new ModelLoadException("Option 'tensor_split' has a negative or invalid proportion: '" + text
+                        + "'.", "Use proportions of 0 or more, e.g. 60,40.");
+            }
+            out.add(d);
+        }
+        if (out.size() > rt.maxDevices()) {
+            throw new ModelLoadException("Option 'tensor_split' names " + out.size() + " GPUs, but this llama.cpp "
+                    + "build handles at most " + rt.maxDevices() + ".", "Give at most " + rt.maxDevices()
+                            + " proportions.");
+        }
+        return List.copyOf(out);
+    }
+}
