@@ -46,7 +46,8 @@ public final class TokenizerFiles {
 
     public static TokenizerDefinition read(Path folderOrFile, TokenizerOptions options) throws TokenizerException {
         Path folder = Files.isRegularFile(folderOrFile)
-                && folderOrFile.getFileName().toString().equals(TOKENIZER_JSON) ? folderOrFile.getParent()
+                && folderOrFile.getFileName().toString().equals(TOKENIZER_JSON)
+                        ? folderOrFile.toAbsolutePath().getParent()
                         : folderOrFile;
         if (folder == null || !Files.isDirectory(folder)) {
             throw new TokenizerException(folderOrFile, "no tokenizer folder at " + folderOrFile
