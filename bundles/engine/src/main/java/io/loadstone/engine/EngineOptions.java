@@ -17,6 +17,7 @@ public final class EngineOptions {
     private final double compressPosEmb;
     private final double alphaValue;
     private final WeightQuantization quantization;
+    private final LinearFormat linearFormat;
 
     private EngineOptions(Builder b) {
         this.threads = b.threads;
@@ -27,6 +28,7 @@ public final class EngineOptions {
         this.compressPosEmb = b.compressPosEmb;
         this.alphaValue = b.alphaValue;
         this.quantization = b.quantization;
+        this.linearFormat = b.linearFormat;
     }
 
     /** All defaults: every core, the model's own context length and RoPE, F32 KV cache, weights as stored. */
@@ -49,6 +51,7 @@ public final class EngineOptions {
         b.compressPosEmb = compressPosEmb;
         b.alphaValue = alphaValue;
         b.quantization = quantization;
+        b.linearFormat = linearFormat;
         return b;
     }
 
@@ -94,11 +97,17 @@ public final class EngineOptions {
         return quantization;
     }
 
+    /** The format that supplies linear layers, or null for plain F32/F16/BF16 checkpoints. */
+    public LinearFormat linearFormat() {
+        return linearFormat;
+    }
+
     @Override
     public String toString() {
         return "EngineOptions[threads=" + threads + ", maxContext=" + maxContext + ", batchSize=" + batchSize
                 + ", kvCache=" + kvCache + ", ropeFreqBase=" + ropeFreqBase + ", compressPosEmb=" + compressPosEmb
-                + ", alphaValue=" + alphaValue + ", quantization=" + quantization + "]";
+                + ", alphaValue=" + alphaValue + ", quantization=" + quantization
+                + (linearFormat == null ? "" : ", linearFormat=" + linearFormat.name()) + "]";
     }
 
     /** Mutable builder; every setter checks its value at once. */
@@ -111,6 +120,7 @@ public final class EngineOptions {
         private double compressPosEmb = 1.0;
         private double alphaValue = 1.0;
         private WeightQuantization quantization = WeightQuantization.NONE;
+        private LinearFormat linearFormat;
 
         private Builder() {
         }
@@ -170,6 +180,12 @@ public final class EngineOptions {
 
         public Builder quantization(WeightQuantization quantization) {
             this.quantization = Objects.requireNonNull(quantization, "quantization");
+            return this;
+        }
+
+        /** A weight format for the linear layers (null = plain float checkpoints). */
+        public Builder linearFormat(LinearFormat linearFormat) {
+            this.linearFormat = linearFormat;
             return this;
         }
 

@@ -28,7 +28,8 @@ public record LlamaConfig(ModelConfig model, RopeSpec rope) {
 
     private static final String REDOWNLOAD = "Download config.json again from the model's repository.";
 
-    public static LlamaConfig read(Path folder) throws ModelFileException {
+    /** @param quantizedWeights whether a loader supplies the linear layers (then quantization_config is fine) */
+    public static LlamaConfig read(Path folder, boolean quantizedWeights) throws ModelFileException {
         Path file = folder.resolve("config.json");
         Map<String, Object> c;
         try {
@@ -43,10 +44,10 @@ public record LlamaConfig(ModelConfig model, RopeSpec rope) {
         } catch (JsonException e) {
             throw new ModelFileException(file, "is not valid JSON: " + e.getMessage(), REDOWNLOAD, e);
         }
-        return parse(file, c);
+        return parse(file, c, quantizedWeights);
     }
 
-    static LlamaConfig parse(Path file, Map<String, Object> c) throws ModelFileException {
+    static LlamaConfig parse(Path file, Map<String, Object> c, boolean quantizedWeights) throws ModelFileException {
         String architecture = "";
         if (c.get("architectures") instanceof List<?> a && !a.isEmpty() && a.get(0) instanceof String s) {
             architecture = s;
@@ -57,7 +58,7 @@ public record LlamaConfig(ModelConfig model, RopeSpec rope) {
                     + ") is not a model this engine runs (it runs " + String.join(", ", MODEL_TYPES.stream().sorted().toList()) + ")",
                     "Use a loader that supports this architecture (e.g. llama.cpp with a GGUF file).");
         }
-        if (c.get("quantization_config") instanceof Map<?, ?> q) {
+        if (!quantizedWeights && c.get("quantization_config") instanceof Map<?, ?> q) {
             throw new ModelFileException(file, "describes a quantized checkpoint (quant_method " + q.get("quant_method")
                     + "); this engine reads F32/F16/BF16 weights", "Open it with the loader for that quantization format.");
         }

@@ -58,7 +58,7 @@ public final class LlamaModel implements EngineModel {
                     "Give the folder that holds config.json and the .safetensors files.");
         }
         long t0 = System.nanoTime();
-        LlamaConfig lc = LlamaConfig.read(folder);
+        LlamaConfig lc = LlamaConfig.read(folder, options.linearFormat() != null);
         ModelConfig c = lc.model();
         RopeSpec ropeSpec = effectiveRope(lc.rope(), c.headDim(), options);
         int maxContext = options.maxContext() > 0 ? options.maxContext()
@@ -74,7 +74,7 @@ public final class LlamaModel implements EngineModel {
                 case INT8 -> m -> released(m, Quantizer.int8(m, arena, p));
                 case NF4 -> m -> released(m, Quantizer.nf4(m, arena, p));
             };
-            LlamaWeights w = LlamaWeights.bind(c, ck, linear);
+            LlamaWeights w = LlamaWeights.bind(c, ck, options.linearFormat(), linear);
             ModelConfig full = new ModelConfig(c.modelType(), c.architecture(), c.hiddenSize(), c.intermediateSize(), c.numLayers(),
                     c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(), c.rmsNormEps(),
                     c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.slidingWindow(), c.bosTokenId(),

@@ -1,9 +1,14 @@
 package io.loadstone.engine.llama;
 
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.engine.LinearFormat;
+import io.loadstone.engine.LinearWeights;
 import io.loadstone.engine.ModelConfig;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.safetensors.TensorInfo;
+import io.loadstone.engine.safetensors.TensorView;
+import io.loadstone.engine.tensor.ExternalMatrix;
 import io.loadstone.engine.tensor.Matrix;
 import io.loadstone.engine.tensor.StoredMatrix;
 import io.loadstone.engine.tensor.Tensors;
@@ -45,29 +50,30 @@ final class LlamaWeights {
      * @param linear turns each stored projection matrix into the matrix used for compute (the
      *               identity, or a load-time quantizer)
      */
-    static LlamaWeights bind(ModelConfig c, Checkpoint ck, UnaryOperator<Matrix> linear) throws ModelFileException {
-        Binder b = new Binder(c, ck);
+    static LlamaWeights bind(ModelConfig c, Checkpoint ck, LinearFormat format, UnaryOperator<Matrix> linear)
+            throws ModelLoadException {
+        Binder b = new Binder(c, ck, format);
         int d = c.hiddenSize();
         int qd = c.numHeads() * c.headDim();
         int kvd = c.numKvHeads() * c.headDim();
         int ff = c.intermediateSize();
         TensorInfo embed = b.need("model.embed_tokens.weight", c.vocabSize(), d);
-        TensorInfo[][] raw = new TensorInfo[c.numLayers()][];
+        Object[][] raw = new Object[c.numLayers()][];
         for (int l = 0; l < c.numLayers(); l++) {
             String p = "model.layers." + l + ".";
-            raw[l] = new TensorInfo[] {
+            raw[l] = new Object[] {
                 b.need(p + "input_layernorm.weight", d),
-                b.need(p + "self_attn.q_proj.weight", qd, d),
-                b.need(p + "self_attn.k_proj.weight", kvd, d),
-                b.need(p + "self_attn.v_proj.weight", kvd, d),
-                b.need(p + "self_attn.o_proj.weight", d, qd),
+                b.linear(p + "self_attn.q_proj", qd, d),
+                b.linear(p + "self_attn.k_proj", kvd, d),
+                b.linear(p + "self_attn.v_proj", kvd, d),
+                b.linear(p + "self_attn.o_proj", d, qd),
                 c.attentionBias() ? b.need(p + "self_attn.q_proj.bias", qd) : null,
                 c.attentionBias() ? b.need(p + "self_attn.k_proj.bias", kvd) : null,
                 c.attentionBias() ? b.need(p + "self_attn.v_proj.bias", kvd) : null,
                 b.need(p + "post_attention_layernorm.weight", d),
-                b.need(p + "mlp.gate_proj.weight", ff, d),
-                b.need(p + "mlp.up_proj.weight", ff, d),
-                b.need(p + "mlp.down_proj.weight", d, ff),
+                b.linear(p + "mlp.gate_proj", ff, d),
+                b.linear(p + "mlp.up_proj", ff, d),
+                b.linear(p + "mlp.down_proj", d, ff),
             };
         }
         TensorInfo norm = b.need("model.norm.weight", d);
@@ -83,28 +89,30 @@ final class LlamaWeights {
         long params = embed.elements() + norm.elements() + (head == null ? 0 : head.elements());
         Layer[] layers = new Layer[c.numLayers()];
         for (int l = 0; l < c.numLayers(); l++) {
-            TensorInfo[] t = raw[l];
-            for (TensorInfo x : t) {
-                if (x != null) {
-                    params += x.elements();
+            Object[] t = raw[l];
+            Matrix[] m = new Matrix[12];
+            for (int i : new int[] {1, 2, 3, 4, 9, 10, 11}) {
+                Matrix stored = t[i] instanceof TensorInfo ti ? new StoredMatrix(ti) : (Matrix) t[i];
+                types.add(stored.type());
+                params += (long) stored.rows() * stored.cols();
+                m[i] = stored instanceof StoredMatrix ? linear.apply(stored) : stored;
+            }
+            for (int i : new int[] {0, 5, 6, 7, 8}) {
+                if (t[i] != null) {
+                    params += ((TensorInfo) t[i]).elements();
                 }
             }
-            for (int i : new int[] {1, 2, 3, 4, 9, 10, 11}) {
-                types.add(t[i].dtype().name());
-            }
-            layers[l] = new Layer(Tensors.toFloats(t[0]),
-                    linear.apply(new StoredMatrix(t[1])), linear.apply(new StoredMatrix(t[2])),
-                    linear.apply(new StoredMatrix(t[3])), linear.apply(new StoredMatrix(t[4])),
-                    t[5] == null ? null : Tensors.toFloats(t[5]), t[6] == null ? null : Tensors.toFloats(t[6]),
-                    t[7] == null ? null : Tensors.toFloats(t[7]),
-                    Tensors.toFloats(t[8]),
-                    linear.apply(new StoredMatrix(t[9])), linear.apply(new StoredMatrix(t[10])),
-                    linear.apply(new StoredMatrix(t[11])));
+            layers[l] = new Layer(floats(t[0]), m[1], m[2], m[3], m[4], floats(t[5]), floats(t[6]), floats(t[7]), floats(t[8]),
+                    m[9], m[10], m[11]);
         }
         Matrix embedding = new StoredMatrix(embed);
         Matrix lmHead = head == null ? embedding : new StoredMatrix(head);
         String weightType = types.size() == 1 ? types.iterator().next() : "mixed " + types;
         return new LlamaWeights(embedding, layers, Tensors.toFloats(norm), lmHead, weightType, params);
+    }
+
+    private static float[] floats(Object t) {
+        return t == null ? null : Tensors.toFloats((TensorInfo) t);
     }
 
     /** Bytes of weight data the forward pass reads (each matrix once, even when tied). */
@@ -122,12 +130,30 @@ final class LlamaWeights {
     private static final class Binder {
         private final ModelConfig c;
         private final Checkpoint ck;
+        private final LinearFormat format;
         private final List<String> missing = new ArrayList<>();
         private ModelFileException firstBad;
 
-        Binder(ModelConfig c, Checkpoint ck) {
+        Binder(ModelConfig c, Checkpoint ck, LinearFormat format) {
             this.c = c;
             this.ck = ck;
+            this.format = format;
+        }
+
+        /** A projection: from the loader's format if it has one for this layer, else {@code prefix.weight}. */
+        Object linear(String prefix, int rows, int cols) throws ModelLoadException {
+            if (format != null) {
+                LinearWeights w = format.load(prefix, rows, cols, name -> ck.find(name).map(TensorView::new));
+                if (w != null) {
+                    if (w.rows() != rows || w.cols() != cols) {
+                        throw new ModelLoadException("The " + format.name() + " format gave " + prefix + " as " + w.rows() + " x "
+                                + w.cols() + " weights, but config.json requires " + rows + " x " + cols + ".",
+                                "Report this to the loader's authors.");
+                    }
+                    return new ExternalMatrix(prefix, format.name().toUpperCase(java.util.Locale.ROOT), w);
+                }
+            }
+            return need(prefix + ".weight", rows, cols);
         }
 
         TensorInfo need(String name, long... shape) {
