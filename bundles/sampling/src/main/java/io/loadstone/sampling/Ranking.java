@@ -44,6 +44,24 @@ final class Ranking {
         finish(n);
     }
 
+    private float[] heap = new float[0];
+
+    /**
+     * Ranks at least the {@code m} best live tokens (all of those tied with the m-th too),
+     * best first, by partial selection: a size-m heap pass, then a sort of only those.
+     */
+    void rankTop(float[] scores, int m, int live) {
+        if (m >= live) {
+            rankDescending(scores);
+            return;
+        }
+        if (heap.length < m) {
+            heap = new float[m];
+        }
+        // m < live, so the m-th largest is a live (finite) score.
+        rankAtLeast(scores, Distributions.kthLargest(scores, m, heap));
+    }
+
     /** Ranks the tokens scoring at least {@code threshold} (a head of the full ranking), best first. */
     void rankAtLeast(float[] scores, double threshold) {
         ensure(scores.length);

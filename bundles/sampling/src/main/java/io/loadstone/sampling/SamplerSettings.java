@@ -29,7 +29,7 @@ import io.loadstone.api.loader.Sampling;
  * @param presencePenalty        0 = off
  * @param frequencyPenalty       0 = off
  * @param noRepeatNgramSize      0 = off
- * @param mirostatMode           0 = off, 2 = mirostat 2.0
+ * @param mirostatMode           0 = off, 1 = mirostat 1.0, 2 = mirostat 2.0
  * @param mirostatTau            target surprise (bits)
  * @param mirostatEta            learning rate of mu
  * @param guidanceScale          classifier-free guidance, 1 = off
@@ -68,8 +68,8 @@ public record SamplerSettings(double temperature, int topK, double topP, double 
         check(Sampling.PRESENCE_PENALTY, presencePenalty, Double.isFinite(presencePenalty), "a finite number");
         check(Sampling.FREQUENCY_PENALTY, frequencyPenalty, Double.isFinite(frequencyPenalty), "a finite number");
         check(Sampling.NO_REPEAT_NGRAM_SIZE, noRepeatNgramSize, noRepeatNgramSize >= 0, "an integer >= 0 (0 = off)");
-        check(Sampling.MIROSTAT_MODE, mirostatMode, mirostatMode == 0 || mirostatMode == 2,
-                "0 (off) or 2 (mirostat 2.0; the HF sampler stack has no mode 1, as in text-generation-webui)");
+        check(Sampling.MIROSTAT_MODE, mirostatMode, mirostatMode >= 0 && mirostatMode <= 2,
+                "0 (off), 1 (mirostat 1.0) or 2 (mirostat 2.0)");
         check(Sampling.MIROSTAT_TAU, mirostatTau, mirostatTau >= 0 && Double.isFinite(mirostatTau),
                 "a finite number >= 0");
         check(Sampling.MIROSTAT_ETA, mirostatEta, mirostatEta >= 0 && Double.isFinite(mirostatEta),
@@ -139,7 +139,7 @@ public record SamplerSettings(double temperature, int topK, double topP, double 
 
     /** True when mirostat replaces the truncation warpers. */
     public boolean usesMirostat() {
-        return mirostatMode == 2 && !greedy();
+        return mirostatMode != 0 && !greedy();
     }
 
     /**
@@ -198,7 +198,8 @@ public record SamplerSettings(double temperature, int topK, double topP, double 
             list.add(temp);
         }
         if (usesMirostat()) {
-            list.add(new Mirostat(mirostatTau, mirostatEta, random));
+            list.add(mirostatMode == 2 ? new Mirostat(mirostatTau, mirostatEta, random)
+                    : new MirostatV1(mirostatTau, mirostatEta, random));
         } else {
             if (topK != 0) {
                 list.add(new TopK(topK, MIN_TOKENS_TO_KEEP));

@@ -32,7 +32,7 @@ public final class SamplingSession {
     private final TokenHistory history;
     private final List<LogitsProcessor> processors;
     private final List<LogitsProcessor> warpers;
-    private final Mirostat mirostat;
+    private final LogitsProcessor mirostat;
     private float[] work = new float[0];
     private double[] weights = new double[0];
     private int vocab = -1;
@@ -49,7 +49,8 @@ public final class SamplingSession {
         procs.addAll(b.extra);
         this.processors = List.copyOf(procs);
         this.warpers = b.settings.warpers(random);
-        this.mirostat = (Mirostat) warpers.stream().filter(Mirostat.class::isInstance).findFirst().orElse(null);
+        this.mirostat = warpers.stream().filter(w -> w instanceof Mirostat || w instanceof MirostatV1).findFirst()
+                .orElse(null);
     }
 
     /** A session for {@code request}'s sampling parameters, after {@code promptTokens}. */
@@ -236,7 +237,11 @@ public final class SamplingSession {
 
     /** Mirostat's current mu, or NaN when mirostat is off. */
     public double mirostatMu() {
-        return mirostat != null ? mirostat.mu() : Double.NaN;
+        return switch (mirostat) {
+            case Mirostat m -> m.mu();
+            case MirostatV1 m -> m.mu();
+            case null, default -> Double.NaN;
+        };
     }
 
     public SamplerSettings settings() {

@@ -332,6 +332,33 @@ class SamplingSessionTest {
     }
 
     @Test
+    void mirostatV1TurnsMuIntoATopKFromTheZipfExponent() {
+        // A Zipf head p_i ~ (i+1)^-1.5 over N = 1000 tokens: the fit gives s = 1.5 exactly, so with
+        // tau 2 (mu 4) k = (0.5 * 2^4 / (1 - 1000^-0.5))^(1/1.5) = 8.2612^(2/3) = 4.09 -> top 4.
+        float[] logits = new float[1000];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) (-1.5 * Math.log(i + 1));
+        }
+        double kept = 0;
+        for (int i = 0; i < 4; i++) {
+            kept += Math.pow(i + 1, -1.5);
+        }
+        Set<Integer> seen = new HashSet<>();
+        for (int seed = 1; seed <= 200; seed++) {
+            SamplingSession s = session(params(Sampling.MIROSTAT_MODE, 1, Sampling.MIROSTAT_TAU, 2.0,
+                    Sampling.MIROSTAT_ETA, 0.1, Sampling.SEED, seed));
+            assertEquals(4.0, s.mirostatMu());
+            int t = s.next(logits);
+            seen.add(t);
+            double surprise = -Math.log(Math.pow(t + 1, -1.5) / kept) / Math.log(2);
+            assertEquals(4 - 0.1 * (surprise - 2), s.mirostatMu(), 1e-5, "seed " + seed);
+        }
+        assertEquals(Set.of(0, 1, 2, 3), seen);
+        assertEquals(List.of("mirostat"), SamplerSettings.of(params(Sampling.MIROSTAT_MODE, 1, Sampling.TOP_P,
+                0.5)).chain());
+    }
+
+    @Test
     void mirostatIgnoresTheTruncationWarpers() {
         // top_k 1 would force token 0; under mirostat it is dropped, so other tokens appear.
         SamplingSession s = session(params(Sampling.MIROSTAT_MODE, 2, Sampling.TOP_K, 1, Sampling.SEED, 8));
@@ -379,7 +406,7 @@ class SamplingSessionTest {
     void rejectsBadParametersWithMessagesThatNameThem() {
         assertMessage("top_p = 1.5", Map.of(Sampling.TOP_P, 1.5));
         assertMessage("unknown sampling parameter 'top_q'", Map.of("top_q", 0.5));
-        assertMessage("mirostat_mode = 1", Map.of(Sampling.MIROSTAT_MODE, 1));
+        assertMessage("mirostat_mode = 3", Map.of(Sampling.MIROSTAT_MODE, 3));
         assertMessage("top_k = 40.5 must be a whole number", Map.of(Sampling.TOP_K, 40.5));
         assertMessage("temperature = -1", Map.of(Sampling.TEMPERATURE, -1));
         assertMessage("repetition_penalty = 0", Map.of(Sampling.REPETITION_PENALTY, 0));
