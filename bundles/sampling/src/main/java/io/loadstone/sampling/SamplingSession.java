@@ -53,9 +53,19 @@ public final class SamplingSession {
                 .orElse(null);
     }
 
-    /** A session for {@code request}'s sampling parameters, after {@code promptTokens}. */
-    public static SamplingSession start(GenerationRequest request, int[] promptTokens) {
-        return builder(SamplerSettings.of(request)).prompt(promptTokens).build();
+    /**
+     * A session for {@code request}'s sampling parameters, after {@code promptTokens}.
+     *
+     * @param eosTokens the model's end-of-sequence ids: banned when the request says
+     *                  {@link GenerationRequest#banEos()}, ignored otherwise
+     * @throws IllegalArgumentException a parameter is unknown or out of range (the message names it)
+     */
+    public static SamplingSession start(GenerationRequest request, int[] promptTokens, int... eosTokens) {
+        Builder b = builder(SamplerSettings.of(request)).prompt(promptTokens);
+        if (request.banEos()) {
+            b.suppress(eosTokens);
+        }
+        return b.build();
     }
 
     public static Builder builder(SamplerSettings settings) {

@@ -5,13 +5,16 @@
  * <p>The chain and its order follow transformers' {@code generate()} (processors, then
  * warpers) as patched by text-generation-webui's {@code sampler_hijack}: classifier-free
  * guidance, repetition/presence/frequency penalty over a range, no-repeat n-gram, token
- * suppression, then temperature, top-k, top-p, typical-p, epsilon and eta cutoff, then
- * tail-free, top-a and min-p (or mirostat v2 instead of every warper but temperature);
- * {@code temperature_last} moves temperature to the end. Greedy decoding runs the
- * processors only, as transformers does.
+ * suppression and any processors a loader adds; then, when sampling, temperature, top-k,
+ * top-p, typical-p, epsilon and eta cutoff, tail-free, top-a and min-p (or mirostat instead
+ * of every warper but temperature), and a draw from the softmax. {@code temperature_last}
+ * moves temperature to the end. Greedy decoding ({@code do_sample=false} or temperature 0)
+ * runs the processors only and takes the argmax, as transformers does.
  *
  * <p>Start with {@link io.loadstone.sampling.SamplingSession#start}: one session per
- * generation, fed one logits vector per step.
+ * generation, fed one logits vector per step. A loader declares
+ * {@link io.loadstone.sampling.SamplerSettings#supportedParameters()} in its
+ * {@code Capabilities.samplers()}.
  */
 @Export
 @Version("1.0.0")

@@ -381,7 +381,13 @@ class SamplingSessionTest {
         assertEquals(List.of("top_k"), s.chain());
         int t = s.next(f(0, 9, 8, 0, 0, 0));
         assertTrue(t == 1 || t == 2);
-        assertEquals(0, SamplingSession.start(GenerationRequest.greedy("x", 1), new int[0]).next(f(2, 1)));
+        assertEquals(0, SamplingSession.start(GenerationRequest.greedy("x", 1), new int[0], 0).next(f(2, 1)));
+        // ban_eos_token: the eos id is suppressed only when the request asks.
+        GenerationRequest banEos = new GenerationRequest("x", 1, Map.of(Sampling.DO_SAMPLE, false), List.of(), true,
+                true, "");
+        SamplingSession banned = SamplingSession.start(banEos, new int[0], 0);
+        assertEquals(1, banned.next(f(2, 1)));
+        assertEquals(List.of("suppress_tokens"), banned.chain());
     }
 
     @Test
