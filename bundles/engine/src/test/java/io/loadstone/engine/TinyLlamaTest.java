@@ -108,8 +108,10 @@ class TinyLlamaTest {
         assertThrows(IllegalArgumentException.class, () -> s.truncate(4));
         assertEquals(3, s.position());
         m.close();
+        // Closing the model closes its sessions (their off-heap caches) too.
         IllegalStateException closed = assertThrows(IllegalStateException.class, () -> s.forward(new int[] {1}));
         assertTrue(closed.getMessage().contains("closed"), closed.getMessage());
+        assertThrows(IllegalStateException.class, () -> s.forwardAll(new int[] {1}));
         assertThrows(IllegalStateException.class, m::newSession);
         s.close();
         m.close();

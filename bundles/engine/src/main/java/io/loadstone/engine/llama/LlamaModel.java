@@ -15,6 +15,8 @@ import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.UnaryOperator;
 
@@ -38,6 +40,8 @@ public final class LlamaModel implements EngineModel {
     /** Forward passes hold the read lock; close() takes the write lock, so it never unmaps under a running pass. */
     final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
+    /** Open sessions, closed with the model so that their off-heap KV caches never outlive it. */
+    private final Set<LlamaSession> sessions = ConcurrentHashMap.newKeySet();
 
     private LlamaModel(Path folder, ModelConfig config, EngineOptions options, Arena arena, Checkpoint checkpoint,
             LlamaWeights weights, Rope rope, int maxContext, ComputePool pool) {
@@ -160,10 +164,16 @@ public final class LlamaModel implements EngineModel {
         lifecycle.readLock().lock();
         try {
             checkOpen();
-            return new LlamaSession(this);
+            LlamaSession s = new LlamaSession(this);
+            sessions.add(s);
+            return s;
         } finally {
             lifecycle.readLock().unlock();
         }
+    }
+
+    void forget(LlamaSession s) {
+        sessions.remove(s);
     }
 
     /** Call with the lifecycle lock held. */
@@ -181,6 +191,9 @@ public final class LlamaModel implements EngineModel {
                 return;
             }
             closed = true;
+            for (LlamaSession s : sessions) {
+                s.close();
+            }
             pool.close();
             arena.close();
         } finally {

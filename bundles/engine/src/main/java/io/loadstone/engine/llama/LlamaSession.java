@@ -106,10 +106,11 @@ final class LlamaSession implements EngineSession {
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
         if (!closed) {
             closed = true;
             cache.close();
+            model.forget(this);
         }
     }
 
