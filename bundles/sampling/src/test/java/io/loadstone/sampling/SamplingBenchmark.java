@@ -31,7 +31,7 @@ public final class SamplingBenchmark {
                     plain);
             row("min_p .05 + temperature_last", perStep(steps, Map.of(Sampling.MIN_P, 0.05,
                     Sampling.TEMPERATURE, 1.5, Sampling.TEMPERATURE_LAST, true, Sampling.SEED, 1)), plain);
-            row("top_p .9 alone (sorts the vocabulary)", perStep(steps, Map.of(Sampling.TOP_P, 0.9,
+            row("top_p .9 alone (ranks only the head)", perStep(steps, Map.of(Sampling.TOP_P, 0.9,
                     Sampling.SEED, 1)), plain);
             row("typical .9 + tfs .95 (two full sorts)", perStep(steps, Map.of(Sampling.TYPICAL_P, 0.9,
                     Sampling.TFS, 0.95, Sampling.SEED, 1)), plain);
