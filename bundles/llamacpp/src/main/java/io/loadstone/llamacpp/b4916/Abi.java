@@ -28,6 +28,8 @@ import io.loadstone.llamacpp.LlamaException;
  * method calls exactly one native function and does nothing else, so that every
  * build-specific detail is visible in this one file.
  */
+// Native access is what this package is for; the JVM must run with --enable-native-access.
+@SuppressWarnings("restricted")
 final class Abi {
 
     // ---- struct layouts (b4916 include/llama.h) ----

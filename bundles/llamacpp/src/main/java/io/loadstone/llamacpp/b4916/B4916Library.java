@@ -24,6 +24,8 @@ import io.loadstone.llamacpp.NativeModel;
  * call in progress), then points llama.cpp's logger back at NULL (so no native code can
  * call the stub any more) and only then closes the arena.
  */
+// Native access is what this package is for; the JVM must run with --enable-native-access.
+@SuppressWarnings("restricted")
 final class B4916Library implements LlamaLibrary {
 
     static final String BUILD = "llama.cpp-b4916";

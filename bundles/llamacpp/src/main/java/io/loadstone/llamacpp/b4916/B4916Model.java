@@ -33,6 +33,8 @@ import io.loadstone.llamacpp.TokenSampler;
  * A llama_model with one llama_context. Every native call runs under {@link #lock}; close
  * takes the same lock, so memory is never freed while llama.cpp still uses it.
  */
+// Native access is what this package is for; the JVM must run with --enable-native-access.
+@SuppressWarnings("restricted")
 final class B4916Model implements NativeModel {
 
     private static final int META_BUF = 1024;

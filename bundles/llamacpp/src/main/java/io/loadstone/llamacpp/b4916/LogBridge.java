@@ -15,6 +15,8 @@ import java.util.Deque;
  *
  * <p>An exception escaping an upcall would kill the JVM, so {@link #log} catches everything.
  */
+// Native access is what this package is for; the JVM must run with --enable-native-access.
+@SuppressWarnings("restricted")
 final class LogBridge {
 
     // ggml_log_level values in b4916.

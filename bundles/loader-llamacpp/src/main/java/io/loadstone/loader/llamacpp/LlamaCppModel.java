@@ -140,7 +140,8 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         // text-generation-webui: repetition_penalty_range 0 = the whole context (llama.cpp: -1).
         int lastN = range <= 0 ? -1 : (int) Math.min(range, Integer.MAX_VALUE);
         return new SamplerParams(r.isGreedy(), seed, (float) r.number(Sampling.TEMPERATURE), topK,
-                (float) r.number(Sampling.TOP_P), (float) r.number(Sampling.MIN_P), (float) r.number(Sampling.TYPICAL_P),
+                (float) r.number(Sampling.TOP_P), (float) r.number(Sampling.MIN_P),
+                (float) r.number(Sampling.TYPICAL_P),
                 lastN, (float) r.number(Sampling.REPETITION_PENALTY), (float) r.number(Sampling.FREQUENCY_PENALTY),
                 (float) r.number(Sampling.PRESENCE_PENALTY), mirostat, (float) r.number(Sampling.MIROSTAT_TAU),
                 (float) r.number(Sampling.MIROSTAT_ETA), r.banEos() ? eogTokens : List.of());
@@ -163,8 +164,9 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         }
         int nCtx = model.nCtx();
         if (prompt.length > nCtx) {
-            throw new ModelLoadException("The prompt has " + prompt.length + " tokens, more than the context length n_ctx="
-                    + nCtx + " of this load.", "Shorten the prompt, or reload the model with a larger n_ctx.");
+            throw new ModelLoadException("The prompt has " + prompt.length
+                    + " tokens, more than the context length n_ctx=" + nCtx + " of this load.",
+                    "Shorten the prompt, or reload the model with a larger n_ctx.");
         }
         StopStrings stops = new StopStrings(r.stop());
         Utf8Pieces utf8 = new Utf8Pieces();
@@ -320,7 +322,8 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
 
     private ModelLoadException failure(String what, LlamaException e) {
         if (e instanceof ModelClosedException || closed) {
-            return new ModelLoadException("The model " + info.description() + " was unloaded.", "Load it again.", e);
+            return new ModelLoadException("The model " + model.file().getFileName() + " was unloaded.",
+                    "Load it again.", e);
         }
         return new ModelLoadException("llama.cpp could not " + what + " with " + model.file().getFileName() + ": "
                 + e.getMessage(), "", e);

@@ -279,7 +279,8 @@ final class PeftLoraConverter {
 
     private static int intValue(JsonObject o, String key, Path file) throws ModelLoadException {
         if (!o.has(key) || !o.get(key).isJsonPrimitive()) {
-            throw new ModelLoadException(file + " has no '" + key + "'.", "Use an adapter_config.json written by PEFT.");
+            throw new ModelLoadException(file + " has no '" + key + "'.",
+                    "Use an adapter_config.json written by PEFT.");
         }
         return o.get(key).getAsInt();
     }

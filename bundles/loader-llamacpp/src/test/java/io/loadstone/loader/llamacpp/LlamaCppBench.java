@@ -28,8 +28,8 @@ import io.loadstone.llamacpp.TokenSampler;
  * <pre>
  * mvn -q test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes:$(cat target/cp.txt) \
- *     io.loadstone.loader.llamacpp.LlamaCppBench model.gguf [prompt-tokens=256] [new-tokens=128] [threads=0] [runs=10] \
- *     [library=target/natives/native/linux-x86_64/libjllama.so]
+ *     io.loadstone.loader.llamacpp.LlamaCppBench model.gguf [prompt-tokens=256] [new-tokens=128] [threads=0] \
+ *     [runs=10] [library=target/natives/native/linux-x86_64/libjllama.so]
  * </pre>
  */
 public final class LlamaCppBench {
