@@ -23,6 +23,9 @@ const ui = {
   paramsKey: '',       // loader the parameter form was built for
   generating: null,    // AbortController of the running generation
   busy: false,
+  // model -> time until which load events for it are this page's own load echoing back: the
+  // status line keeps the load's own answer instead of being overwritten by the event.
+  ownLoad: {},
 };
 
 // ---- HTTP --------------------------------------------------------------------------------
@@ -321,6 +324,7 @@ async function load(reload) {
     status('#model-status', 'Failed to load ' + m.name + ': ' + e.message, 'error');
   } finally {
     ui.busy = false;
+    ui.ownLoad[m.name] = Date.now() + 5000;
     updateModelButtons();
   }
 }
@@ -579,10 +583,12 @@ function connectEvents() {
   events.addEventListener('model', (ev) => {
     const e = JSON.parse(ev.data);
     const bad = e.type === 'LOAD_FAILED' || e.type === 'LOADER_GONE';
+    const own = ['LOADING', 'LOADED', 'LOAD_FAILED'].includes(e.type) && (ui.busy || (ui.ownLoad[e.model] || 0) > Date.now());
     log(e.type.toLowerCase().replace('_', ' ') + (e.model ? ' ' + e.model : '') + (e.loader ? ' [' + e.loader + ']' : '')
       + (e.message ? ': ' + e.message : ''), bad ? 'error' : '');
     // Another page or the API changed the model: say so here too.
-    if (bad) status('#model-status', e.message, 'error');
+    if (own) { /* this page's own load: its answer is already on the status line */ }
+    else if (bad) status('#model-status', e.message, 'error');
     else if (e.type === 'UNLOADED' && !ui.busy) status('#model-status', 'Unloaded ' + e.model + '. ' + e.message, 'ok');
     else if (e.type === 'LOADING' && !ui.busy) status('#model-status', 'Loading ' + e.model + ' with ' + e.loader + '…', 'busy');
     else if (e.type === 'LOADED' && !ui.busy) status('#model-status', 'Loaded ' + e.model + ' with ' + e.loader + ': ' + e.message, 'ok');
