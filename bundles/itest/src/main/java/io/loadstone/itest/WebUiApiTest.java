@@ -1,0 +1,210 @@
+package io.loadstone.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.osgi.framework.Bundle;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+
+import io.loadstone.api.runtime.LoaderInfo;
+import io.loadstone.api.runtime.ModelManager;
+
+/**
+ * The web page's own endpoints over real HTTP: state, load with loader options, generation
+ * streamed as events, live runtime events for every open page, and the Plugins tab's
+ * uninstall and upload of a loader bundle (the hot-swap, driven from the browser side).
+ */
+class WebUiApiTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(20);
+
+    private ModelManager manager;
+    private Bundle echo;
+    private WebServer web;
+    private InputStream events;
+    private final List<String> received = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Path models = Framework.workDir("webui-models");
+        Files.createDirectories(models.resolve("echo-story"));
+        Files.writeString(models.resolve("echo-story/echo-model.txt"), OpenAiApiTest.TEXT);
+        manager = Framework.service(ModelManager.class, WAIT);
+        for (var s : manager.loaded()) {
+            manager.unload(s.name());
+        }
+        Framework.configure("io.loadstone.core", Framework.props("models.dir", models.toString(),
+                "max.loaded.models", 2));
+        Framework.await("models folder configured", WAIT, () -> manager.modelsDir().equals(models));
+        echo = Framework.install(Framework.testBundle("itest-loader.jar"));
+        echo.start();
+        Framework.await("echo loader discovered", WAIT, () -> manager.loaders().stream().map(LoaderInfo::id)
+                .anyMatch("itest-echo"::equals));
+        web = WebServer.start();
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (events != null) {
+            events.close();
+        }
+        for (Bundle b : Framework.context().getBundles()) {
+            if ("io.loadstone.itest-loader".equals(b.getSymbolicName())) {
+                b.uninstall();
+            }
+        }
+    }
+
+    /** Opens the page's event stream and collects "event:data" lines in the background. */
+    private void listen() throws Exception {
+        HttpResponse<InputStream> r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/events"))
+                .GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+        assertEquals(200, r.statusCode());
+        events = r.body();
+        Thread.ofPlatform().daemon().start(() -> {
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(events, StandardCharsets.UTF_8))) {
+                String event = "message";
+                for (String line; (line = in.readLine()) != null;) {
+                    if (line.startsWith("event: ")) {
+                        event = line.substring(7);
+                    } else if (line.startsWith("data: ")) {
+                        received.add(event + " " + line.substring(6));
+                    }
+                }
+            } catch (java.io.IOException e) {
+                // closed by the test
+            }
+        });
+        Framework.await("hello from the event stream", WAIT, () -> received.stream().anyMatch(s -> s.startsWith(
+                "hello")));
+    }
+
+    private boolean got(String event, String type, String model) {
+        return received.stream().filter(s -> s.startsWith(event + " ")).map(s -> JsonParser.parseString(
+                s.substring(event.length() + 1)).getAsJsonObject()).anyMatch(o -> o.get("type").getAsString().equals(
+                        type) && (model == null || model.equals(o.has("model") ? o.get("model").getAsString()
+                                : o.get("symbolicName").getAsString())));
+    }
+
+    private static JsonObject obj(HttpResponse<String> r) {
+        return WebServer.json(r).getAsJsonObject();
+    }
+
+    @Test
+    void stateLoadGenerateAndLiveEvents() throws Exception {
+        listen();
+        JsonObject st = web.state();
+        JsonObject model = st.getAsJsonArray("models").get(0).getAsJsonObject();
+        assertEquals("echo-story", model.get("name").getAsString());
+        assertEquals("itest-echo", model.get("best").getAsString());
+        assertEquals("echo-model.txt present", model.getAsJsonArray("candidates").get(0).getAsJsonObject()
+                .get("reason").getAsString());
+        JsonObject loader = st.getAsJsonArray("loaders").get(0).getAsJsonObject();
+        JsonObject delay = loader.getAsJsonArray("options").get(0).getAsJsonObject();
+        assertEquals("delay_ms", delay.get("name").getAsString());
+        assertEquals("INTEGER", delay.get("type").getAsString());
+        assertEquals(10000, delay.get("max").getAsInt());
+        assertFalse(delay.get("help").getAsString().isBlank());
+
+        var bad = web.post("ui/api/load", "{\"model\":\"echo-story\",\"loader\":\"itest-echo\",\"options\":"
+                + "{\"delay_ms\":20000}}");
+        assertEquals(400, bad.statusCode(), bad.body());
+        assertTrue(obj(bad).getAsJsonObject("error").get("message").getAsString().contains("between 0 and 10000"));
+        assertEquals(404, web.post("ui/api/load", "{\"model\":\"missing\"}").statusCode());
+
+        var ok = web.post("ui/api/load", "{\"model\":\"echo-story\",\"loader\":\"itest-echo\",\"options\":"
+                + "{\"delay_ms\":1}}");
+        assertEquals(200, ok.statusCode(), ok.body());
+        assertTrue(obj(ok).get("message").getAsString().startsWith("Successfully loaded `echo-story` with itest-echo"));
+        Framework.await("LOADED event reached the page", WAIT, () -> got("model", "LOADED", "echo-story"));
+        assertTrue(got("model", "LOADING", "echo-story"));
+
+        List<String> data = web.sse("ui/api/generate", "{\"prompt\":\"x\",\"max_new_tokens\":4,\"params\":"
+                + "{\"temperature\":0.7,\"do_sample\":true},\"seed\":42}");
+        StringBuilder text = new StringBuilder();
+        JsonObject done = null;
+        for (String d : data) {
+            JsonObject o = JsonParser.parseString(d).getAsJsonObject();
+            if (o.has("text")) {
+                text.append(o.get("text").getAsString());
+            } else if (o.has("reason")) {
+                done = o;
+            }
+        }
+        assertEquals("the quick brown fox", text.toString());
+        assertEquals("LENGTH", done.get("reason").getAsString());
+        assertEquals(4, done.get("tokens").getAsInt());
+        assertTrue(done.get("tokensPerSecond").getAsDouble() > 0);
+
+        var refused = web.post("ui/api/generate", "{\"prompt\":\"x\",\"params\":{\"top_p\":0.5}}");
+        assertEquals(400, refused.statusCode(), "a stale page's unsupported parameter is refused up front");
+        assertTrue(refused.body().contains("does not support top_p"), refused.body());
+
+        var unload = web.post("ui/api/unload", "{\"model\":\"echo-story\"}");
+        assertEquals(200, unload.statusCode());
+        Framework.await("UNLOADED event", WAIT, () -> got("model", "UNLOADED", "echo-story"));
+    }
+
+    @Test
+    void pluginsTabUninstallsAndReinstallsTheLoader() throws Exception {
+        listen();
+        manager.load("echo-story", null, java.util.Map.of());
+        JsonObject plugins = obj(web.get("ui/api/plugins"));
+        JsonObject loaderBundle = null;
+        JsonObject core = null;
+        for (JsonElement e : plugins.getAsJsonArray("bundles")) {
+            JsonObject b = e.getAsJsonObject();
+            if (b.get("symbolicName").getAsString().equals("io.loadstone.itest-loader")) {
+                loaderBundle = b;
+            } else if (b.get("symbolicName").getAsString().equals("io.loadstone.core")) {
+                core = b;
+            }
+        }
+        assertEquals("[\"itest-echo\"]", loaderBundle.getAsJsonArray("loaders").toString());
+        assertEquals("loader", loaderBundle.get("category").getAsString());
+        assertTrue(loaderBundle.get("manageable").getAsBoolean());
+        assertFalse(core.get("manageable").getAsBoolean());
+
+        var r = web.post("ui/api/plugins/" + core.get("id").getAsLong() + "/uninstall", "{}");
+        assertEquals(400, r.statusCode(), "the runtime itself is protected: " + r.body());
+        r = web.post("ui/api/plugins/" + loaderBundle.get("id").getAsLong() + "/uninstall", "{}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(manager.loaded().isEmpty(), "its model was unloaded");
+        assertTrue(manager.loaders().stream().noneMatch(l -> l.id().equals("itest-echo")), "loader gone");
+        Framework.await("LOADER_GONE and UNINSTALLED reach the page", WAIT, () -> got("model", "LOADER_GONE",
+                "echo-story") && got("bundle", "UNINSTALLED", "io.loadstone.itest-loader"));
+
+        r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/plugins/install"))
+                .header("Content-Type", "application/java-archive").header("X-File-Name", "notes.txt")
+                .POST(HttpRequest.BodyPublishers.ofString("not a jar")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, r.statusCode(), r.body());
+        r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/plugins/install"))
+                .header("Content-Type", "application/java-archive").header("X-File-Name", "itest-loader.jar")
+                .POST(HttpRequest.BodyPublishers.ofFile(Framework.testBundle("itest-loader.jar"))).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(obj(r).get("message").getAsString().startsWith("Installed io.loadstone.itest-loader"), r.body());
+        Framework.await("loader back", WAIT, () -> manager.loaders().stream().anyMatch(l -> l.id().equals(
+                "itest-echo")));
+        assertEquals(200, web.post("ui/api/load", "{\"model\":\"echo-story\"}").statusCode());
+    }
+}
