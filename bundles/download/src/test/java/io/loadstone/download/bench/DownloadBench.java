@@ -21,7 +21,8 @@ import io.loadstone.download.service.Downloader;
 /**
  * Throughput benchmark (not a test): serves a generated 1 GB LFS file from the fake Hub on 127.0.0.1 and
  * downloads it with the downloader (redirect, streaming SHA-256, staging, atomic rename) and, when installed,
- * with {@code curl} from the same URL, then prints both rates and their ratio. Run with
+ * with {@code curl} from the same URL, then prints both rates and their ratio; also curl followed by
+ * {@code sha256sum} and {@code sync} of the file, which is the same work the downloader does. Run with
  * {@code mvn -q test-compile exec:java@bench} (optional arguments: size in MB, runs).
  */
 public final class DownloadBench {
@@ -45,7 +46,9 @@ public final class DownloadBench {
             // Runs alternate (ours, curl, ours, curl, …) so both see the same background load.
             List<Double> ours = new ArrayList<>();
             List<Double> curl = new ArrayList<>();
-            boolean haveCurl = curlInstalled();
+            List<Double> curlChecked = new ArrayList<>();
+            boolean haveCurl = installed("curl");
+            boolean haveShaTools = installed("sha256sum") && installed("sync");
             String url = hub.base() + "/bench/big/resolve/main/model.safetensors";
             for (int i = 0; i < runs; i++) {
                 Path root = work.resolve("ours-" + i);
@@ -79,6 +82,22 @@ public final class DownloadBench {
                 System.out.printf(Locale.ROOT, "curl run %d:      %.2f s, %.0f MB/s (no verification)%n", i + 1, secs,
                         size / secs / 1e6);
                 Files.delete(out);
+                if (!haveShaTools) {
+                    continue;
+                }
+                // Like for like: curl, then sha256sum and an fsync of the file, as the downloader does.
+                start = System.nanoTime();
+                run("curl", "-sS", "-L", "-o", out.toString(), url);
+                String sum = run("sha256sum", out.toString());
+                run("sync", out.toString());
+                secs = (System.nanoTime() - start) / 1e9;
+                if (!sum.startsWith(f.sha256())) {
+                    throw new IllegalStateException("curl + sha256sum: wrong hash " + sum);
+                }
+                curlChecked.add(size / secs);
+                System.out.printf(Locale.ROOT, "curl+sha256sum+sync %d: %.2f s, %.0f MB/s%n", i + 1, secs,
+                        size / secs / 1e6);
+                Files.delete(out);
             }
 
             double bestOurs = ours.stream().mapToDouble(Double::doubleValue).max().orElse(0);
@@ -94,6 +113,13 @@ public final class DownloadBench {
                         medianCurl / 1e6);
                 System.out.printf(Locale.ROOT, "ratio loadstone/curl: best %.2f, median %.2f%n", bestOurs / bestCurl,
                         medianOurs / medianCurl);
+                if (!curlChecked.isEmpty()) {
+                    double bestChecked = curlChecked.stream().mapToDouble(Double::doubleValue).max().orElse(0);
+                    System.out.printf(Locale.ROOT, "curl+sha256sum+sync: best %.0f MB/s, median %.0f MB/s%n",
+                            bestChecked / 1e6, median(curlChecked) / 1e6);
+                    System.out.printf(Locale.ROOT, "ratio loadstone/(curl+sha256sum+sync): best %.2f, median %.2f%n",
+                            bestOurs / bestChecked, medianOurs / median(curlChecked));
+                }
             }
         } finally {
             delete(work);
@@ -122,9 +148,9 @@ public final class DownloadBench {
         return s.get(s.size() / 2);
     }
 
-    static boolean curlInstalled() {
+    static boolean installed(String tool) {
         try {
-            return new ProcessBuilder("curl", "--version").redirectErrorStream(true)
+            return new ProcessBuilder(tool, "--version").redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD).start().waitFor() == 0;
         } catch (IOException e) {
             return false;
@@ -132,6 +158,16 @@ public final class DownloadBench {
             Thread.currentThread().interrupt();
             return false;
         }
+    }
+
+    /** Runs a tool and returns its output; fails when it fails. */
+    static String run(String... command) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+        }
+        return out;
     }
 
     static void delete(Path p) throws IOException {
