@@ -51,6 +51,11 @@ public final class ComputePool implements AutoCloseable {
      * least {@code minChunk} long; small loops run on the calling thread.
      */
     public void parallelFor(int n, int minChunk, RangeBody body) {
+        parallelFor(n, minChunk, 1, body);
+    }
+
+    /** As {@link #parallelFor(int, int, RangeBody)}, with range starts at multiples of {@code align}. */
+    public void parallelFor(int n, int minChunk, int align, RangeBody body) {
         if (n <= 0) {
             return;
         }
@@ -61,6 +66,7 @@ public final class ComputePool implements AutoCloseable {
             return;
         }
         int chunk = (n + chunks - 1) / chunks;
+        chunk = (chunk + align - 1) / align * align;
         if (pool.isShutdown()) {
             throw new IllegalStateException("the model is closed");
         }

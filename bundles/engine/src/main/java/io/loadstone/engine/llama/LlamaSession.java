@@ -176,9 +176,8 @@ final class LlamaSession implements EngineSession {
             for (int t = 0; t < n; t++) {
                 Ops.rmsNorm(x, t * d, L.attnNorm(), eps, xb, t * d, d);
             }
-            L.q().multiply(pool, xb, d, n, q, qd);
-            L.k().multiply(pool, xb, d, n, k, kvd);
-            L.v().multiply(pool, xb, d, n, v, kvd);
+            Matrix.multiplyAll(pool, xb, d, n, new Matrix[] {L.q(), L.k(), L.v()}, new float[][] {q, k, v},
+                    new int[] {qd, kvd, kvd});
             for (int t = 0; t < n; t++) {
                 if (L.qBias() != null) {
                     Ops.add(q, t * qd, L.qBias(), 0, qd);
@@ -206,8 +205,7 @@ final class LlamaSession implements EngineSession {
             for (int t = 0; t < n; t++) {
                 Ops.rmsNorm(x, t * d, L.ffnNorm(), eps, xb, t * d, d);
             }
-            L.gate().multiply(pool, xb, d, n, gate, ff);
-            L.up().multiply(pool, xb, d, n, up, ff);
+            Matrix.multiplyAll(pool, xb, d, n, new Matrix[] {L.gate(), L.up()}, new float[][] {gate, up}, new int[] {ff, ff});
             Ops.siluMul(gate, 0, up, 0, n * ff);
             L.down().multiply(pool, gate, ff, n, xb2, d);
             Ops.add(x, 0, xb2, 0, n * d);

@@ -91,14 +91,43 @@ public abstract class Matrix {
 
     /** All rows, split across the pool's threads by row ranges. */
     public final void multiply(ComputePool pool, float[] x, int xs, int n, float[] out, int os) {
-        long work = (long) rows * cols * n;
+        multiplyAll(pool, x, xs, n, new Matrix[] {this}, new float[][] {out}, new int[] {os});
+    }
+
+    /**
+     * Several products of the same input ({@code q, k, v} or {@code gate, up}) in one parallel
+     * region: one fork/join instead of one per matrix, and small matrices (k, v under GQA) share
+     * the threads with the large one instead of waking them for a sliver of work each.
+     */
+    public static void multiplyAll(ComputePool pool, float[] x, int xs, int n, Matrix[] ms, float[][] outs, int[] os) {
+        int total = 0;
+        long work = 0;
+        for (Matrix m : ms) {
+            total += m.rows;
+            work += (long) m.rows * m.cols * n;
+        }
         if (work < MIN_PARALLEL_WORK) {
-            multiply(x, xs, n, out, os, 0, rows);
+            for (int i = 0; i < ms.length; i++) {
+                ms[i].multiply(x, xs, n, outs[i], os[i], 0, ms[i].rows);
+            }
             return;
         }
-        // Whole tiles per range, so that only the last range has leftover rows.
-        int minRows = (int) Math.max(TILE, MIN_PARALLEL_WORK / ((long) cols * n) / TILE * TILE);
-        pool.parallelFor(rows, minRows, (r0, r1) -> multiply(x, xs, n, out, os, r0, r1));
+        long perRow = work / total;
+        int minRows = (int) Math.max(TILE, MIN_PARALLEL_WORK / Math.max(1, perRow) / TILE * TILE);
+        // Ranges start at multiples of TILE, so with row counts that are multiples of 4 every
+        // range is made of whole tiles.
+        pool.parallelFor(total, minRows, TILE, (from, to) -> {
+            int base = 0;
+            for (int i = 0; i < ms.length && base < to; i++) {
+                Matrix m = ms[i];
+                int lo = Math.max(from, base) - base;
+                int hi = Math.min(to, base + m.rows) - base;
+                if (lo < hi) {
+                    m.multiply(x, xs, n, outs[i], os[i], lo, hi);
+                }
+                base += m.rows;
+            }
+        });
     }
 
     @Override
