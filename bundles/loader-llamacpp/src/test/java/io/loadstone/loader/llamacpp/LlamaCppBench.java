@@ -31,6 +31,9 @@ import io.loadstone.llamacpp.TokenSampler;
  *     io.loadstone.loader.llamacpp.LlamaCppBench model.gguf [prompt-tokens=256] [new-tokens=128] [threads=0] \
  *     [runs=10] [library=target/natives/native/linux-x86_64/libjllama.so]
  * </pre>
+ *
+ * <p>{@code model.gguf} may be {@code synthetic:<layers>x<hidden>} (e.g. {@code synthetic:8x1024}, about 100M
+ * parameters): a Llama with random F16 weights written to {@code target/}, for speeds at a realistic size.
  */
 public final class LlamaCppBench {
 
@@ -47,6 +50,17 @@ public final class LlamaCppBench {
             return;
         }
         Path model = Path.of(args[0]);
+        if (args[0].startsWith("synthetic:")) {
+            // synthetic:<layers>x<hidden>[:<tokenizer.gguf>] writes a random F16 Llama to target/.
+            String[] spec = args[0].substring("synthetic:".length()).split(":");
+            String[] lh = spec[0].split("x");
+            int layers = Integer.parseInt(lh[0]);
+            int hidden = Integer.parseInt(lh[1]);
+            Path tokenizer = Path.of(spec.length > 1 ? spec[1] : "../../../shared/models/stories260K.gguf");
+            model = SyntheticLlama.write(Path.of("target", "synthetic-" + spec[0] + ".gguf"), tokenizer, layers,
+                    hidden, hidden * 11 / 4 / 64 * 64, Math.max(1, hidden / 64));
+            out.println("wrote " + model + " (" + java.nio.file.Files.size(model) / 1_000_000 + " MB)");
+        }
         int promptTokens = args.length > 1 ? Integer.parseInt(args[1]) : 256;
         int newTokens = args.length > 2 ? Integer.parseInt(args[2]) : 128;
         int threads = args.length > 3 ? Integer.parseInt(args[3]) : 0;
@@ -60,27 +74,21 @@ public final class LlamaCppBench {
             Map<String, Object> opts = Map.of("n_ctx", nCtx, "threads", threads, "threads_batch", threads);
             List<double[]> viaLoader = new ArrayList<>();
             List<double[]> bare = new ArrayList<>();
-            try (LoadedModel m = loader.load(ModelSource.of(model), LoaderOptions.validate(loader.options(), opts))) {
+            ContextParams cp = ContextParams.defaults().withContext(nCtx).withThreads(threads, threads);
+            try (LoadedModel m = loader.load(ModelSource.of(model), LoaderOptions.validate(loader.options(), opts));
+                    NativeModel nm = library.runtime().open(model, ModelParams.defaults(), cp)) {
                 out.printf(Locale.ROOT, "%s, n_ctx %d, threads %s/%s%n", m.info().description(),
                         m.info().contextLength(), m.info().effectiveOptions().get("threads"),
                         m.info().effectiveOptions().get("threads_batch"));
                 String base = promptOf(m, promptTokens);
+                int[] prompt = Arrays.copyOf(nm.tokenize(base, true, false), promptTokens);
+                // Loader and bare runs alternate, so that load from other processes hits both alike.
                 for (int run = -WARMUP; run < runs; run++) {
                     // A different first word each run, so the prompt cache cannot help.
-                    String prompt = "Run " + run + " " + base;
-                    GenerationRequest r = new GenerationRequest(prompt, newTokens, Map.of("do_sample", false),
-                            List.of(), true, true, "");
+                    GenerationRequest r = new GenerationRequest("Run " + run + " " + base, newTokens,
+                            Map.of("do_sample", false), List.of(), true, true, "");
                     GenerationResult g = m.generate(r, (i, t) -> true);
-                    if (run >= 0) {
-                        viaLoader.add(new double[] {g.promptTokens() * 1e9 / g.promptNanos(), g.tokensPerSecond()});
-                    }
-                }
-            }
-            ContextParams cp = ContextParams.defaults().withContext(nCtx).withThreads(threads, threads);
-            try (NativeModel nm = library.runtime().open(model, ModelParams.defaults(), cp)) {
-                int[] prompt = Arrays.copyOf(nm.tokenize(promptOfNative(nm, promptTokens), true, false),
-                        promptTokens);
-                for (int run = -WARMUP; run < runs; run++) {
+
                     nm.clearKvCache();
                     long t0 = System.nanoTime();
                     nm.decode(prompt, 0);
@@ -92,6 +100,7 @@ public final class LlamaCppBench {
                     }
                     long t2 = System.nanoTime();
                     if (run >= 0) {
+                        viaLoader.add(new double[] {g.promptTokens() * 1e9 / g.promptNanos(), g.tokensPerSecond()});
                         bare.add(new double[] {prompt.length * 1e9 / (t1 - t0), newTokens * 1e9 / (t2 - t1)});
                     }
                 }
@@ -115,14 +124,6 @@ public final class LlamaCppBench {
     private static String promptOf(LoadedModel m, int n) throws Exception {
         StringBuilder sb = new StringBuilder();
         while (m.tokenize(sb.toString(), true).length < n) {
-            sb.append("Once upon a time, there was a little girl named Lily. She loved to play outside. ");
-        }
-        return sb.toString();
-    }
-
-    private static String promptOfNative(NativeModel m, int n) throws Exception {
-        StringBuilder sb = new StringBuilder();
-        while (m.tokenize(sb.toString(), true, false).length < n) {
             sb.append("Once upon a time, there was a little girl named Lily. She loved to play outside. ");
         }
         return sb.toString();
