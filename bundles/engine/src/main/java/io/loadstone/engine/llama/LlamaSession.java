@@ -189,14 +189,17 @@ final class LlamaSession implements EngineSession {
                 cache.store(l, pos0 + t, k, t * kvd, v, t * kvd);
             }
             int layer = l;
-            pool.parallelFor(n * heads, 1, (from, to) -> {
-                float[] scores = new float[pos0 + n];
+            // One task per (token, kv head): the query heads of a GQA group read its keys and
+            // values together.
+            pool.parallelFor(n * kvHeads, 1, (from, to) -> {
+                float[] scores = new float[group * (pos0 + n)];
                 for (int i = from; i < to; i++) {
-                    int t = i / heads;
-                    int h = i % heads;
+                    int t = i / kvHeads;
+                    int kh = i % kvHeads;
                     int p = pos0 + t;
                     int start = c.slidingWindow() > 0 ? Math.max(0, p - c.slidingWindow() + 1) : 0;
-                    cache.attend(layer, h / group, q, t * qd + h * hd, start, p + 1, scale, scores, att, t * qd + h * hd);
+                    int qo = t * qd + kh * group * hd;
+                    cache.attend(layer, kh, group, q, qo, start, p + 1, scale, scores, att, qo);
                 }
             });
             L.o().multiply(pool, att, qd, n, xb2, d);

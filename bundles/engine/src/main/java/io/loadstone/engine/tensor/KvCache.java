@@ -100,20 +100,32 @@ public final class KvCache implements AutoCloseable {
     }
 
     /**
-     * Scaled dot-product attention of one query head over positions {@code [from, to)} of kv head
-     * {@code head}: {@code out = softmax(q·Kᵀ·scale) · V}. {@code scores} must hold
-     * {@code to - from} floats.
+     * Scaled dot-product attention for the {@code group} query heads that share kv head
+     * {@code head} (GQA), over positions {@code [from, to)}: for each query head g,
+     * {@code out_g = softmax(q_g·Kᵀ·scale) · V}. Query head g starts at {@code q[qo + g·headDim]},
+     * its output at {@code out[oo + g·headDim]}. Each key and value is read once for the whole
+     * group rather than once per query head. {@code scores} must hold {@code group·(to-from)}.
      */
-    public void attend(int layer, int head, float[] q, int qo, int from, int to, float scale, float[] scores,
+    public void attend(int layer, int head, int group, float[] q, int qo, int from, int to, float scale, float[] scores,
             float[] out, int oo) {
         int n = to - from;
         for (int p = from; p < to; p++) {
-            scores[p - from] = dot(keys.get(p / BLOCK)[layer], offset(head, p), q, qo) * scale;
+            MemorySegment kb = keys.get(p / BLOCK)[layer];
+            long off = offset(head, p);
+            for (int g = 0; g < group; g++) {
+                scores[g * n + p - from] = dot(kb, off, q, qo + g * headDim) * scale;
+            }
         }
-        Ops.softmax(scores, 0, n);
-        java.util.Arrays.fill(out, oo, oo + headDim, 0f);
+        for (int g = 0; g < group; g++) {
+            Ops.softmax(scores, g * n, n);
+        }
+        java.util.Arrays.fill(out, oo, oo + group * headDim, 0f);
         for (int p = from; p < to; p++) {
-            axpy(scores[p - from], values.get(p / BLOCK)[layer], offset(head, p), out, oo);
+            MemorySegment vb = values.get(p / BLOCK)[layer];
+            long off = offset(head, p);
+            for (int g = 0; g < group; g++) {
+                axpy(scores[g * n + p - from], vb, off, out, oo + g * headDim);
+            }
         }
     }
 
