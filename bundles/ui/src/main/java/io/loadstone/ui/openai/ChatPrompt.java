@@ -4,10 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Turns chat messages into the text a model continues. Models ship a Jinja chat template;
- * the common families (ChatML, Llama 3, Llama 2 / Mistral [INST], Gemma, Phi-3) are
- * recognised by their marker tokens and formatted exactly as their templates do. Anything
- * else, or no template at all, gets a plain "User:/Assistant:" transcript with a stop string,
+ * Turns chat messages into the text a model continues. Models ship a Jinja chat template,
+ * which is rendered as it is when it stays within {@link ChatTemplate}'s subset (nearly all
+ * do). A template beyond the subset is recognised by its family's marker tokens (ChatML,
+ * Llama 3, Llama 2 / Mistral [INST], Gemma, Phi-3) and formatted as that family's templates
+ * do. No template at all gets a plain "User:/Assistant:" transcript with a stop string,
  * which small base models (like the starter model) continue sensibly.
  *
  * @param text  the prompt
@@ -16,8 +17,37 @@ import java.util.List;
  */
 public record ChatPrompt(String text, List<String> stop, String format) {
 
-    public static ChatPrompt render(String template, List<ChatMessage> messages) {
+    private static final System.Logger LOG = System.getLogger(ChatPrompt.class.getName());
+
+    /**
+     * @throws ChatTemplate.Refused when the model's template rejects the conversation (for
+     *         example roles that do not alternate); its message says why
+     */
+    public static ChatPrompt render(String template, List<ChatMessage> messages) throws ChatTemplate.Refused {
         String t = template == null ? "" : template;
+        if (!t.isBlank()) {
+            try {
+                return new ChatPrompt(ChatTemplate.parse(t).render(messages, true), stops(t), "template");
+            } catch (ChatTemplate.Unsupported e) {
+                LOG.log(System.Logger.Level.DEBUG, "Chat template beyond the supported subset (" + e.getMessage()
+                        + "); formatting by its family instead");
+            }
+        }
+        return family(t, messages);
+    }
+
+    /** The end-of-turn markers of the known families, as stop strings. */
+    static List<String> stops(String template) {
+        List<String> out = new ArrayList<>();
+        for (String m : List.of("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>")) {
+            if (template.contains(m)) {
+                out.add(m);
+            }
+        }
+        return out;
+    }
+
+    static ChatPrompt family(String t, List<ChatMessage> messages) {
         if (t.contains("<|im_start|>")) {
             return chatMl(messages);
         }

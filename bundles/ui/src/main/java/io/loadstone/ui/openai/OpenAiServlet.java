@@ -280,7 +280,13 @@ public final class OpenAiServlet extends HttpServlet {
         LoadedModelState model = generations.resolve(p.string("model", null));
         String prompt;
         if (chat) {
-            ChatPrompt cp = ChatPrompt.render(model.info().chatTemplate(), messages);
+            ChatPrompt cp;
+            try {
+                cp = ChatPrompt.render(model.info().chatTemplate(), messages);
+            } catch (ChatTemplate.Refused e) {
+                throw ApiException.badRequest("messages", "chat_template_refused", "The model's chat template refuses "
+                        + "this conversation: " + e.getMessage());
+            }
             prompt = cp.text();
             for (String s : cp.stop()) {
                 if (!stop.contains(s)) {
