@@ -1,6 +1,7 @@
 package io.loadstone.llamacpp;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -18,6 +19,12 @@ public interface NativeModel extends AutoCloseable {
 
     /** The GGUF file this model was loaded from. */
     Path file();
+
+    /**
+     * Warnings llama.cpp logged while loading this model (e.g. that mlock failed for lack
+     * of RLIMIT_MEMLOCK), so that callers can show them instead of losing them in a log.
+     */
+    List<String> loadWarnings();
 
     // ---- vocabulary ----
 

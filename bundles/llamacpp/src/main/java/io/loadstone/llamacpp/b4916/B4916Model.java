@@ -51,6 +51,7 @@ final class B4916Model implements NativeModel {
     private final int bos;
     private final int eos;
     private final boolean addsBos;
+    private final List<String> loadWarnings;
 
     /** Batch buffers and scratch space, reused under {@link #lock}. */
     private final Arena arena = Arena.ofShared();
@@ -69,8 +70,10 @@ final class B4916Model implements NativeModel {
     /** Whether the context holds logits for the last token of the last decode. */
     private boolean lastLogitsValid;
 
-    private B4916Model(B4916Library lib, Path file, MemorySegment model, MemorySegment ctx, int chunk) {
+    private B4916Model(B4916Library lib, Path file, MemorySegment model, MemorySegment ctx, int chunk,
+            List<String> loadWarnings) {
         this.lib = lib;
+        this.loadWarnings = loadWarnings;
         this.abi = lib.abi();
         this.file = file;
         this.model = model;
@@ -164,8 +167,8 @@ final class B4916Model implements NativeModel {
                             + ")" + reason(why) + " Try a smaller n_ctx or the default cache type.");
                 }
             }
-            log.takeProblems();
-            return new B4916Model(lib, file, model, ctx, cp.nBatch());
+            List<String> warnings = log.takeProblemList();
+            return new B4916Model(lib, file, model, ctx, cp.nBatch(), warnings);
         }
     }
 
@@ -324,6 +327,11 @@ final class B4916Model implements NativeModel {
                 return new String(out.asSlice(0, n).toArray(JAVA_BYTE), StandardCharsets.UTF_8);
             }
         });
+    }
+
+    @Override
+    public List<String> loadWarnings() {
+        return loadWarnings;
     }
 
     @Override

@@ -111,13 +111,18 @@ final class LogBridge {
      * or an empty string; clears them.
      */
     String takeProblems() {
+        return String.join("; ", takeProblemList());
+    }
+
+    /** This thread's warning/error lines since {@link #clearProblems()}; clears them. */
+    java.util.List<String> takeProblemList() {
         StringBuilder line = pending.get();
         if (!line.isEmpty()) {
             emit(pendingLevel.get()[0], line.toString());
             line.setLength(0);
         }
         Deque<String> q = problems.get();
-        String out = String.join("; ", q);
+        java.util.List<String> out = java.util.List.copyOf(q);
         q.clear();
         return out;
     }

@@ -153,6 +153,13 @@ public class LlamaCppLoader implements ModelLoader {
                     + "be newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
         }
         try {
+            // What llama.cpp itself warned about while loading (a failed mlock, tokenizer quirks),
+            // except that n_ctx is below the trained context: that is our documented default cap.
+            for (String w : nm.loadWarnings()) {
+                if (!w.contains("n_ctx_per_seq")) {
+                    warnings.add("llama.cpp: " + w);
+                }
+            }
             Map<String, Object> effective = new LinkedHashMap<>(plan.effective());
             effective.put(LlamaCppOptions.N_CTX, (long) nm.nCtx());
             String template = gguf.chatTemplate().orElse("");
