@@ -17,6 +17,7 @@ final class DiskWriter implements AutoCloseable {
 
     static final int BLOCK = 1 << 20;
     private static final int BLOCKS = 4;
+    private static final long FLUSH_EVERY = 64L << 20;
 
     private record Block(byte[] data, int length, long position) {
     }
@@ -31,6 +32,8 @@ final class DiskWriter implements AutoCloseable {
     private final BlockingQueue<Object> synced = new ArrayBlockingQueue<>(1);
     private final Thread thread;
     private volatile IOException failure;
+    private long unflushed; // writer thread only
+    private Thread flusher; // writer thread only
 
     /** @param digest SHA-256 to feed, or null for files checked by size only */
     DiskWriter(FileChannel channel, MessageDigest digest) {
@@ -127,6 +130,7 @@ final class DiskWriter implements AutoCloseable {
                         while (buf.hasRemaining()) {
                             pos += channel.write(buf, pos);
                         }
+                        flushNowAndThen(b.length());
                     }
                 } catch (IOException e) {
                     failure = e;
@@ -139,6 +143,25 @@ final class DiskWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Every 64 MiB, starts writing the file back to disk in the background. Without it the page cache holds up
+     * to a tenth of the RAM unwritten and the final fsync (needed before the model becomes visible) waits for
+     * all of it after the last byte arrived; with it, disk and network work at the same time.
+     */
+    private void flushNowAndThen(int written) {
+        unflushed += written;
+        if (unflushed >= FLUSH_EVERY && (flusher == null || !flusher.isAlive())) {
+            unflushed = 0;
+            flusher = Thread.ofVirtual().name("loadstone-download-flush").start(() -> {
+                try {
+                    channel.force(false);
+                } catch (IOException ignored) {
+                    // the final force reports real disk errors
+                }
+            });
+        }
+    }
+
     @Override
     public void close() {
         put(STOP);
@@ -146,5 +169,12 @@ final class DiskWriter implements AutoCloseable {
             thread.join();
             return thread;
         });
+        Thread f = flusher; // the writer thread has ended: no race on the field
+        if (f != null) {
+            uninterruptibly(() -> {
+                f.join();
+                return f;
+            });
+        }
     }
 }

@@ -127,7 +127,7 @@ public final class DownloadBench {
     }
 
     /** Pseudo-random bytes (incompressible, like weights), fast to make. */
-    static byte[] generate(int size) {
+    public static byte[] generate(int size) {
         byte[] b = new byte[size];
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
         SplittableRandom r = new SplittableRandom(42);
