@@ -170,6 +170,11 @@ class LlamaCppLoaderTest {
             // Again, reusing the KV cache of the first run: same answer.
             assertEquals(GREEDY_30, m.generate(GenerationRequest.greedy("Once upon a time", 30), (i, t) -> true)
                     .text());
+            // Without BOS the prompt is one token shorter (and the model sees something else).
+            GenerationResult noBos = m.generate(new GenerationRequest("Once upon a time", 3,
+                    Map.of(Sampling.DO_SAMPLE, false), List.of(), false, false, ""), (i, t) -> true);
+            assertEquals(4, noBos.promptTokens());
+            assertEquals(3, noBos.generatedTokens());
         }
     }
 
