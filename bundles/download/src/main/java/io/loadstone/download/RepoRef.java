@@ -130,8 +130,10 @@ public record RepoRef(String repo, String branch, Optional<String> file) {
             return "Invalid branch name '" + printable(branch) + "': only letters, digits, '.', '_', '/' and '-'"
                     + " are allowed";
         }
-        if (branch.contains("..") || branch.startsWith("/") || branch.endsWith("/") || branch.contains("//")) {
-            return "Invalid branch name '" + branch + "': '..', a leading or trailing '/' and '//' are not allowed";
+        if (branch.contains("..") || branch.startsWith("/") || branch.endsWith("/") || branch.contains("//")
+                || branch.equals(".") || branch.startsWith("./") || branch.endsWith("/.") || branch.contains("/./")) {
+            return "Invalid branch name '" + branch + "': '..', '.' as a part, a leading or trailing '/' and '//'"
+                    + " are not allowed";
         }
         return null;
     }

@@ -41,6 +41,8 @@ public final class DownloadCommandLine {
     private final Function<String, String> env;
     private final boolean terminal;
     private final Settings base;
+    /** Held so the level set on it stays (JUL keeps loggers only weakly). */
+    private final Logger libraryLogger = Logger.getLogger("io.loadstone.download");
 
     /**
      * @param base settings before the command line's options (tests shorten retries and timeouts with it)
@@ -95,7 +97,7 @@ public final class DownloadCommandLine {
         }
         if (!a.verbose()) {
             // The library logs INFO lines (started, done) that would break the progress line.
-            Logger.getLogger("io.loadstone.download").setLevel(Level.WARNING);
+            libraryLogger.setLevel(Level.WARNING);
         }
         Downloader downloader;
         try {

@@ -86,7 +86,16 @@ public final class HubModelDownloader implements ModelDownloader {
     }
 
     private Downloader build(DownloaderConfig c) {
-        Settings s = Settings.defaults()
+        try {
+            return new Downloader(settings(c), System::getenv, running, this::published, null);
+        } catch (IllegalArgumentException e) {
+            // SCR logs this and keeps the service away until the configuration is fixed
+            throw new IllegalArgumentException("Invalid configuration " + PID + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Settings settings(DownloaderConfig c) {
+        return Settings.defaults()
                 .withEndpoint(URI.create(c.endpoint().isBlank() ? Settings.DEFAULT_ENDPOINT.toString()
                         : c.endpoint().strip()))
                 .withToken(Optional.ofNullable(c._token()).filter(t -> !t.isBlank()))
@@ -96,7 +105,6 @@ public final class HubModelDownloader implements ModelDownloader {
                 .withTimeouts(Duration.ofSeconds(Math.max(1, c.connectTimeoutSeconds())),
                         Duration.ofSeconds(Math.max(1, c.idleTimeoutSeconds())))
                 .withFreeSpaceMargin(Math.max(0, c.freeSpaceMarginMb()) * 1024 * 1024);
-        return new Downloader(s, System::getenv, running, this::published, null);
     }
 
     private void published(Path target) {

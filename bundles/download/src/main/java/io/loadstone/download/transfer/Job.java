@@ -187,6 +187,7 @@ public final class Job implements DownloadJob {
         if (end instanceof DownloadEvent.Failed f && f.error().reason() == Reason.CANCELLED) {
             end = new DownloadEvent.Cancelled(staging.dir());
         }
+        staging.removeIfEmpty(); // nothing fetched (already there, refused, cancelled at once): leave no trace
         staging.unlock(lock, end instanceof DownloadEvent.Completed);
         try {
             onFinished.accept(this);

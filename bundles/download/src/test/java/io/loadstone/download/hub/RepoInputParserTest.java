@@ -67,6 +67,8 @@ class RepoInputParserTest {
         "facebook/opt-125m:dev branch | Invalid branch name",
         "facebook/opt-125m:../../etc | Invalid branch name",
         "facebook/opt-125m:/main | Invalid branch name",
+        "facebook/opt-125m:. | '.' as a part",
+        "facebook/opt-125m:refs/./main | '.' as a part",
         "facebook/opt-125m:ma$in | Invalid branch name",
         "facebook/opt-125m/model.gguf | has more than user/model",
         "https://github.com/facebook/opt-125m | not a Hugging Face URL",

@@ -266,6 +266,7 @@ class DownloaderTest {
         assertTrue(e.getMessage().contains("acme_tiny") && e.getMessage().contains("delete or rename"), e.getMessage());
         assertEquals("my own file", Files.readString(models().resolve("acme_tiny/model.safetensors")));
         assertTrue(hub.requests("/resolve/").isEmpty());
+        assertFalse(Files.exists(models().resolve(".downloading/acme_tiny")), "no empty staging folder left");
     }
 
     @Test
