@@ -65,7 +65,8 @@ public sealed interface DownloadEvent {
      * @param elapsed        wall time of this run
      * @param alreadyPresent true when the target already held exactly this download and nothing was fetched
      */
-    record Completed(Path target, long bytesFetched, Duration elapsed, boolean alreadyPresent) implements DownloadEvent {
+    record Completed(Path target, long bytesFetched, Duration elapsed, boolean alreadyPresent)
+            implements DownloadEvent {
     }
 
     /** The job stopped on an error; partial files stay in the staging folder for a resume when that helps. */

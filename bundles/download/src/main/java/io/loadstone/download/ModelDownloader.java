@@ -18,7 +18,8 @@ import org.osgi.annotation.versioning.ProviderType;
 public interface ModelDownloader {
 
     /**
-     * Reads what the user typed: {@code user/model}, {@code user/model:branch}, {@code https://huggingface.co/user/model}
+     * Reads what the user typed: {@code user/model}, {@code user/model:branch},
+     * {@code https://huggingface.co/user/model}
      * (optionally with {@code :branch} or {@code /tree/<branch>}), or a direct file URL
      * {@code …/user/model/resolve/<branch>/<file>} or {@code …/blob/<branch>/<file>}, which names the file.
      *

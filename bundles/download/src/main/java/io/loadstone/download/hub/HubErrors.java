@@ -73,7 +73,8 @@ public final class HubErrors {
         if (status == 429) {
             return new DownloadException(Reason.RATE_LIMITED, "The Hub is rate-limiting downloads of " + where
                     + " (HTTP 429" + retryAfterText(headers) + "): wait a while and start the download again;"
-                    + " it resumes where it stopped" + (endpoint.hasToken() ? "" : " (signed-in users, with HF_TOKEN, get higher limits)"));
+                    + " it resumes where it stopped"
+                    + (endpoint.hasToken() ? "" : " (signed-in users, with HF_TOKEN, get higher limits)"));
         }
         String detail = !hubMessage.isEmpty() ? hubMessage : snippet(body);
         return new DownloadException(status >= 500 || status == 408 ? Reason.NETWORK : Reason.NOT_FOUND,

@@ -45,7 +45,8 @@ public final class FileSelector {
 
     private static final Pattern PYTORCH = Pattern.compile("(pytorch|adapter|gptq)_model.*\\.bin");
     // tokenizer.model.v3 (Mistral v0.3) included: tgwui's prefix match took it, a whole-name match must too.
-    private static final Pattern TOKENIZER = Pattern.compile("(tokenizer|ice|spiece).*\\.model(\\.[^.]+)?|.*\\.tiktoken");
+    private static final Pattern TOKENIZER =
+            Pattern.compile("(tokenizer|ice|spiece).*\\.model(\\.[^.]+)?|.*\\.tiktoken");
     private static final Pattern TEXT = Pattern.compile(".*\\.(txt|json|py|md|jinja)");
     private static final Pattern SPLIT = Pattern.compile("(.*)-(\\d{5})-of-(\\d{5})\\.gguf");
 
@@ -163,8 +164,8 @@ public final class FileSelector {
         }
         if (groups.isEmpty()) {
             if (texts.isEmpty()) {
-                throw new DownloadException(Reason.NOT_FOUND, "No files to download in " + ref + ": its " + listing.size()
-                        + " file(s) include no model weights, tokenizer or config files");
+                throw new DownloadException(Reason.NOT_FOUND, "No files to download in " + ref + ": its "
+                        + listing.size() + " file(s) include no model weights, tokenizer or config files");
             }
             notes.add("no model weights in this repo: only its text and tokenizer files are downloaded");
             return folder(ref, lora, List.of(), texts, notes);

@@ -29,6 +29,7 @@ import io.loadstone.download.cli.ProgressText;
 public final class DownloadCommand {
 
     private static final long PROGRESS_NANOS = Duration.ofSeconds(5).toNanos();
+    private static final String USAGE = "usage: loadstone:download user/model[:branch] [--file NAME] [--list]";
 
     private final ModelDownloader downloader;
 
@@ -43,10 +44,10 @@ public final class DownloadCommand {
         try {
             a = Arguments.parse(args);
         } catch (Arguments.UsageException e) {
-            return "error: " + e.getMessage() + "\nusage: loadstone:download user/model[:branch] [--file NAME] [--list]";
+            return "error: " + e.getMessage() + "\n" + USAGE;
         }
         if (a.help()) {
-            return "usage: loadstone:download user/model[:branch] [--file NAME] [--list]\n"
+            return USAGE + "\n"
                     + "Folders, endpoint and parallelism come from the configuration PID io.loadstone.download.";
         }
         if (a.modelsDir().isPresent() || a.lorasDir().isPresent() || a.endpoint().isPresent()

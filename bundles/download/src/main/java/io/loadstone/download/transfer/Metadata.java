@@ -42,7 +42,8 @@ final class Metadata {
         b.append("download date: ").append(DATE.format(now)).append('\n');
         b.append("sha256sum:\n");
         for (RemoteFile f : plan.files()) {
-            f.sha256().ifPresent(sha -> b.append("    ").append(sha).append(' ').append(plan.localPath(f)).append('\n'));
+            f.sha256().ifPresent(sha -> b.append("    ").append(sha).append(' ').append(plan.localPath(f))
+                    .append('\n'));
         }
         return b.toString();
     }
