@@ -23,7 +23,8 @@ import io.loadstone.download.service.Downloader;
  * downloads it with the downloader (redirect, streaming SHA-256, staging, atomic rename) and, when installed,
  * with {@code curl} from the same URL, then prints both rates and their ratio; also curl followed by
  * {@code sha256sum} and {@code sync} of the file, which is the same work the downloader does. Run with
- * {@code mvn -q test-compile exec:java@bench} (optional arguments: size in MB, runs).
+ * {@code mvn -q test-compile exec:java@bench} (optional arguments: size in MB, runs, target folder such as
+ * {@code /dev/shm}).
  */
 public final class DownloadBench {
 
@@ -33,7 +34,9 @@ public final class DownloadBench {
     public static void main(String[] args) throws Exception {
         long size = (args.length > 0 ? Long.parseLong(args[0]) : 1000) * 1_000_000L;
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
-        Path work = Files.createTempDirectory("loadstone-bench");
+        // Third argument: where files land (e.g. /dev/shm to take the disk out of the comparison).
+        Path work = args.length > 2 ? Files.createTempDirectory(Path.of(args[2]), "loadstone-bench")
+                : Files.createTempDirectory("loadstone-bench");
         try (FakeHub hub = new FakeHub().chunk(1 << 20)) {
             byte[] content = generate((int) size);
             long t0 = System.nanoTime();
@@ -41,7 +44,8 @@ public final class DownloadBench {
             double shaRate = size / ((System.nanoTime() - t0) / 1e9);
             System.out.printf(Locale.ROOT, "file: %s (%d bytes), sha256 %s%n", DownloadPlan.humanBytes(size), size,
                     f.sha256());
-            System.out.printf(Locale.ROOT, "in-memory SHA-256 alone: %.0f MB/s%n", shaRate / 1e6);
+            System.out.printf(Locale.ROOT, "in-memory SHA-256 alone: %.0f MB/s; files land in %s%n", shaRate / 1e6,
+                    work);
 
             // Runs alternate (ours, curl, ours, curl, …) so both see the same background load.
             List<Double> ours = new ArrayList<>();
