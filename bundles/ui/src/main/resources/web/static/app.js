@@ -99,8 +99,9 @@ function log(text, level) {
   while (ol.children.length > 60) ol.lastChild.remove();
 }
 
-function status(sel, text, kind) {
+function status(sel, text, kind, computed) {
   const s = $(sel);
+  if (sel === '#model-status' && !computed) ui.statusTouched = true;
   s.textContent = text || '';
   s.className = 'status' + (kind ? ' ' + kind : '');
 }
@@ -158,8 +159,11 @@ function renderModelTab() {
       el('dt', { text: 'Context' }), el('dd', { text: l.contextLength + ' tokens' + (l.trainedContextLength ? ' (trained ' + l.trainedContextLength + ')' : '') }),
       el('dt', { text: 'Options' }), el('dd', { class: 'small', text: Object.entries(l.effectiveOptions).map(([k, v]) => k + '=' + v).join(', ') || '–' })),
     l.warnings.length ? el('ul', { class: 'warnings' }, l.warnings.map((w) => el('li', { text: w }))) : null)));
-  if (!loaded.length && !ui.busy && $('#model-status').classList.contains('ok')) {
-    status('#model-status', 'No model is loaded.');
+  // Until an action or event writes the status line, it describes what is loaded.
+  if (!ui.statusTouched && !ui.busy) {
+    const last = loaded[loaded.length - 1];
+    status('#model-status', last ? 'Ready: ' + last.name + ' is loaded with ' + last.loader + '.' : 'No model is loaded.',
+      last ? 'ok' : '', true);
   }
   updateModelButtons();
 }
@@ -280,13 +284,14 @@ function storedOptions(model, loader) {
 function renderOptions(model, loader) {
   const box = $('#options');
   if (!loader) { box.replaceChildren(); return; }
-  const loaded = model && loadedState(model.name);
-  const fromLoad = loaded && loaded.loader === loader.id ? loaded.effectiveOptions : {};
+  // What the user chose last time for this model and loader, else the loader's defaults. The
+  // values a load resolved (threads=0 became 8) are shown beside the loaded model, not copied
+  // here: a reload must ask for "automatic" again, not for this machine's answer to it.
   const saved = model ? storedOptions(model.name, loader.id) : {};
   box.replaceChildren(
     el('div', { class: 'muted small about', text: loader.description + ' — ' + loader.bundle + ' ' + loader.bundleVersion }),
     ...loader.options.map((spec) => {
-      const v = spec.name in saved ? saved[spec.name] : spec.name in fromLoad ? fromLoad[spec.name] : spec.default;
+      const v = spec.name in saved ? saved[spec.name] : spec.default;
       return optionWidget(spec, v);
     }));
   if (!loader.options.length) box.append(el('div', { class: 'muted small', text: 'This loader has no options.' }));

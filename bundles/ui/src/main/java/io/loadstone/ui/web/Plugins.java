@@ -283,9 +283,14 @@ public final class Plugins {
         return base;
     }
 
-    /** Writes next to the target and renames, so the folder watcher never sees half a jar. */
+    /**
+     * Writes beside the plugins folder (same file system, outside the watcher's view) and
+     * renames into it, so the folder watcher never sees half a jar.
+     */
     private static void write(Path target, byte[] jar) throws IOException {
-        Path tmpDir = Files.createDirectories(target.getParent().resolve(".loadstone-upload"));
+        Path plugins = target.getParent();
+        Path tmpDir = Files.createDirectories((plugins.getParent() != null ? plugins.getParent() : plugins)
+                .resolve(".loadstone-upload"));
         Path tmp = Files.createTempFile(tmpDir, "upload", ".part");
         try {
             Files.write(tmp, jar);
@@ -325,10 +330,18 @@ public final class Plugins {
         Path file = pluginFile(b, pluginsDir());
         try {
             if (file != null) {
-                // Delete first: File Install would otherwise reinstall the jar it still sees.
+                // File Install owns this bundle: removing its jar makes File Install uninstall it, which
+                // keeps its bookkeeping right (uninstalling behind its back makes it try to "update" the
+                // dead bundle when a jar of the same name comes back).
                 Files.deleteIfExists(file);
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+                while (b.getState() != Bundle.UNINSTALLED && System.nanoTime() < end) {
+                    TimeUnit.MILLISECONDS.sleep(100);
+                }
             }
-            b.uninstall();
+            if (b.getState() != Bundle.UNINSTALLED) {
+                b.uninstall();
+            }
             refresh(List.of(b));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
