@@ -169,6 +169,10 @@ public final class Downloader implements ModelDownloader, AutoCloseable {
             throw new DownloadException(Reason.NOT_FOUND, "Nothing to download from " + plan.ref());
         }
         Path target = plan.target().toAbsolutePath().normalize();
+        if (target.getParent() == null) {
+            throw new DownloadException(Reason.INVALID_INPUT, "Cannot download into " + target
+                    + ": choose a models folder");
+        }
         Staging staging = new Staging(target.getParent(), target.getFileName().toString());
         staging.prepare();
         var lock = staging.lock();
