@@ -5,6 +5,8 @@ import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -61,23 +63,27 @@ public final class DownloadCommandLine {
         DownloadCommandLine cli = new DownloadCommandLine(System.out, System.err, System::getenv,
                 console != null && console.isTerminal(), Settings.defaults());
         AtomicReference<DownloadJob> current = new AtomicReference<>();
+        CountDownLatch finished = new CountDownLatch(1);
+        // Ctrl-C: cancel (partial files stay), then let run() print what happened before the JVM goes.
         Thread hook = new Thread(() -> {
             DownloadJob job = current.get();
             if (job != null && !job.isDone()) {
                 job.cancel();
-                try {
-                    job.await(Duration.ofSeconds(10));
-                } catch (DownloadException | InterruptedException expected) {
-                    // cancelled: the message below says what happened
-                }
-                System.err.println(System.lineSeparator() + "Interrupted. Partial files are kept in "
-                        + job.plan().target().getParent().resolve(".downloading")
-                        + "; run the same command again to resume.");
+            }
+            try {
+                finished.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
         }, "loadstone-download-interrupt");
         Runtime.getRuntime().addShutdownHook(hook);
         int status = cli.run(current::set, args);
-        Runtime.getRuntime().removeShutdownHook(hook);
+        finished.countDown();
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+            return; // interrupted: the JVM is already exiting (System.exit would now block)
+        }
         System.exit(status);
     }
 
