@@ -28,10 +28,14 @@ import io.loadstone.download.service.Downloader;
  */
 public final class DownloadBench {
 
+    /** Held so its level stays (JUL keeps loggers weakly): the downloader's INFO lines would break the table. */
+    private static final java.util.logging.Logger QUIET = java.util.logging.Logger.getLogger("io.loadstone.download");
+
     private DownloadBench() {
     }
 
     public static void main(String[] args) throws Exception {
+        QUIET.setLevel(java.util.logging.Level.WARNING);
         long size = (args.length > 0 ? Long.parseLong(args[0]) : 1000) * 1_000_000L;
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         // Third argument: where files land (e.g. /dev/shm to take the disk out of the comparison).
