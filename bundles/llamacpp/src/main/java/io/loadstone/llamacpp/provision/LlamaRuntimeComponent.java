@@ -1,5 +1,9 @@
 package io.loadstone.llamacpp.provision;
 
+import io.loadstone.natives.CopyPolicy;
+import io.loadstone.natives.NativeFragment;
+import io.loadstone.natives.NativeFragments;
+import io.loadstone.natives.Platform;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Hashtable;
@@ -41,7 +45,7 @@ public class LlamaRuntimeComponent {
         if (fragments.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "No llama.cpp native library for this platform (" + Platform.current()
                     + ") is attached to " + context.getBundle().getSymbolicName() + ": install the fragment "
-                    + Platform.fragmentName() + " and refresh " + context.getBundle().getSymbolicName()
+                    + Platform.fragmentName("io.loadstone.llamacpp-") + " and refresh " + context.getBundle().getSymbolicName()
                     + ". The llama.cpp runtime stays unavailable until then.");
             return;
         }
@@ -60,7 +64,7 @@ public class LlamaRuntimeComponent {
                     + fragments.stream().map(NativeFragment::describe).toList() + "; using " + chosen.describe());
         }
         try {
-            Path copy = NativeFragments.privateCopy(context, chosen);
+            Path copy = NativeFragments.privateCopy(context, chosen, CopyPolicy.REUSE_IDENTICAL).get(0);
             library = LlamaLibrary.load(copy, chosen.build());
         } catch (IOException | LlamaException e) {
             LOG.log(System.Logger.Level.ERROR, "Cannot load the llama.cpp library of " + chosen.describe() + ": "

@@ -1,5 +1,9 @@
 package io.loadstone.tokenizer.provision;
 
+import io.loadstone.natives.CopyPolicy;
+import io.loadstone.natives.NativeFragment;
+import io.loadstone.natives.NativeFragments;
+import io.loadstone.natives.Platform;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Hashtable;
@@ -39,7 +43,7 @@ public class TokenizerFactoryComponent {
         if (fragments.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "No Hugging Face tokenizers native library for this platform ("
                     + Platform.current() + ") is attached to " + bsn + ": install the fragment "
-                    + Platform.fragmentName() + " and refresh " + bsn
+                    + Platform.fragmentName("io.loadstone.tokenizers-") + " and refresh " + bsn
                     + ". Tokenizers stay unavailable until then.");
             return;
         }
@@ -59,7 +63,7 @@ public class TokenizerFactoryComponent {
         JniTokenizerLibrary library;
         List<Path> files;
         try {
-            files = NativeFragments.privateCopy(context, chosen);
+            files = NativeFragments.privateCopy(context, chosen, CopyPolicy.FRESH);
             library = JniTokenizerLibrary.load(files, chosen.build());
         } catch (IOException e) {
             LOG.log(System.Logger.Level.ERROR, "Cannot load the tokenizers library of " + chosen.describe() + ": "

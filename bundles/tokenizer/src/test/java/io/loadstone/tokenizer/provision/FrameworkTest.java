@@ -66,7 +66,8 @@ class FrameworkTest {
         framework = new FrameworkFactory().newFramework(config);
         framework.start();
         context = framework.getBundleContext();
-        for (String jar : List.of("function.jar", "promise.jar", "service-component.jar", "gson.jar", "scr.jar")) {
+        for (String jar : List.of("function.jar", "promise.jar", "service-component.jar", "gson.jar", "natives.jar",
+                "scr.jar")) {
             Bundle b = context.installBundle(bundles.resolve(jar).toUri().toString());
             if (b.getHeaders().get(Constants.FRAGMENT_HOST) == null) {
                 b.start();
