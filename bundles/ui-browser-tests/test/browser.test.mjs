@@ -172,3 +172,42 @@ describe('web UI in Chromium', { skip }, () => {
     assert.deepEqual(errors, []);
   });
 });
+
+describe('web UI with an API key', { skip }, () => {
+  let srv;
+  let browser;
+
+  before(async () => {
+    srv = await startLoadstone('browser-key', ['--api-key', 'open-sesame'], { headers: { Authorization: 'Bearer open-sesame' } });
+    browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'loadstone-chromium-')), {
+      executablePath: CHROMIUM, headless: true, viewport: { width: 1280, height: 800 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+
+  after(async () => {
+    if (browser) await browser.close();
+    if (srv) await srv.stop();
+  });
+
+  test('the page asks for the key once, refuses a wrong one, then works', async () => {
+    const page = browser.pages()[0] || await browser.newPage();
+    await page.goto(srv.base);
+    await page.waitForSelector('#key-dialog[open]');
+    await page.fill('#key-input', 'wrong');
+    await page.click('#key-ok');
+    await page.waitForFunction(() => !document.querySelector('#key-error').hidden
+      && document.querySelector('#key-error').textContent.includes('Wrong API key'));
+    await page.fill('#key-input', 'open-sesame');
+    await page.click('#key-ok');
+    await page.waitForSelector('#key-dialog', { state: 'hidden' });
+    await page.waitForSelector('#model-select option[value="echo-story"]', { state: 'attached' });
+    await page.waitForFunction(() => document.querySelector('#conn').textContent === 'live');
+    // The cookie is HttpOnly: scripts on the page cannot read the key.
+    assert.equal(await page.evaluate(() => document.cookie), '');
+    await page.reload();
+    await page.waitForSelector('#model-select option[value="echo-story"]', { state: 'attached' });
+    assert.equal(await page.isVisible('#key-dialog'), false, 'not asked again after a reload');
+  });
+});
