@@ -30,4 +30,8 @@ else
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
-exec node --test --test-concurrency=1 --test-reporter=spec test/
+# spec for people, JUnit XML where the build's test summary looks (target/test-reports/**/TEST-*.xml).
+reports="${LOADSTONE_TARGET:-target}/test-reports/node"
+mkdir -p "$reports"
+exec node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=junit --test-reporter-destination="$reports/TEST-ui-browser-tests.xml" test/
