@@ -157,6 +157,25 @@ describe('web UI in Chromium', { skip }, () => {
     await waitText(page, '#model-status', 'Successfully loaded');
   });
 
+  test('Save settings: the loader options come back when the model is picked in a new page', async () => {
+    await page.click('#tab-btn-model');
+    await page.selectOption('#model-select', 'echo-story');
+    await waitText(page, '#settings-source', 'Settings:');
+    await page.fill('#opt-delay_ms', '42');
+    await page.click('#save-settings');
+    await waitText(page, '#model-status', 'saved to');
+    assert.match(await text(page, '#model-status'), /config-user\.json/);
+
+    const fresh = await browser.newPage();
+    await fresh.goto(srv.base);
+    await fresh.waitForSelector('#model-select option[value="echo-story"]', { state: 'attached' });
+    await fresh.selectOption('#model-select', 'echo-story');
+    await waitText(fresh, '#settings-source', 'saved in config-user.json');
+    assert.equal(await fresh.inputValue('#opt-delay_ms'), '42');
+    await shot(fresh, 'model-tab-saved-settings-1280');
+    await fresh.close();
+  });
+
   test('phone width: every tab fits the screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const tab of ['model', 'generate', 'plugins']) {

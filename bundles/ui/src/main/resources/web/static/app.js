@@ -26,6 +26,9 @@ const ui = {
   // model -> time until which load events for it are this page's own load echoing back: the
   // status line keeps the load's own answer instead of being overwritten by the event.
   ownLoad: {},
+  // model -> its settings from the server (loader defaults, then the model's files, then
+  // config-user.json / config-user.yaml), fetched when the model is selected.
+  settings: {},
 };
 
 // ---- HTTP --------------------------------------------------------------------------------
@@ -200,6 +203,30 @@ function onModelSelected(userAction) {
   }
   meta.textContent = m ? fmtBytes(m.sizeBytes) + (m.loaded ? ' · loaded' : '') : '';
   onLoaderSelected(userAction);
+  // Once per model, or when the user picks it: background refreshes must not reset the form.
+  if (m && (userAction || !(m.name in ui.settings))) fetchSettings(m.name, userAction);
+}
+
+// Applies the server's settings for the model, as text-generation-webui does when a model is
+// picked; with Autoload on, a model picked by the user is loaded right away.
+async function fetchSettings(name, userAction) {
+  try {
+    const s = await api('ui/api/settings?model=' + encodeURIComponent(name));
+    ui.settings[name] = s;
+    const m = selectedModel();
+    if (!m || m.name !== name) return;
+    $('#settings-source').textContent = s.sources.length ? 'Settings: ' + s.sources.join('; ') + '.' : '';
+    // Never overwrite options the user has edited since the form was built (the answer can
+    // arrive after the user started typing).
+    if (ui.optionsDirty) return;
+    const ls = $('#loader-select');
+    if (s.loader && !loadedState(name) && [...ls.options].some((o) => o.value === s.loader)) ls.value = s.loader;
+    ui.optionsKey = '';
+    onLoaderSelected(false);
+    if (userAction && $('#autoload').checked && !m.loaded && s.loader) load(false);
+  } catch (e) {
+    $('#settings-source').textContent = '';
+  }
 }
 
 function onLoaderSelected(userAction) {
@@ -281,13 +308,17 @@ function storedOptions(model, loader) {
   try { return JSON.parse(localStorage.getItem('loadstone.options.' + model + '|' + loader) || '{}'); } catch (e) { return {}; }
 }
 
+$('#options').addEventListener('input', () => { ui.optionsDirty = true; });
+
 function renderOptions(model, loader) {
   const box = $('#options');
+  ui.optionsDirty = false;
   if (!loader) { box.replaceChildren(); return; }
   // What the user chose last time for this model and loader, else the loader's defaults. The
   // values a load resolved (threads=0 became 8) are shown beside the loaded model, not copied
   // here: a reload must ask for "automatic" again, not for this machine's answer to it.
-  const saved = model ? storedOptions(model.name, loader.id) : {};
+  const server = model && ui.settings[model.name];
+  const saved = server && server.loader === loader.id ? server.options : model ? storedOptions(model.name, loader.id) : {};
   box.replaceChildren(
     el('div', { class: 'muted small about', text: loader.description + ' — ' + loader.bundle + ' ' + loader.bundleVersion }),
     ...loader.options.map((spec) => {
@@ -320,6 +351,9 @@ async function load(reload) {
   try {
     const r = await api('ui/api/load', { json: { model: m.name, loader: loader.id, options } });
     localStorage.setItem('loadstone.options.' + m.name + '|' + loader.id, JSON.stringify(options));
+    // What was just used is what this page shows for the model from now on (not yet saved).
+    const cached = ui.settings[m.name];
+    if (cached && cached.loader === loader.id) cached.options = Object.assign({}, cached.options, options);
     status('#model-status', r.message, 'ok');
     ui.state = r.state;
     ui.optionsKey = '';
@@ -335,6 +369,21 @@ async function load(reload) {
 }
 
 $('#load').addEventListener('click', () => load(false));
+$('#autoload').checked = localStorage.getItem('loadstone.autoload') === 'true';
+$('#autoload').addEventListener('change', () => localStorage.setItem('loadstone.autoload', String($('#autoload').checked)));
+$('#save-settings').addEventListener('click', async () => {
+  const m = selectedModel();
+  const loader = loaderInfo($('#loader-select').value);
+  if (!m || !loader) return;
+  try {
+    const r = await api('ui/api/settings', { json: { model: m.name, loader: loader.id, options: optionValues(loader) } });
+    delete ui.settings[m.name];
+    status('#model-status', r.message, 'ok');
+    fetchSettings(m.name, false);
+  } catch (e) {
+    status('#model-status', 'Not saved: ' + e.message, 'error');
+  }
+});
 $('#reload').addEventListener('click', () => load(true));
 $('#unload').addEventListener('click', async () => {
   const m = selectedModel();

@@ -207,4 +207,27 @@ class WebUiApiTest {
                 "itest-echo")));
         assertEquals(200, web.post("ui/api/load", "{\"model\":\"echo-story\"}").statusCode());
     }
+
+    @Test
+    void modelSettingsAreShownOnSelectionAndSavedToConfigUserJson() throws Exception {
+        JsonObject s = obj(web.get("ui/api/settings?model=echo-story"));
+        assertEquals("itest-echo", s.get("loader").getAsString());
+        assertEquals(0, s.getAsJsonObject("options").get("delay_ms").getAsInt());
+        assertTrue(s.getAsJsonArray("sources").toString().contains("defaults of itest-echo"), s.toString());
+
+        var saved = web.post("ui/api/settings", "{\"model\":\"echo-story\",\"loader\":\"itest-echo\","
+                + "\"options\":{\"delay_ms\":7}}");
+        assertEquals(200, saved.statusCode(), saved.body());
+        assertTrue(saved.body().contains("config-user.json"), saved.body());
+        s = obj(web.get("ui/api/settings?model=echo-story"));
+        assertEquals(7, s.getAsJsonObject("options").get("delay_ms").getAsInt());
+        assertTrue(s.getAsJsonArray("sources").toString().contains("saved in config-user.json"), s.toString());
+        assertTrue(Files.readString(manager.modelsDir().resolve("config-user.json")).contains("\"delay_ms\": 7"));
+
+        var bad = web.post("ui/api/settings", "{\"model\":\"echo-story\",\"loader\":\"itest-echo\","
+                + "\"options\":{\"delay_ms\":-1}}");
+        assertEquals(400, bad.statusCode());
+        assertTrue(bad.body().contains("delay_ms"), bad.body());
+        assertEquals(404, web.get("ui/api/settings?model=nope").statusCode());
+    }
 }

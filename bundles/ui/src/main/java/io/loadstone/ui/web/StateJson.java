@@ -13,6 +13,8 @@ import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelEntry;
 import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.api.runtime.ModelMetadata;
+import io.loadstone.api.runtime.ModelSettings;
 import io.loadstone.ui.generation.SamplerSpec;
 import io.loadstone.ui.http.HttpIo;
 
@@ -107,5 +109,31 @@ final class StateJson {
         }
         x.add("options", opts);
         return x;
+    }
+
+    /** A model's settings: the loader to use, every option's value, where they came from, what the files say. */
+    static JsonObject settings(ModelSettings s) {
+        JsonObject o = new JsonObject();
+        o.addProperty("model", s.model());
+        o.add("loader", s.loader() == null ? JsonNull.INSTANCE : HttpIo.GSON.toJsonTree(s.loader()));
+        JsonObject opts = new JsonObject();
+        s.options().forEach((k, v) -> opts.add(k, HttpIo.GSON.toJsonTree(v)));
+        o.add("options", opts);
+        o.add("sources", HttpIo.GSON.toJsonTree(s.sources()));
+        ModelMetadata m = s.metadata();
+        JsonObject meta = new JsonObject();
+        meta.addProperty("format", m.format());
+        meta.addProperty("architecture", m.architecture());
+        meta.addProperty("contextLength", m.contextLength());
+        meta.addProperty("ropeFreqBase", m.ropeFreqBase());
+        meta.addProperty("compressPosEmb", m.compressPosEmb());
+        meta.addProperty("quantMethod", m.quantMethod());
+        meta.addProperty("wbits", m.wbits());
+        meta.addProperty("groupsize", m.groupsize());
+        meta.addProperty("descAct", m.descAct());
+        meta.addProperty("hasChatTemplate", !m.chatTemplate().isEmpty());
+        meta.add("extra", HttpIo.GSON.toJsonTree(m.extra()));
+        o.add("metadata", meta);
+        return o;
     }
 }

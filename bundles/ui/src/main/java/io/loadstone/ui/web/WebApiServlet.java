@@ -65,6 +65,7 @@ public final class WebApiServlet extends HttpServlet {
                 switch (path) {
                     case "/state" -> HttpIo.send(resp, 200, state());
                     case "/plugins" -> HttpIo.send(resp, 200, plugins.list());
+                    case "/settings" -> HttpIo.send(resp, 200, settings(req.getParameter("model")));
                     default -> throw ApiException.notFound("unknown_url", "Unknown page API path " + path + ".");
                 }
                 return;
@@ -78,6 +79,7 @@ public final class WebApiServlet extends HttpServlet {
                     HttpIo.send(resp, 200, state());
                 }
                 case "/load" -> load(req, resp);
+                case "/settings" -> saveSettings(req, resp);
                 case "/unload" -> {
                     Params p = new Params(HttpIo.readObject(req));
                     String name = p.string("model", null);
@@ -152,6 +154,22 @@ public final class WebApiServlet extends HttpServlet {
         Params p = new Params(HttpIo.readObject(req));
         String name = p.string("model", null);
         String loader = p.string("loader", null);
+        Map<String, Object> options = options(p);
+        Instant start = Instant.now();
+        LoadedModelState s = ModelActions.load(manager(), name, loader, options);
+        double secs = Duration.between(start, Instant.now()).toMillis() / 1000.0;
+        StringBuilder msg = new StringBuilder("Successfully loaded `").append(s.name()).append("` with ")
+                .append(s.info().loaderId()).append(String.format(java.util.Locale.ROOT, " in %.2f s.", secs));
+        for (String w : s.info().warnings()) {
+            msg.append(" Note: ").append(w);
+        }
+        JsonObject o = message(msg.toString());
+        o.add("state", state());
+        HttpIo.send(resp, 200, o);
+    }
+
+    /** The option values of a request ({@code "options": {...}}): numbers, strings and booleans only. */
+    private static Map<String, Object> options(Params p) throws ApiException {
         Map<String, Object> options = new LinkedHashMap<>();
         JsonElement opts = p.raw("options");
         if (opts != null) {
@@ -172,17 +190,34 @@ public final class WebApiServlet extends HttpServlet {
                         ? (Object) prim.getAsDouble() : prim.getAsString());
             }
         }
-        Instant start = Instant.now();
-        LoadedModelState s = ModelActions.load(manager(), name, loader, options);
-        double secs = Duration.between(start, Instant.now()).toMillis() / 1000.0;
-        StringBuilder msg = new StringBuilder("Successfully loaded `").append(s.name()).append("` with ")
-                .append(s.info().loaderId()).append(String.format(java.util.Locale.ROOT, " in %.2f s.", secs));
-        for (String w : s.info().warnings()) {
-            msg.append(" Note: ").append(w);
+        return options;
+    }
+
+    /** A model's settings as the Model tab shows them when it is selected. */
+    private JsonObject settings(String model) throws ApiException {
+        if (model == null || model.isBlank()) {
+            throw ApiException.badRequest("model", "missing_parameter", "Name a model: ?model=NAME.");
         }
-        JsonObject o = message(msg.toString());
-        o.add("state", state());
-        HttpIo.send(resp, 200, o);
+        try {
+            return StateJson.settings(manager().settings(model));
+        } catch (io.loadstone.api.loader.ModelLoadException e) {
+            throw ApiException.notFound("model_not_found", e.userMessage());
+        }
+    }
+
+    /** Saves a model's loader and options to config-user.json (validated against the loader's options). */
+    private void saveSettings(HttpServletRequest req, HttpServletResponse resp) throws ApiException, IOException {
+        Params p = new Params(HttpIo.readObject(req));
+        String name = p.string("model", null);
+        if (name == null || name.isBlank()) {
+            throw ApiException.badRequest("model", "missing_parameter", "Name the model whose settings to save.");
+        }
+        try {
+            java.nio.file.Path file = manager().saveSettings(name, p.string("loader", null), options(p));
+            HttpIo.send(resp, 200, message("Settings for `" + name + "` saved to " + file + "."));
+        } catch (io.loadstone.api.loader.ModelLoadException e) {
+            throw ApiException.badRequest("options", "invalid_settings", e.userMessage());
+        }
     }
 
     /**
