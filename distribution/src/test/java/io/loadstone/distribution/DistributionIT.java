@@ -25,8 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class DistributionIT {
 
-    static final String STORY = "Once upon a time, there was a little girl named Lily. She loved to play outside "
-            + "in the park.";
+    /** The continuation only: log lines may land between the echoed prompt and the generated text. */
+    static final String STORY = ", there was a little girl named Lily. She loved to play outside in the park.";
 
     @TempDir
     Path home;
