@@ -43,17 +43,14 @@ class DistributionIT {
                 .toString(), "--enable-native-access=ALL-UNNAMED", "--add-modules=jdk.incubator.vector",
                 "--sun-misc-unsafe-memory-access=allow", "-jar", jar.toString(), "--models", "my-models", "--port", "0", "--model",
                 "stories260K.gguf"));
-        Process p = new ProcessBuilder(cmd).directory(home.toFile()).redirectErrorStream(true).start();
+        // The shell's output (stdout) and the log (stderr) stay apart, as on a terminal: log
+        // lines from starting services must not split the generated text.
         Path log = home.resolve("out.log");
-        Thread pump = Thread.ofPlatform().daemon().start(() -> {
-            try {
-                Files.copy(p.getInputStream(), log);
-            } catch (IOException e) {
-                // process ended
-            }
-        });
+        Path err = home.resolve("err.log");
+        Process p = new ProcessBuilder(cmd).directory(home.toFile()).redirectOutput(log.toFile())
+                .redirectError(err.toFile()).start();
         try (OutputStream shell = p.getOutputStream()) {
-            waitFor(log, "LOADED stories260K.gguf", 60);
+            waitFor(err, "LOADED stories260K.gguf", 60);
             shell.write("loadstone:generate -n 30 Once upon a time\n".getBytes(StandardCharsets.UTF_8));
             shell.flush();
             waitFor(log, "tokens/s", 60);
@@ -62,11 +59,10 @@ class DistributionIT {
             assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the framework stops on 'stop 0'");
         } finally {
             p.destroyForcibly();
-            pump.join(5000);
         }
-        String out = Files.readString(log);
+        String out = Files.readString(log) + "\n" + Files.readString(err);
         assertTrue(Files.isRegularFile(home.resolve("my-models/stories260K.gguf")), "--models was honoured: " + out);
-        assertTrue(out.contains(STORY), out);
+        assertTrue(Files.readString(log).contains(STORY), out);
         assertTrue(out.contains("llama.cpp (90): GGUF v3"), "the model list shows who loads it and why: " + out);
         // The bnd launcher exits with 117 (LauncherConstants.STOPPED) when the framework is stopped normally.
         assertEquals(117, p.exitValue(), out);

@@ -179,6 +179,44 @@ class LlamaCppLoaderTest {
         assertEquals(STORY, greedy("stories260K.gguf", "Once upon a time", 30));
     }
 
+    @Test
+    void promptLongerThanTheContextKeepsItsEndAndGenerates() throws Exception {
+        manager.load("stories260K.gguf", null, Map.of("n_ctx", 64));
+        String longPrompt = "Once upon a time there was a dog. ".repeat(40) + "Once upon a time";
+        GenerationResult r = manager.generate("stories260K.gguf", GenerationRequest.greedy(longPrompt, 16),
+                (id, t) -> true);
+        assertTrue(r.promptTokens() <= 48, "the prompt was cut to fit 64 - 16: " + r.promptTokens());
+        assertEquals(16, r.generatedTokens());
+        assertEquals(StopReason.LENGTH, r.reason());
+    }
+
+    @Test
+    void defaultLoaderPerFormatDecidesBetweenEqualCandidates() throws Exception {
+        Path both = Files.createDirectories(models.resolve("both"));
+        Files.copy(models.resolve("stories260K.gguf"), both.resolve("stories260K.gguf"));
+        Files.writeString(both.resolve("echo-model.txt"), "an echo model beside a gguf");
+        Bundle echo = Framework.install(Framework.testBundle("itest-loader.jar"));
+        echo.start();
+        try {
+            Framework.await("echo loader", WAIT, () -> hasLoader("itest-echo"));
+            manager.refresh();
+            ModelEntry e = manager.models().stream().filter(m -> m.name().equals("both")).findFirst().orElseThrow();
+            assertEquals(2, e.candidates().size(), e.candidates().toString());
+            Framework.configure("io.loadstone.core", Framework.props("models.dir", models.toString(),
+                    "max.loaded.models", 3, "default.loaders", new String[] { "gguf=llama.cpp" }));
+            Framework.await("default loaders applied", WAIT, () -> {
+                try {
+                    return "llama.cpp".equals(manager.settings("both").loader());
+                } catch (ModelLoadException ex) {
+                    return false;
+                }
+            });
+            assertEquals("llama.cpp", manager.load("both", null, Map.of("n_ctx", 128)).info().loaderId());
+        } finally {
+            echo.uninstall();
+        }
+    }
+
     @FunctionalInterface
     interface TensorPatch {
         void apply(ByteBuffer buf, int dimsAt, int nDims);

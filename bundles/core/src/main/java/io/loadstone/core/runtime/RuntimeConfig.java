@@ -32,6 +32,15 @@ public @interface RuntimeConfig {
             + "exhaust memory on its first load. Raise the option per model when you have the memory.")
     int context_cap() default 8192;
 
+    @AttributeDefinition(name = "Default loader per format", description = "Which loader to use for a model "
+            + "format when several installed loaders accept it and no loader is saved for the model, as "
+            + "format=loader entries: gguf, gptq, awq, exl2 or hf (a plain Hugging Face checkpoint), e.g. "
+            + "gguf=llama.cpp. Without an entry the loader that fits best is used.")
+    String[] default_loaders() default {};
+
+    @AttributeDefinition(name = "Autoload", description = "Load a model as soon as it is selected in the web UI.")
+    boolean autoload() default false;
+
     @AttributeDefinition(name = "Model to load at start", description = "Name of a model to load when Loadstone "
             + "starts (empty: none). The first model of the folder is used when the name is '*'.")
     String model() default "";

@@ -88,6 +88,7 @@ public final class RuntimeManager implements ModelManager {
     private volatile int maxLoaded = 1;
     private volatile long budgetBytes;
     private volatile int contextCap = 8192;
+    private volatile Map<String, String> defaultLoaders = Map.of();
     private volatile UserSettings userSettings = new UserSettings(modelsDir);
     private volatile String autoload = "";
     private volatile FolderWatch watch;
@@ -155,6 +156,17 @@ public final class RuntimeManager implements ModelManager {
         budgetBytes = config.memory_budget_mb() > 0 ? config.memory_budget_mb() * 1024L * 1024L
                 : MemoryBudget.defaultBytes();
         contextCap = Math.max(256, config.context_cap());
+        Map<String, String> defaults = new LinkedHashMap<>();
+        for (String entry : config.default_loaders()) {
+            int eq = entry.indexOf('=');
+            if (eq > 0) {
+                defaults.put(entry.substring(0, eq).trim().toLowerCase(java.util.Locale.ROOT), entry.substring(eq + 1)
+                        .trim());
+            } else {
+                LOG.log(Level.WARNING, "default.loaders entry '" + entry + "' is not format=loader; ignored");
+            }
+        }
+        defaultLoaders = Map.copyOf(defaults);
         userSettings = new UserSettings(modelsDir);
         autoload = config.model() == null ? "" : config.model().trim();
         try {
@@ -360,7 +372,7 @@ public final class RuntimeManager implements ModelManager {
         ModelMetadata meta = MetadataReader.read(entry.path());
         List<String> sources = new ArrayList<>();
         Map<String, Object> saved = userSettings.saved(entry.name(), sources);
-        String loaderId = saved.get("loader") instanceof String s && loader(s).isPresent() ? s : entry.bestLoader();
+        String loaderId = saved.get("loader") instanceof String s && loader(s).isPresent() ? s : preferredLoader(entry);
         if (loaderId == null) {
             return new ModelSettings(entry.name(), null, Map.of(), meta, sources);
         }
@@ -533,13 +545,27 @@ public final class RuntimeManager implements ModelManager {
             if (entry.candidates().isEmpty()) {
                 throw new ModelLoadException("No installed loader can load '" + entry.name() + "'.", entry.hint());
             }
-            loaderId = entry.bestLoader();
+            loaderId = preferredLoader(entry);
         }
         String wanted = loaderId;
         return loader(wanted).orElseThrow(() -> new ModelLoadException("The loader '" + wanted
                 + "' is not installed.", loaders.isEmpty() ? "No loaders are installed: add a loader bundle to the "
                         + "plugins folder." : "Installed loaders: " + loaders().stream().map(LoaderInfo::id)
                                 .collect(Collectors.joining(", ")) + "."));
+    }
+
+    /** The configured default loader for the model's format if it accepts the model, else the best fit. */
+    private String preferredLoader(ModelEntry entry) {
+        if (!defaultLoaders.isEmpty() && !entry.candidates().isEmpty()) {
+            ModelMetadata meta = MetadataReader.read(entry.path());
+            String format = meta.format().startsWith("GGUF") ? "gguf"
+                    : meta.quantMethod().isEmpty() ? "hf" : meta.quantMethod();
+            String wanted = defaultLoaders.get(format);
+            if (wanted != null && entry.candidates().stream().anyMatch(c -> c.loaderId().equals(wanted))) {
+                return wanted;
+            }
+        }
+        return entry.bestLoader();
     }
 
     private void evictBeyondLimit(String keep) {
@@ -604,13 +630,41 @@ public final class RuntimeManager implements ModelManager {
         checkSamplers(s, request);
         s.lastUsed = Instant.now();
         try {
-            return s.model.generate(request, sink);
+            return s.model.generate(fitToContext(s, request), sink);
         } catch (RuntimeException | LinkageError e) {
             throw new ModelLoadException("Generation with '" + s.name + "' failed: " + e,
                     "This is a bug in the " + s.info.loaderId() + " loader; the model is still loaded.", e);
         } finally {
             s.lastUsed = Instant.now();
         }
+    }
+
+    /**
+     * The truncation length follows the loaded context, as in text-generation-webui: a prompt
+     * that leaves no room for the requested new tokens keeps its end (the most recent text),
+     * and a request for more new tokens than the context holds is reduced to what fits.
+     */
+    private static GenerationRequest fitToContext(Slot s, GenerationRequest request) throws ModelLoadException {
+        int ctx = s.info.contextLength();
+        if (ctx <= 0) {
+            return request;
+        }
+        int[] ids = s.model.tokenize(request.prompt(), request.addBos());
+        int maxNew = Math.min(request.maxNewTokens(), Math.max(1, ctx - Math.min(ids.length, ctx / 2)));
+        int room = ctx - maxNew;
+        if (ids.length <= room && maxNew == request.maxNewTokens()) {
+            return request;
+        }
+        String prompt = request.prompt();
+        if (ids.length > room) {
+            int bos = request.addBos() && ids.length > 0 && s.model.tokenize("", true).length == 1 ? 1 : 0;
+            int[] tail = java.util.Arrays.copyOfRange(ids, ids.length - (room - bos), ids.length);
+            prompt = s.model.detokenize(tail);
+            LOG.log(Level.INFO, () -> "Prompt of " + ids.length + " tokens cut to its last " + (room - bos)
+                    + " to fit the context of " + ctx + " with " + maxNew + " new tokens");
+        }
+        return new GenerationRequest(prompt, maxNew, request.sampling(), request.stop(), request.addBos(),
+                request.banEos(), request.negativePrompt());
     }
 
     private static void checkSamplers(Slot s, GenerationRequest request) throws ModelLoadException {
