@@ -369,8 +369,17 @@ async function load(reload) {
 }
 
 $('#load').addEventListener('click', () => load(false));
-$('#autoload').checked = localStorage.getItem('loadstone.autoload') === 'true';
-$('#autoload').addEventListener('change', () => localStorage.setItem('loadstone.autoload', String($('#autoload').checked)));
+// Autoload is the runtime's setting (Config Admin), shared by every page and kept for the next start.
+api('ui/api/autoload').then((r) => { $('#autoload').checked = r.autoload; }).catch(() => {});
+$('#autoload').addEventListener('change', async () => {
+  try {
+    const r = await api('ui/api/autoload', { json: { autoload: $('#autoload').checked } });
+    $('#autoload').checked = r.autoload;
+    log('Autoload ' + (r.autoload ? 'on' : 'off') + '.');
+  } catch (e) {
+    status('#model-status', 'Autoload not changed: ' + e.message, 'error');
+  }
+});
 $('#save-settings').addEventListener('click', async () => {
   const m = selectedModel();
   const loader = loaderInfo($('#loader-select').value);

@@ -229,5 +229,12 @@ class WebUiApiTest {
         assertEquals(400, bad.statusCode());
         assertTrue(bad.body().contains("delay_ms"), bad.body());
         assertEquals(404, web.get("ui/api/settings?model=nope").statusCode());
+
+        // Autoload is the runtime's Config Admin setting: set from the page, read back by any page.
+        assertTrue(obj(web.post("ui/api/autoload", "{\"autoload\":true}")).get("autoload").getAsBoolean());
+        assertTrue(obj(web.get("ui/api/autoload")).get("autoload").getAsBoolean());
+        var ca = Framework.service(org.osgi.service.cm.ConfigurationAdmin.class, WAIT);
+        assertEquals(Boolean.TRUE, ca.getConfiguration("io.loadstone.core", "?").getProperties().get("autoload"));
+        assertFalse(obj(web.post("ui/api/autoload", "{\"autoload\":false}")).get("autoload").getAsBoolean());
     }
 }

@@ -5,14 +5,21 @@ import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Dictionary;
 import java.util.HashMap;
+import java.util.Hashtable;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletName;
 import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletPattern;
 
@@ -56,6 +63,13 @@ public final class WebApiServlet extends HttpServlet {
     @Reference
     private transient Plugins plugins;
 
+    /** The runtime's own configuration (PID io.loadstone.core), for the Autoload setting. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private transient volatile ConfigurationAdmin configAdmin;
+
+    static final String CORE_PID = "io.loadstone.core";
+
     @Override
     protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {
         String path = HttpIo.subPath(req);
@@ -66,6 +80,7 @@ public final class WebApiServlet extends HttpServlet {
                     case "/state" -> HttpIo.send(resp, 200, state());
                     case "/plugins" -> HttpIo.send(resp, 200, plugins.list());
                     case "/settings" -> HttpIo.send(resp, 200, settings(req.getParameter("model")));
+                    case "/autoload" -> HttpIo.send(resp, 200, autoload(null));
                     default -> throw ApiException.notFound("unknown_url", "Unknown page API path " + path + ".");
                 }
                 return;
@@ -80,6 +95,10 @@ public final class WebApiServlet extends HttpServlet {
                 }
                 case "/load" -> load(req, resp);
                 case "/settings" -> saveSettings(req, resp);
+                case "/autoload" -> {
+                    Params p = new Params(HttpIo.readObject(req));
+                    HttpIo.send(resp, 200, autoload(p.bool("autoload", false)));
+                }
                 case "/unload" -> {
                     Params p = new Params(HttpIo.readObject(req));
                     String name = p.string("model", null);
@@ -191,6 +210,27 @@ public final class WebApiServlet extends HttpServlet {
             }
         }
         return options;
+    }
+
+    /**
+     * Reads, and with a value sets, the runtime's Autoload setting in Config Admin, so every
+     * open page and the next start agree on it.
+     */
+    private JsonObject autoload(Boolean set) throws ApiException, IOException {
+        ConfigurationAdmin ca = configAdmin;
+        if (ca == null) {
+            throw new ApiException(503, "server_error", "no_config_admin", null,
+                    "Configuration Admin is not running, so settings cannot be changed.");
+        }
+        Configuration c = ca.getConfiguration(CORE_PID, "?");
+        Dictionary<String, Object> props = c.getProperties() == null ? new Hashtable<>() : c.getProperties();
+        if (set != null) {
+            props.put("autoload", set);
+            c.updateIfDifferent(props);
+        }
+        JsonObject o = new JsonObject();
+        o.addProperty("autoload", Boolean.parseBoolean(String.valueOf(props.get("autoload"))));
+        return o;
     }
 
     /** A model's settings as the Model tab shows them when it is selected. */
