@@ -126,9 +126,14 @@ public final class MatVec {
 
     /**
      * 4 rows × 4 tokens: rows at {@code w[wo + i·cols]}, tokens at {@code x[xo + t·xs]}; result
-     * (row i, token t) goes to {@code out[oo + t·os + i]}.
+     * (row i, token t) goes to {@code out[oo + t·os + i]}. {@code acc} is scratch of
+     * {@code 16·LANES} floats.
+     *
+     * <p>The accumulators leave through {@code acc} rather than as arguments of a reducing call:
+     * if the JIT declined to inline that call (it does when the callee was compiled first and is
+     * large) every vector would be boxed on each tile.
      */
-    public static void tile4x4(float[] w, int wo, int cols, float[] x, int xo, int xs, float[] out, int oo, int os) {
+    public static void tile4x4(float[] w, int wo, int cols, float[] x, int xo, int xs, float[] out, int oo, int os, float[] acc) {
         int w1 = wo + cols;
         int w2 = w1 + cols;
         int w3 = w2 + cols;
@@ -152,8 +157,7 @@ public final class MatVec {
         FloatVector a32 = FloatVector.zero(F);
         FloatVector a33 = FloatVector.zero(F);
         int bound = F.loopBound(cols);
-        int c = 0;
-        for (; c < bound; c += LANES) {
+        for (int c = 0; c < bound; c += LANES) {
             FloatVector t0 = FloatVector.fromArray(F, x, xo + c);
             FloatVector t1 = FloatVector.fromArray(F, x, x1 + c);
             FloatVector t2 = FloatVector.fromArray(F, x, x2 + c);
@@ -179,29 +183,36 @@ public final class MatVec {
             a32 = r.fma(t2, a32);
             a33 = r.fma(t3, a33);
         }
-        store(a00, a01, a02, a03, w, wo, c, cols, x, xo, xs, out, oo, os);
-        store(a10, a11, a12, a13, w, w1, c, cols, x, xo, xs, out, oo + 1, os);
-        store(a20, a21, a22, a23, w, w2, c, cols, x, xo, xs, out, oo + 2, os);
-        store(a30, a31, a32, a33, w, w3, c, cols, x, xo, xs, out, oo + 3, os);
+        a00.intoArray(acc, 0);
+        a01.intoArray(acc, LANES);
+        a02.intoArray(acc, 2 * LANES);
+        a03.intoArray(acc, 3 * LANES);
+        a10.intoArray(acc, 4 * LANES);
+        a11.intoArray(acc, 5 * LANES);
+        a12.intoArray(acc, 6 * LANES);
+        a13.intoArray(acc, 7 * LANES);
+        a20.intoArray(acc, 8 * LANES);
+        a21.intoArray(acc, 9 * LANES);
+        a22.intoArray(acc, 10 * LANES);
+        a23.intoArray(acc, 11 * LANES);
+        a30.intoArray(acc, 12 * LANES);
+        a31.intoArray(acc, 13 * LANES);
+        a32.intoArray(acc, 14 * LANES);
+        a33.intoArray(acc, 15 * LANES);
+        finish(acc, w, wo, bound, cols, x, xo, xs, out, oo, os);
     }
 
-    /** Reduces one row's four accumulators, adds the scalar tail from column {@code c}, stores. */
-    private static void store(FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3, float[] w, int wo, int c, int cols,
-            float[] x, int xo, int xs, float[] out, int oo, int os) {
-        float s0 = Vectors.sum(a0);
-        float s1 = Vectors.sum(a1);
-        float s2 = Vectors.sum(a2);
-        float s3 = Vectors.sum(a3);
-        for (; c < cols; c++) {
-            float v = w[wo + c];
-            s0 += v * x[xo + c];
-            s1 += v * x[xo + xs + c];
-            s2 += v * x[xo + 2 * xs + c];
-            s3 += v * x[xo + 3 * xs + c];
+    /** Reduces the 16 accumulators in {@code acc}, adds the columns from {@code c} on, stores. */
+    private static void finish(float[] acc, float[] w, int wo, int c, int cols, float[] x, int xo, int xs, float[] out, int oo,
+            int os) {
+        for (int i = 0; i < 4; i++) {
+            for (int t = 0; t < 4; t++) {
+                float s = Vectors.sum(FloatVector.fromArray(F, acc, (4 * i + t) * LANES));
+                for (int k = c; k < cols; k++) {
+                    s += w[wo + i * cols + k] * x[xo + t * xs + k];
+                }
+                out[oo + t * os + i] = s;
+            }
         }
-        out[oo] = s0;
-        out[oo + os] = s1;
-        out[oo + 2 * os] = s2;
-        out[oo + 3 * os] = s3;
     }
 }

@@ -3,6 +3,7 @@ package io.loadstone.engine.tensor;
 import io.loadstone.engine.kernel.ComputePool;
 import io.loadstone.engine.kernel.MatVec;
 import io.loadstone.engine.kernel.Ops;
+import io.loadstone.engine.kernel.Vectors;
 
 /**
  * A 2-D weight {@code W[rows][cols]} used as {@code y = W·x} (a Hugging Face Linear stores
@@ -66,6 +67,7 @@ public abstract class Matrix {
             return;
         }
         float[] tile = new float[TILE * cols];
+        float[] acc = new float[16 * Vectors.LANES];
         int r = r0;
         for (; r + TILE <= r1; r += TILE) {
             for (int i = 0; i < TILE; i++) {
@@ -73,7 +75,7 @@ public abstract class Matrix {
             }
             int t = 0;
             for (; t + 4 <= n; t += 4) {
-                MatVec.tile4x4(tile, 0, cols, x, t * xs, xs, out, t * os + r, os);
+                MatVec.tile4x4(tile, 0, cols, x, t * xs, xs, out, t * os + r, os, acc);
             }
             for (; t < n; t++) {
                 for (int i = 0; i < TILE; i++) {
