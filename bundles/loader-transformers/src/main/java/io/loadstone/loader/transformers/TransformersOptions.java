@@ -1,0 +1,171 @@
+package io.loadstone.loader.transformers;
+
+import io.loadstone.api.loader.LoaderOptions;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.engine.EngineOptions;
+import io.loadstone.engine.WeightQuantization;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * text-generation-webui's Transformers options, mapped onto the Java engine. Each option either
+ * changes {@link EngineOptions} or is marked {@link OptionSpec#notApplicable} with the reason,
+ * and setting such an option adds that reason to the model's warnings.
+ */
+final class TransformersOptions {
+
+    static final String CPU = "cpu";
+    static final String BF16 = "bf16";
+    static final String LOAD_IN_8BIT = "load_in_8bit";
+    static final String LOAD_IN_4BIT = "load_in_4bit";
+    static final String QUANT_TYPE = "quant_type";
+    static final String USE_DOUBLE_QUANT = "use_double_quant";
+    static final String COMPUTE_DTYPE = "compute_dtype";
+    static final String GPU_MEMORY = "gpu_memory";
+    static final String CPU_MEMORY = "cpu_memory";
+    static final String DISK = "disk";
+    static final String AUTO_DEVICES = "auto_devices";
+    static final String ALPHA_VALUE = "alpha_value";
+    static final String ROPE_FREQ_BASE = "rope_freq_base";
+    static final String COMPRESS_POS_EMB = "compress_pos_emb";
+    static final String TRUST_REMOTE_CODE = "trust_remote_code";
+    static final String NO_USE_FAST = "no_use_fast";
+    static final String USE_FLASH_ATTENTION_2 = "use_flash_attention_2";
+    static final String THREADS = "threads";
+    static final String MAX_SEQ_LEN = "max_seq_len";
+
+    /** Default context cap: a 128K-context model should not reserve 128K positions unasked. */
+    static final int DEFAULT_CONTEXT_CAP = 8192;
+
+    private static final String NO_MEMORY_BUDGET = "the Java engine memory-maps the weights and has no memory "
+            + "budget or offloading: the operating system pages them in as needed";
+
+    private TransformersOptions() {
+    }
+
+    static List<OptionSpec> specs() {
+        return List.of(
+                OptionSpec.bool(CPU, false, "Run on the CPU.")
+                        .notApplicable("always on: the Java engine runs on the CPU only"),
+                OptionSpec.bool(BF16, false, "Load the weights as bfloat16 instead of float16.")
+                        .notApplicable("weights are used in the type they are stored in (F32, F16 or BF16) and "
+                                + "computed in float32; there is no conversion on load"),
+                OptionSpec.bool(LOAD_IN_8BIT, false, "Quantize the linear layers to 8-bit integers on load "
+                        + "(one absmax scale per row): about a quarter of F32 memory, small quality loss."),
+                OptionSpec.bool(LOAD_IN_4BIT, false, "Quantize the linear layers to 4-bit on load (quant_type "
+                        + "nf4, blocks of 64): about an eighth of F32 memory, noticeable quality loss."),
+                OptionSpec.choice(QUANT_TYPE, "nf4", List.of("nf4", "fp4"), "4-bit data type for load_in_4bit. "
+                        + "Only nf4 is implemented by the Java engine."),
+                OptionSpec.bool(USE_DOUBLE_QUANT, false, "Quantize the 4-bit block scales too.")
+                        .notApplicable("the engine keeps one float32 scale per block of 64; scales are not "
+                                + "quantized again"),
+                OptionSpec.choice(COMPUTE_DTYPE, "float32", List.of("bfloat16", "float16", "float32"),
+                        "Data type of the 4-bit matrix products.")
+                        .notApplicable("the Java engine always computes in float32"),
+                OptionSpec.text(GPU_MEMORY, "", "Most GPU memory to use, e.g. 10GiB.")
+                        .notApplicable("there is no GPU backend in the Java engine"),
+                OptionSpec.text(CPU_MEMORY, "", "Most CPU memory for offloaded weights, e.g. 32GiB.")
+                        .notApplicable(NO_MEMORY_BUDGET),
+                OptionSpec.bool(DISK, false, "Offload layers that do not fit to disk.")
+                        .notApplicable(NO_MEMORY_BUDGET),
+                OptionSpec.bool(AUTO_DEVICES, false, "Split the model across GPU(s) and CPU automatically.")
+                        .notApplicable("there is no GPU backend in the Java engine"),
+                OptionSpec.number(ALPHA_VALUE, 1, 1, 64, "NTK RoPE scaling for longer contexts: the RoPE "
+                        + "base becomes rope_theta · alpha^(d/(d-2)). 1 = off. Ignored when rope_freq_base is set."),
+                OptionSpec.integer(ROPE_FREQ_BASE, 0, 0, 100_000_000, "Replaces the model's rope_theta. "
+                        + "0 = the model's own."),
+                OptionSpec.number(COMPRESS_POS_EMB, 1, 1, 64, "Linear RoPE scaling: positions are divided by "
+                        + "this factor (set it to new context / trained context). 1 = off."),
+                OptionSpec.bool(TRUST_REMOTE_CODE, false, "Allow models that ship their own Python code.")
+                        .notApplicable("Loadstone never runs code from model repos; models that need it are refused"),
+                OptionSpec.bool(NO_USE_FAST, false, "Use the slow (Python) tokenizer.")
+                        .notApplicable("there is one tokenizer implementation (tokenizer.json through the Rust "
+                                + "tokenizers library), the same as transformers' fast tokenizer"),
+                OptionSpec.bool(USE_FLASH_ATTENTION_2, false, "Use Flash Attention 2.")
+                        .notApplicable("a CUDA kernel; the Java engine has its own CPU attention"),
+                OptionSpec.integer(THREADS, 0, 0, 1024, "Compute threads. 0 = one per CPU core."),
+                OptionSpec.integer(MAX_SEQ_LEN, 0, 0, 1_048_576, "Context length in tokens. 0 = the model's "
+                        + "max_position_embeddings (times compress_pos_emb), at most " + DEFAULT_CONTEXT_CAP + "."));
+    }
+
+    /**
+     * How one load runs.
+     *
+     * @param engine    the engine options
+     * @param warnings  options that were set but have no effect, and why
+     * @param effective the values used
+     */
+    record Plan(EngineOptions engine, List<String> warnings, Map<String, Object> effective) {
+    }
+
+    static Plan plan(List<OptionSpec> specs, LoaderOptions given, HfFolder folder) throws ModelLoadException {
+        // Fill in defaults for anything the caller left out (tests pass LoaderOptions.of(...)).
+        LoaderOptions o = LoaderOptions.validate(specs, given.asMap());
+        List<String> warnings = new ArrayList<>();
+        Map<String, Object> effective = new LinkedHashMap<>(o.asMap());
+        for (OptionSpec s : specs) {
+            if (s.applies() != null && !Objects.equals(String.valueOf(o.asMap().get(s.name())),
+                    String.valueOf(s.defaultValue())) && !s.name().equals(TRUST_REMOTE_CODE)) {
+                warnings.add(s.name() + " has no effect: " + s.applies() + ".");
+            }
+        }
+        EngineOptions.Builder b = EngineOptions.builder();
+        boolean q8 = o.bool(LOAD_IN_8BIT);
+        boolean q4 = o.bool(LOAD_IN_4BIT);
+        if (q8 && q4) {
+            throw new ModelLoadException("load_in_8bit and load_in_4bit are both on.", "Pick one of them.");
+        }
+        if (q4) {
+            if (o.text(QUANT_TYPE).equals("fp4")) {
+                throw new ModelLoadException("quant_type fp4 is not available: the Java engine implements 4-bit "
+                        + "NormalFloat (nf4) only.", "Set quant_type to nf4, or use load_in_8bit.");
+            }
+            b.quantization(WeightQuantization.NF4);
+        } else if (q8) {
+            b.quantization(WeightQuantization.INT8);
+        } else if (!o.text(QUANT_TYPE).equals("nf4")) {
+            warnings.add("quant_type has no effect without load_in_4bit.");
+        }
+        if (o.bool(TRUST_REMOTE_CODE) && folder.remoteCode() == null) {
+            warnings.add("trust_remote_code has no effect: this model needs no code of its own, and Loadstone "
+                    + "never runs code from model repos.");
+        }
+        int threads = (int) o.integer(THREADS);
+        if (threads > 0) {
+            b.threads(threads);
+        }
+        effective.put(THREADS, (long) (threads > 0 ? threads : Runtime.getRuntime().availableProcessors()));
+        double alpha = o.number(ALPHA_VALUE);
+        long ropeBase = o.integer(ROPE_FREQ_BASE);
+        double compress = o.number(COMPRESS_POS_EMB);
+        try {
+            b.alphaValue(alpha).compressPosEmb(compress);
+            if (ropeBase > 0) {
+                b.ropeFreqBase(ropeBase);
+                if (alpha != 1) {
+                    warnings.add("alpha_value has no effect: rope_freq_base is set and replaces the RoPE base.");
+                }
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(e.getMessage() + ".", "Change the option to a value in its range.");
+        }
+        long maxSeq = o.integer(MAX_SEQ_LEN);
+        int trained = folder.maxPositionEmbeddings();
+        if (maxSeq == 0) {
+            long scaled = trained > 0 ? (long) (trained * compress) : DEFAULT_CONTEXT_CAP;
+            maxSeq = Math.min(scaled, DEFAULT_CONTEXT_CAP);
+        } else if (trained > 0 && maxSeq > trained * compress) {
+            warnings.add("max_seq_len " + maxSeq + " is beyond the trained context (" + trained
+                    + " positions" + (compress != 1 ? " × compress_pos_emb " + compress : "")
+                    + "): expect incoherent text past it unless RoPE scaling is set.");
+        }
+        b.maxContext((int) maxSeq);
+        effective.put(MAX_SEQ_LEN, maxSeq);
+        effective.put(CPU, true);
+        return new Plan(b.build(), warnings, effective);
+    }
+}
