@@ -39,11 +39,11 @@ import jakarta.servlet.http.HttpServletResponse;
  * thread held per page); one sender thread writes, so a slow browser never holds up the
  * runtime's event thread.
  */
-@Component(service = {Servlet.class, ModelEventListener.class})
+@Component(service = {Servlet.class, ModelEventListener.class, PageEvents.class})
 @HttpWhiteboardServletPattern("/ui/api/events")
 @HttpWhiteboardServletName("loadstone-ui-events")
 @HttpWhiteboardServletAsyncSupported
-public final class LiveEvents extends HttpServlet implements ModelEventListener {
+public final class LiveEvents extends HttpServlet implements ModelEventListener, PageEvents {
 
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = System.getLogger(LiveEvents.class.getName());
@@ -123,6 +123,11 @@ public final class LiveEvents extends HttpServlet implements ModelEventListener 
         o.addProperty("message", e.message());
         o.addProperty("time", e.time().toString());
         broadcast("model", o.toString());
+    }
+
+    @Override
+    public void publish(String event, String data) {
+        broadcast(event, data);
     }
 
     private void bundleChanged(BundleEvent e) {
