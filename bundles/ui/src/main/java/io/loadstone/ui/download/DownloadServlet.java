@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 
+import org.osgi.service.component.ComponentServiceObjects;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
@@ -14,9 +15,11 @@ import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletPa
 
 import com.google.gson.JsonObject;
 
+import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.ui.generation.Params;
 import io.loadstone.ui.http.ApiException;
 import io.loadstone.ui.http.HttpIo;
+import io.loadstone.ui.web.PageEvents;
 import jakarta.servlet.Servlet;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -45,10 +48,40 @@ public final class DownloadServlet extends HttpServlet {
     static final String NOT_INSTALLED = "Downloading needs the download bundle (io.loadstone.download): install it"
             + " on the Plugins tab or put it in the plugins folder, then try again.";
 
-    /** Optional and dynamic: the download bundle can come and go while pages are open. */
+    @Reference
+    private transient PageEvents pages;
+
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
+    private transient volatile ModelManager manager;
+
+    /** The box backed by the current downloader, or null while there is none. */
     private transient volatile DownloadDesk desk;
+    private transient volatile ComponentServiceObjects<?> deskSource;
+
+    /**
+     * Optional, dynamic and greedy: the download bundle can come and go while pages are open. Bound through
+     * {@link ComponentServiceObjects} so that no signature here names a type of the download bundle: SCR
+     * reflects over this class even when that bundle is absent.
+     */
+    @Reference(name = "downloader", service = io.loadstone.download.ModelDownloader.class,
+            cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, unbind = "unbindDownloader")
+    void bindDownloader(ComponentServiceObjects<?> source) {
+        Object service = source.getService();
+        if (service == null) {
+            return;
+        }
+        deskSource = source;
+        desk = new HubDownloadDesk(service, pages, () -> manager);
+    }
+
+    void unbindDownloader(ComponentServiceObjects<?> source) {
+        if (deskSource == source) {
+            desk = null;
+            deskSource = null;
+        }
+    }
 
     @Override
     protected void service(HttpServletRequest req, HttpServletResponse resp) throws IOException {

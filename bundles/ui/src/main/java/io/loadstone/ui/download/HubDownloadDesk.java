@@ -11,13 +11,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
-import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Reference;
-import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
-import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -35,12 +30,12 @@ import io.loadstone.ui.http.ApiException;
 import io.loadstone.ui.web.PageEvents;
 
 /**
- * The download box backed by the download bundle's {@link ModelDownloader}. SCR loads this class only once a
- * downloader is registered (its reference is mandatory), so without the download bundle nothing here links
- * against the missing package. Each job's events go to every open page as {@code download} server-sent events.
+ * The download box backed by the download bundle's {@link ModelDownloader}. Only {@link DownloadServlet} makes
+ * one, and only once a downloader is registered, so without the download bundle this class (the one place
+ * that links against that bundle's package) is never loaded. Each job's events go to every open page as
+ * {@code download} server-sent events.
  */
-@Component(service = DownloadDesk.class)
-public final class HubDownloadDesk implements DownloadDesk {
+final class HubDownloadDesk implements DownloadDesk {
 
     private static final Logger LOG = System.getLogger(HubDownloadDesk.class.getName());
     /** Finished jobs kept for the list, so a page opened after a download still sees how it ended. */
@@ -48,16 +43,10 @@ public final class HubDownloadDesk implements DownloadDesk {
     /** Progress events more often than this are not pushed (the downloader sends about two a second). */
     private static final long PUSH_EVERY_NANOS = 400_000_000L;
 
-    @Reference
-    private ModelDownloader downloader;
-
-    @Reference
-    private PageEvents pages;
-
+    private final ModelDownloader downloader;
+    private final PageEvents pages;
     /** Refreshes the models list when a download lands (the core's folder watcher may be slower or off). */
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    private volatile ModelManager manager;
+    private final Supplier<ModelManager> manager;
 
     private final Map<String, Entry> jobs = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
@@ -103,7 +92,7 @@ public final class HubDownloadDesk implements DownloadDesk {
                                     DownloadPlan.humanBytes(c.bytesFetched()), c.target(),
                                     c.elapsed().toMillis() / 1000.0);
                     finished = Instant.now();
-                    ModelManager m = manager;
+                    ModelManager m = manager.get();
                     if (m != null) {
                         try {
                             m.refresh();
@@ -174,10 +163,14 @@ public final class HubDownloadDesk implements DownloadDesk {
         }
     }
 
-    @Deactivate
-    void deactivate() {
-        // Jobs belong to the downloader, which may outlive this desk; they are left running, not cancelled.
-        jobs.clear();
+    /**
+     * @param downloader the {@link ModelDownloader} service, typed {@code Object} so that the caller need not
+     *                   link against the download bundle
+     */
+    HubDownloadDesk(Object downloader, PageEvents pages, Supplier<ModelManager> manager) {
+        this.downloader = (ModelDownloader) downloader;
+        this.pages = pages;
+        this.manager = manager;
     }
 
     @Override
