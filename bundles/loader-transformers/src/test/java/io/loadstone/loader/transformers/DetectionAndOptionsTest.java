@@ -1,0 +1,192 @@
+package io.loadstone.loader.transformers;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.loadstone.api.loader.Capabilities;
+import io.loadstone.api.loader.Detection;
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.LoadedModel;
+import io.loadstone.api.loader.LoaderOptions;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.ModelSource;
+import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.sampling.SamplerSettings;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** detect() on real and fixture folders, option refusals and warnings, and file errors. */
+class DetectionAndOptionsTest {
+
+    @TempDir
+    Path tmp;
+
+    private final TransformersLoader loader = TestModels.loader();
+
+    private static String withConfig(String config, String key, String json) {
+        int end = config.lastIndexOf('}');
+        return config.substring(0, end) + ", \"" + key + "\": " + json + "\n}";
+    }
+
+    @Test
+    void plainCheckpointsArePreferredWithTheirWeightType() {
+        assertEquals(new Detection(90, "Hugging Face llama, F32 safetensors"),
+                loader.detect(ModelSource.of(TestModels.model("stories260K-hf"))));
+        assertEquals(new Detection(90, "Hugging Face llama, F16 safetensors"),
+                loader.detect(ModelSource.of(TestModels.model("stories260K-hf-f16"))));
+        assertEquals(new Detection(90, "Hugging Face llama, BF16 safetensors"),
+                loader.detect(ModelSource.of(TestModels.model("stories260K-hf-bf16"))));
+    }
+
+    @Test
+    void quantizedCheckpointIsLeftToItsLoader() throws Exception {
+        Path gptq = TestModels.model("tiny-llama-gptq-4bit-32g-actorder");
+        Detection d = loader.detect(ModelSource.of(gptq));
+        assertEquals(0, d.score());
+        assertTrue(d.reason().startsWith(TransformersLoader.QUANTIZED_REASON), d.reason());
+        ModelLoadException e = assertThrows(ModelLoadException.class,
+                () -> loader.load(ModelSource.of(gptq), LoaderOptions.of(Map.of())));
+        assertTrue(e.getMessage().contains("quantized") && e.fix().contains("GPTQ"), e.userMessage());
+    }
+
+    @Test
+    void remoteCodeIsNeverRun() throws Exception {
+        Path dir = TestModels.copy(TestModels.model("stories260K-hf"), tmp.resolve("remote"));
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, withConfig(Files.readString(config), "auto_map",
+                "{\"AutoModelForCausalLM\": \"modeling_x.XForCausalLM\"}"));
+        Detection d = loader.detect(ModelSource.of(dir));
+        assertEquals(Detection.no(TransformersLoader.REMOTE_CODE_REASON), d);
+        for (boolean trust : new boolean[] {false, true}) {
+            ModelLoadException e = assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(dir),
+                    LoaderOptions.of(Map.of("trust_remote_code", trust))));
+            assertTrue(e.getMessage().contains("never runs code") && e.getMessage().contains("config.json"),
+                    e.getMessage());
+            assertEquals(trust, e.getMessage().contains("trust_remote_code cannot allow it"));
+        }
+    }
+
+    @Test
+    void otherFoldersAreRefusedWithTheReason() throws Exception {
+        Path dir = TestModels.copy(TestModels.model("stories260K-hf"), tmp.resolve("gpt2"));
+        Path config = dir.resolve("config.json");
+        Files.writeString(config, Files.readString(config).replace("\"llama\"", "\"gpt2\""));
+        Detection d = loader.detect(ModelSource.of(dir));
+        assertEquals(0, d.score());
+        assertTrue(d.reason().contains("gpt2") && d.reason().contains("llama"), d.reason());
+
+        Path noWeights = Files.createDirectories(tmp.resolve("bin"));
+        Files.copy(TestModels.model("stories260K-hf").resolve("config.json"), noWeights.resolve("config.json"));
+        Files.writeString(noWeights.resolve("pytorch_model.bin"), "pickle");
+        assertTrue(loader.detect(ModelSource.of(noWeights)).reason().contains("no .safetensors"));
+        assertTrue(loader.detect(ModelSource.of(TestModels.model("stories260K-hf").resolveSibling("stories260K.gguf"))).reason().contains("not a folder"));
+        assertFalse(loader.detect(ModelSource.of(tmp)).accepted());
+    }
+
+    @Test
+    void missingTokenizerJsonIsNamed() throws Exception {
+        Path dir = TestModels.copy(TestModels.model("stories260K-hf"), tmp.resolve("notok"));
+        Files.delete(dir.resolve("tokenizer.json"));
+        ModelLoadException e = assertThrows(ModelLoadException.class,
+                () -> loader.load(ModelSource.of(dir), LoaderOptions.of(Map.of())));
+        assertTrue(e.getMessage().contains(dir.resolve("tokenizer.json").toString()), e.getMessage());
+    }
+
+    @Test
+    void truncatedSafetensorsIsNamed() throws Exception {
+        Path dir = TestModels.copy(TestModels.model("stories260K-hf"), tmp.resolve("cut"));
+        Path weights = dir.resolve("model.safetensors");
+        try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.WRITE)) {
+            ch.truncate(ch.size() - 1000);
+        }
+        ModelLoadException e = assertThrows(ModelLoadException.class,
+                () -> loader.load(ModelSource.of(dir), LoaderOptions.of(Map.of())));
+        assertTrue(e.getMessage().contains("model.safetensors"), e.getMessage());
+        assertFalse(e.fix().isEmpty());
+    }
+
+    @Test
+    void fp4AndBothQuantizationsAreRefused() {
+        Path m = TestModels.model("stories260K-hf");
+        ModelLoadException fp4 = assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(m),
+                LoaderOptions.of(Map.of("load_in_4bit", true, "quant_type", "fp4"))));
+        assertTrue(fp4.getMessage().contains("fp4") && fp4.fix().contains("nf4"), fp4.userMessage());
+        ModelLoadException both = assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(m),
+                LoaderOptions.of(Map.of("load_in_4bit", true, "load_in_8bit", true))));
+        assertTrue(both.getMessage().contains("load_in_8bit and load_in_4bit"), both.getMessage());
+        assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(m),
+                LoaderOptions.of(Map.of("no_such_option", 1))));
+    }
+
+    @Test
+    void optionsWithoutEffectAreMarkedAndWarnedAbout() throws Exception {
+        for (String name : List.of("cpu", "bf16", "use_double_quant", "compute_dtype", "gpu_memory", "cpu_memory",
+                "disk", "auto_devices", "trust_remote_code", "no_use_fast", "use_flash_attention_2")) {
+            OptionSpec s = loader.options().stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
+            assertTrue(s.applies() != null && !s.applies().isBlank(), name);
+        }
+        Map<String, Object> set = Map.of("bf16", true, "no_use_fast", true, "gpu_memory", "10GiB",
+                "use_flash_attention_2", true, "trust_remote_code", true);
+        try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf")), LoaderOptions.of(set))) {
+            List<String> w = m.info().warnings();
+            for (String name : set.keySet()) {
+                assertTrue(w.stream().anyMatch(s -> s.startsWith(name + " has no effect")), name + " in " + w);
+            }
+            assertTrue(w.stream().anyMatch(s -> s.contains("one tokenizer implementation")), w.toString());
+        }
+        try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf")),
+                LoaderOptions.of(Map.of()))) {
+            assertEquals(List.of(), m.info().warnings());
+            assertEquals(2048, m.info().contextLength(), "max_position_embeddings 2048, under the 8192 cap");
+            assertEquals(2048, m.info().trainedContextLength());
+            assertEquals(512, m.info().vocabSize());
+            assertEquals("Transformers", m.info().loaderId());
+            assertEquals(2048L, m.info().effectiveOptions().get("max_seq_len"));
+        }
+    }
+
+    @Test
+    void ropeAndQuantizationOptionsChangeTheModel() throws Exception {
+        Path dir = TestModels.model("stories260K-hf");
+        int[] ids = {1, 403, 407, 261, 378};
+        float[] plain;
+        try (LoadedModel m = loader.load(ModelSource.of(dir), LoaderOptions.of(Map.of()))) {
+            plain = m.logits().orElseThrow().evaluate(ids, false)[0];
+        }
+        for (Map<String, Object> o : List.<Map<String, Object>>of(Map.of("compress_pos_emb", 2.0),
+                Map.of("alpha_value", 2.5), Map.of("rope_freq_base", 500), Map.of("load_in_8bit", true),
+                Map.of("load_in_4bit", true))) {
+            try (LoadedModel m = loader.load(ModelSource.of(dir), LoaderOptions.of(o))) {
+                float[] got = m.logits().orElseThrow().evaluate(ids, false)[0];
+                double diff = 0;
+                for (int i = 0; i < got.length; i++) {
+                    diff = Math.max(diff, Math.abs(got[i] - plain[i]));
+                }
+                assertTrue(diff > 1e-4, o + " moved the logits by " + diff);
+                assertEquals(List.of(), m.info().warnings(), o.toString());
+                // The generation still runs.
+                assertEquals(5, m.generate(GenerationRequest.greedy("Once upon a time", 5), (i, t) -> true)
+                        .generatedTokens());
+            }
+        }
+    }
+
+    @Test
+    void capabilitiesNameTheEngineFeatures() {
+        Capabilities c = loader.capabilities();
+        assertEquals(Capabilities.LoraSupport.NONE, c.lora());
+        assertTrue(c.cfg() && c.logits());
+        assertEquals(SamplerSettings.supportedParameters(), c.samplers());
+        assertEquals("Transformers", loader.id());
+        assertNotEquals(loader.id(), loader.description());
+    }
+}
