@@ -93,6 +93,34 @@ final class Framework {
         return d;
     }
 
+    /**
+     * Points the runtime at {@code models} (unloading what is loaded) and waits until it
+     * lists that folder.
+     */
+    static io.loadstone.api.runtime.ModelManager useModels(Path models, Object... moreConfig) throws Exception {
+        var manager = service(io.loadstone.api.runtime.ModelManager.class, Duration.ofSeconds(20));
+        for (var s : manager.loaded()) {
+            manager.unload(s.name());
+        }
+        Object[] kv = new Object[2 + moreConfig.length];
+        kv[0] = "models.dir";
+        kv[1] = models.toString();
+        System.arraycopy(moreConfig, 0, kv, 2, moreConfig.length);
+        configure("io.loadstone.core", props(kv));
+        await("models folder configured (is " + manager.modelsDir() + ", want " + models + ")", Duration.ofSeconds(
+                20), () -> manager.modelsDir().equals(models));
+        return manager;
+    }
+
+    /** Installs and starts the test-only echo loader and waits until the runtime has it. */
+    static Bundle startEchoLoader(io.loadstone.api.runtime.ModelManager manager) throws Exception {
+        Bundle echo = install(testBundle("itest-loader.jar"));
+        echo.start();
+        await("echo loader discovered", Duration.ofSeconds(20), () -> manager.loaders().stream()
+                .anyMatch(l -> l.id().equals("itest-echo")));
+        return echo;
+    }
+
     /** Bundles, states and package wiring of the configuration API, for failure messages. */
     static String diagnose() {
         StringBuilder sb = new StringBuilder();

@@ -19,7 +19,6 @@ import org.osgi.framework.ServiceRegistration;
 
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.runtime.LoadedModelState;
-import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelEvent;
 import io.loadstone.api.runtime.ModelEventListener;
 import io.loadstone.api.runtime.ModelManager;
@@ -55,15 +54,9 @@ class ModelLifecycleTest {
         echoModel("small-a", 600);
         echoModel("small-b", 600);
         echoModel("small-c", 100);
-        manager = Framework.service(ModelManager.class, WAIT);
         // 1 MB budget: two 600 KB models do not fit together; up to 5 may be loaded by count.
-        Framework.configure("io.loadstone.core", Framework.props("models.dir", models.toString(),
-                "max.loaded.models", 5, "memory.budget.mb", 1L));
-        Framework.await("configured", WAIT, () -> manager.modelsDir().equals(models));
-        echo = Framework.install(Framework.testBundle("itest-loader.jar"));
-        echo.start();
-        Framework.await("echo loader", WAIT, () -> manager.loaders().stream().map(LoaderInfo::id)
-                .anyMatch("itest-echo"::equals));
+        manager = Framework.useModels(models, "max.loaded.models", 5, "memory.budget.mb", 1L);
+        echo = Framework.startEchoLoader(manager);
         listener = Framework.context().registerService(ModelEventListener.class, events::add, null);
     }
 
@@ -94,8 +87,9 @@ class ModelLifecycleTest {
                 "fail", true)));
         assertTrue(e.getMessage().contains("small-a"), e.getMessage());
         assertEquals(List.of("small-b", "small-c"), loadedNames(), "nothing lost by the failed load");
-        assertTrue(events.stream().anyMatch(ev -> ev.type() == ModelEvent.Type.LOAD_FAILED && ev.model().equals(
-                "small-a")));
+        // Events reach listeners on the runtime's event thread: wait for it, do not look once.
+        Framework.await("LOAD_FAILED event", WAIT, () -> events.stream().anyMatch(ev -> ev.type()
+                == ModelEvent.Type.LOAD_FAILED && ev.model().equals("small-a")));
     }
 
     @Test

@@ -29,7 +29,6 @@ import org.osgi.framework.Bundle;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
-import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelManager;
 
 /**
@@ -53,17 +52,8 @@ class OpenAiApiTest {
         Files.writeString(m.resolve("echo-model.txt"), TEXT);
         Files.createDirectories(models.resolve("echo-other"));
         Files.writeString(models.resolve("echo-other/echo-model.txt"), "alpha beta gamma");
-        manager = Framework.service(ModelManager.class, WAIT);
-        for (var s : manager.loaded()) {
-            manager.unload(s.name());
-        }
-        Framework.configure("io.loadstone.core", Framework.props("models.dir", models.toString(),
-                "max.loaded.models", 2));
-        Framework.await("models folder configured", WAIT, () -> manager.modelsDir().equals(models));
-        echo = Framework.install(Framework.testBundle("itest-loader.jar"));
-        echo.start();
-        Framework.await("echo loader discovered", WAIT, () -> manager.loaders().stream().map(LoaderInfo::id)
-                .anyMatch("itest-echo"::equals));
+        manager = Framework.useModels(models, "max.loaded.models", 2);
+        echo = Framework.startEchoLoader(manager);
         web = WebServer.start();
     }
 

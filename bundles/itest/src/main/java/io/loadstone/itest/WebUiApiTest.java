@@ -25,7 +25,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
-import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelManager;
 
 /**
@@ -48,17 +47,8 @@ class WebUiApiTest {
         Path models = Framework.workDir("webui-models");
         Files.createDirectories(models.resolve("echo-story"));
         Files.writeString(models.resolve("echo-story/echo-model.txt"), OpenAiApiTest.TEXT);
-        manager = Framework.service(ModelManager.class, WAIT);
-        for (var s : manager.loaded()) {
-            manager.unload(s.name());
-        }
-        Framework.configure("io.loadstone.core", Framework.props("models.dir", models.toString(),
-                "max.loaded.models", 2));
-        Framework.await("models folder configured", WAIT, () -> manager.modelsDir().equals(models));
-        echo = Framework.install(Framework.testBundle("itest-loader.jar"));
-        echo.start();
-        Framework.await("echo loader discovered", WAIT, () -> manager.loaders().stream().map(LoaderInfo::id)
-                .anyMatch("itest-echo"::equals));
+        manager = Framework.useModels(models, "max.loaded.models", 2);
+        echo = Framework.startEchoLoader(manager);
         web = WebServer.start();
     }
 
