@@ -49,7 +49,7 @@ public final class DownloadServlet extends HttpServlet {
             + " on the Plugins tab or put it in the plugins folder, then try again.";
 
     @Reference
-    private transient PageEvents pages;
+    private transient volatile PageEvents pages;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -73,7 +73,13 @@ public final class DownloadServlet extends HttpServlet {
             return;
         }
         deskSource = source;
-        desk = new HubDownloadDesk(service, pages, () -> manager);
+        // Bound before the other references are set (SCR binds in name order), so both are read when used.
+        desk = new HubDownloadDesk(service, (event, data) -> {
+            PageEvents p = pages;
+            if (p != null) {
+                p.publish(event, data);
+            }
+        }, () -> manager);
     }
 
     void unbindDownloader(ComponentServiceObjects<?> source) {
