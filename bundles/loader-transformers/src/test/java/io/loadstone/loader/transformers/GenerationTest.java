@@ -187,4 +187,27 @@ class GenerationTest {
         assertThrows(ModelLoadException.class, () -> m.logits().orElseThrow().evaluate(new int[] {1}, false));
         m.close();
     }
+
+    @Test
+    void eosEndsGenerationUnlessBanned(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        // The story model never ends a story within reach greedily, so make "." (id 426, the 11th greedy
+        // token) an end-of-sequence id the way models list several: generation_config.json eos_token_id.
+        java.nio.file.Path dir = TestModels.copy(TestModels.model("stories260K-hf"), tmp.resolve("eos"));
+        java.nio.file.Files.writeString(dir.resolve("generation_config.json"),
+                "{\"bos_token_id\": 1, \"eos_token_id\": [2, 426]}");
+        JsonObject ref = TestModels.reference();
+        try (LoadedModel m = TestModels.loader().load(ModelSource.of(dir), LoaderOptions.of(Map.of()))) {
+            GenerationResult ended = m.generate(GenerationRequest.greedy("Once upon a time", 30), (i, t) -> true);
+            assertEquals(StopReason.EOS, ended.reason());
+            assertEquals(10, ended.generatedTokens(), "the EOS token itself is not counted or emitted");
+            assertEquals(", there was a little girl named Lily", ended.text());
+            List<Integer> ids = new ArrayList<>();
+            GenerationResult banned = m.generate(request("Once upon a time", 30, Map.of(Sampling.DO_SAMPLE, false),
+                    List.of(), true, ""), (i, t) -> ids.add(i));
+            assertEquals(StopReason.LENGTH, banned.reason());
+            assertTrue(ids.stream().noneMatch(i -> i == 426 || i == 2), "banned EOS ids never come out: " + ids);
+            assertTrue(banned.text().startsWith(ended.text()), banned.text());
+            assertNotEquals(ref.get("base_greedy_text").getAsString(), banned.text());
+        }
+    }
 }
