@@ -29,6 +29,10 @@ const ui = {
   // model -> its settings from the server (loader defaults, then the model's files, then
   // config-user.json / config-user.yaml), fetched when the model is selected.
   settings: {},
+  // download job id -> true once its done/failed/cancelled event has been shown
+  downloadsEnded: {},
+  // download job id -> true once this page has shown it running
+  downloadsWatched: {},
 };
 
 // ---- HTTP --------------------------------------------------------------------------------
@@ -37,6 +41,7 @@ class ApiError extends Error {
   constructor(status, body) {
     super((body && body.error && body.error.message) || ('HTTP ' + status));
     this.status = status;
+    this.body = body;
   }
 }
 
@@ -54,7 +59,8 @@ async function api(path, options = {}) {
   const resp = await fetch(path, init);
   let body = null;
   try { body = await resp.json(); } catch (e) { /* empty or not JSON */ }
-  if (resp.status === 401) { askKey(); }
+  // A 401 from the Hub (gated or private repo) is not this server asking for its API key.
+  if (resp.status === 401 && !(body && body.error && String(body.error.code || '').startsWith('hub_'))) { askKey(); }
   if (!resp.ok) throw new ApiError(resp.status, body);
   return body;
 }
@@ -631,6 +637,169 @@ $('#plugin-install').addEventListener('click', () => {
 });
 $('#show-framework').addEventListener('change', () => ui.plugins && renderPlugins());
 
+// ---- Download model or LoRA (Model tab) ---------------------------------------------------
+
+function fmtRate(bps) { return (bps / 1e6).toFixed(bps >= 1e7 ? 0 : 1) + ' MB/s'; }
+function fmtEta(s) {
+  if (s === undefined || s === null) return '';
+  if (s < 60) return s + ' s left';
+  if (s < 3600) return Math.floor(s / 60) + ' min ' + (s % 60) + ' s left';
+  return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min left';
+}
+
+function downloadInput() {
+  const repo = $('#download-repo').value.trim();
+  if (!repo) {
+    status('#download-status', 'Enter a model first: user/model, user/model:branch, or a Hugging Face URL.', 'error');
+    $('#download-repo').focus();
+    return null;
+  }
+  return repo;
+}
+
+// One clickable file name: clicking a GGUF file puts it in the file name box.
+function fileRow(path, size, pickable) {
+  const name = pickable
+    ? el('button', { class: 'pick', type: 'button', title: 'Use this file', text: path,
+        onclick: () => { $('#download-file').value = path; status('#download-status', 'File name set to ' + path + '. Press Download.', 'ok'); } })
+    : el('span', { class: 'path', text: path });
+  return el('li', {}, name, el('span', { class: 'size', text: fmtBytes(size) }));
+}
+
+async function downloadFileList() {
+  const repo = downloadInput();
+  if (!repo) return;
+  const b = $('#download-list');
+  b.disabled = true;
+  status('#download-status', 'Getting the file list of ' + repo + '…', 'busy');
+  $('#download-files').replaceChildren();
+  try {
+    const r = await api('ui/api/download/files', { json: { repo } });
+    const ggufs = r.files.filter((f) => f.gguf).length;
+    status('#download-status', r.files.length + ' files in ' + r.repo + (r.branch !== 'main' ? ':' + r.branch : '')
+      + ', ' + fmtBytes(r.totalBytes) + ' in all' + (ggufs ? '. Click a GGUF file to download only that one.' : '.'), 'ok');
+    $('#download-files').replaceChildren(el('ul', { class: 'files', 'aria-label': 'Files in ' + r.repo },
+      r.files.map((f) => fileRow(f.path, f.size, f.gguf))));
+  } catch (e) {
+    status('#download-status', e.message, 'error');
+  } finally {
+    b.disabled = false;
+  }
+}
+
+async function downloadStart() {
+  const repo = downloadInput();
+  if (!repo) return;
+  const file = $('#download-file').value.trim();
+  const b = $('#download-start');
+  b.disabled = true;
+  status('#download-status', 'Checking ' + repo + (file ? ' (' + file + ')' : '') + '…', 'busy');
+  try {
+    const r = await api('ui/api/download', { json: file ? { repo, file } : { repo } });
+    $('#download-files').replaceChildren();
+    // A small download can finish (its event already shown) before this answer arrives.
+    if (!ui.downloadsEnded[r.id]) {
+      status('#download-status', 'Downloading ' + r.description, 'busy');
+      renderJob(r);
+    }
+  } catch (e) {
+    status('#download-status', e.message, 'error');
+    if (e.status === 409 && e.body && e.body.choices) {
+      $('#download-files').replaceChildren(el('ul', { class: 'files', 'aria-label': 'GGUF files to choose from' },
+        e.body.choices.map((c) => fileRow(c.file, c.size, true))));
+    }
+  } finally {
+    b.disabled = false;
+  }
+}
+
+function renderJob(j) {
+  const box = $('#download-jobs');
+  let card = box.querySelector('[data-job="' + CSS.escape(j.id) + '"]');
+  if (!card) {
+    card = el('div', { class: 'job', 'data-job': j.id },
+      el('div', { class: 'head' }, el('span', { class: 'name' }), el('span', { class: 'act' })),
+      el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, el('span')),
+      el('div', { class: 'meta' }));
+    box.prepend(card);
+    while (box.children.length > 5) box.lastChild.remove();
+  }
+  // Events and answers can cross: a job that has ended does not go back to running.
+  if (j.state === 'running' && ui.downloadsEnded[j.id]) return;
+  if (j.state === 'running') ui.downloadsWatched[j.id] = true;
+  const pct = Math.round((j.fraction || 0) * 1000) / 10;
+  card.className = 'job ' + j.state;
+  card.querySelector('.name').textContent = j.repo + (j.lora ? ' (LoRA)' : '');
+  const bar = card.querySelector('.bar');
+  bar.setAttribute('aria-valuenow', String(pct));
+  bar.setAttribute('aria-label', 'Download of ' + j.repo);
+  bar.firstChild.style.width = pct + '%';
+  let meta;
+  if (j.state === 'running') {
+    meta = pct.toFixed(1) + ' % · ' + fmtBytes(j.bytes) + ' of ' + fmtBytes(j.totalBytes)
+      + (j.bytesPerSecond > 0 ? ' · ' + fmtRate(j.bytesPerSecond) : '')
+      + (j.etaSeconds !== undefined ? ' · ' + fmtEta(j.etaSeconds) : '')
+      + ' · ' + j.filesDone + '/' + j.filesTotal + ' files' + (j.message ? '\n' + j.message : '');
+  } else {
+    meta = j.message || j.state;
+  }
+  card.querySelector('.meta').textContent = meta;
+  const act = card.querySelector('.act');
+  if (j.state === 'running') {
+    if (!act.firstChild) {
+      act.append(el('button', { class: 'small danger', type: 'button', text: 'Cancel', onclick: async (ev) => {
+        ev.target.disabled = true;
+        try { await api('ui/api/download/' + encodeURIComponent(j.id) + '/cancel', { json: {} }); }
+        catch (e) { status('#download-status', e.message, 'error'); }
+      } }));
+    }
+  } else {
+    act.replaceChildren(el('span', { class: 'muted small', text: j.state }));
+  }
+}
+
+function downloadFinished(j) {
+  if (j.state === 'running' || ui.downloadsEnded[j.id]) return;
+  ui.downloadsEnded[j.id] = true;
+  if (j.state === 'done') {
+    status('#download-status', j.message, 'ok');
+    log('downloaded ' + j.repo + ' → ' + j.target);
+    refreshSoon();
+  } else if (j.state === 'failed') {
+    status('#download-status', j.message, 'error');
+    log('download of ' + j.repo + ' failed: ' + j.message, 'error');
+  } else if (j.state === 'cancelled') {
+    status('#download-status', j.message, '');
+    log('download of ' + j.repo + ' cancelled');
+  }
+}
+
+async function refreshDownloads() {
+  try {
+    const r = await api('ui/api/downloads');
+    $('#download-start').disabled = !r.available;
+    $('#download-list').disabled = !r.available;
+    if (!r.available) {
+      ui.downloadUnavailable = r.message;
+      status('#download-status', r.message, 'error');
+      return;
+    }
+    if ($('#download-status').textContent === ui.downloadUnavailable) status('#download-status', '');
+    r.jobs.slice().reverse().forEach((j) => {
+      renderJob(j);
+      // A job this page watched that ended while the event stream was down (a reconnect) still
+      // gets its final word on the status line; older finished jobs are just listed.
+      if (j.state !== 'running' && ui.downloadsWatched[j.id]) downloadFinished(j);
+      else if (j.state !== 'running') ui.downloadsEnded[j.id] = true;
+    });
+  } catch (e) { /* the page's own error handling covers an unreachable runtime */ }
+}
+
+$('#download-list').addEventListener('click', downloadFileList);
+$('#download-start').addEventListener('click', downloadStart);
+$('#download-repo').addEventListener('keydown', (e) => { if (e.key === 'Enter') downloadStart(); });
+$('#download-file').addEventListener('keydown', (e) => { if (e.key === 'Enter') downloadStart(); });
+
 // ---- live events ---------------------------------------------------------------------------
 
 let events = null;
@@ -642,6 +811,7 @@ function connectEvents() {
     conn.textContent = 'live';
     conn.className = 'pill live';
     refreshAll();
+    refreshDownloads();
   });
   events.addEventListener('model', (ev) => {
     const e = JSON.parse(ev.data);
@@ -657,8 +827,14 @@ function connectEvents() {
     else if (e.type === 'LOADED' && !ui.busy) status('#model-status', 'Loaded ' + e.model + ' with ' + e.loader + ': ' + e.message, 'ok');
     refreshSoon();
   });
+  events.addEventListener('download', (ev) => {
+    const j = JSON.parse(ev.data);
+    renderJob(j);
+    downloadFinished(j);
+  });
   events.addEventListener('bundle', (ev) => {
     const e = JSON.parse(ev.data);
+    if (e.symbolicName === 'io.loadstone.download') setTimeout(refreshDownloads, 300);
     if (['INSTALLED', 'STARTED', 'STOPPED', 'UPDATED', 'UNINSTALLED'].includes(e.type)) {
       log('bundle ' + e.type.toLowerCase() + ': ' + e.symbolicName + ' ' + e.version);
     }
