@@ -10,6 +10,7 @@ import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.gguf.GgufFile;
+import io.loadstone.llamacpp.CacheType;
 import io.loadstone.llamacpp.ContextParams;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.ModelParams;
@@ -36,6 +37,7 @@ final class LlamaCppOptions {
     static final String CPU = "cpu";
     static final String NUMA = "numa";
     static final String SEED = "seed";
+    static final String CACHE_TYPE = "cache_type";
 
     /** n_ctx = 0 takes the model's trained context, but at most this (text-generation-webui, PR #6835). */
     static final int AUTO_CTX_CAP = 8192;
@@ -47,6 +49,11 @@ final class LlamaCppOptions {
     static final double DEFAULT_ROPE_BASE = 10000;
 
     private LlamaCppOptions() {
+    }
+
+    /** The KV cache element type chosen by cache_type (null: llama.cpp's default, F16). */
+    private static CacheType cacheType(LoaderOptions o) {
+        return o.has(CACHE_TYPE) && o.text(CACHE_TYPE).equals("fp32") ? CacheType.F32 : null;
     }
 
     /** The option specs; those that cannot work with {@code rt} are marked not applicable. */
@@ -75,6 +82,9 @@ final class LlamaCppOptions {
         OptionSpec mlock = OptionSpec.bool(MLOCK, false, "Lock the model in RAM so the system cannot swap it out.");
         s.add(rt.supportsMlock() ? mlock : mlock.notApplicable("this platform or llama.cpp build cannot lock "
                 + "memory"));
+        s.add(OptionSpec.choice(CACHE_TYPE, "fp16", List.of("fp16", "fp32"), "Element type of the KV cache. fp16 "
+                + "(llama.cpp's default) halves its memory; fp32 keeps logits within ~1e-5 of an F32 reference "
+                + "(fp16 alone moves them by up to ~1e-2), for exact comparisons and perplexity."));
         s.add(OptionSpec.bool(NO_MUL_MAT_Q, false, "Disable the mul_mat_q CUDA kernels (llama-cpp-python 2023).")
                 .notApplicable("llama.cpp removed this switch; build " + rt.buildName()
                         + " chooses its matrix kernels itself"));
@@ -158,7 +168,7 @@ final class LlamaCppOptions {
 
         // Threads.
         ContextParams ctx = new ContextParams(nCtx, (int) o.integer(N_BATCH), 0, (int) o.integer(THREADS),
-                (int) o.integer(THREADS_BATCH), (float) ropeBase, (float) ropeScale, null, null, false);
+                (int) o.integer(THREADS_BATCH), (float) ropeBase, (float) ropeScale, cacheType(o), cacheType(o), false);
         effective.put(THREADS, (long) ctx.effectiveThreads());
         effective.put(THREADS_BATCH, (long) ctx.effectiveThreadsBatch());
 

@@ -394,14 +394,26 @@ class LlamaCppLoaderTest {
         }
     }
 
+    @Test
+    void fp32CacheTypeGivesReferenceLogits() throws Exception {
+        float[] expected = TestFiles.floats(ref, "base_last_logits");
+        int[] ids = TestFiles.ints(ref, "input_ids");
+        try (LoadedModel m = open(Map.of("cache_type", "fp32"))) {
+            double diff = TestFiles.maxAbsDiff(expected, m.logits().orElseThrow().evaluate(ids, false)[0]);
+            LOG.log(System.Logger.Level.INFO, "loader logits (cache_type=fp32) vs reference: max |diff| = " + diff);
+            assertTrue(diff < 1e-4, "max abs diff " + diff);
+            assertEquals("fp32", m.info().effectiveOptions().get("cache_type"));
+        }
+    }
+
     // ---- options ----
 
     @Test
     void optionsFollowTextGenerationWebui() {
         List<String> names = loader.options().stream().map(OptionSpec::name).toList();
         assertEquals(List.of("n_ctx", "n_gpu_layers", "tensor_split", "n_batch", "threads", "threads_batch",
-                "no_mmap", "mlock", "no_mul_mat_q", "alpha_value", "rope_freq_base", "compress_pos_emb", "cpu", "numa",
-                "seed"), names);
+                "no_mmap", "mlock", "cache_type", "no_mul_mat_q", "alpha_value", "rope_freq_base", "compress_pos_emb",
+                "cpu", "numa", "seed"), names);
         OptionSpec nCtx = loader.options().getFirst();
         assertEquals(0L, nCtx.defaultValue());
         assertTrue(nCtx.help().contains("8192"), nCtx.help());
