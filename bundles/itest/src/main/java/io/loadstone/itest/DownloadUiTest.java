@@ -17,6 +17,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
@@ -44,6 +46,10 @@ class DownloadUiTest {
     private static final Duration WAIT = Duration.ofSeconds(30);
 
     private HttpServer hub;
+    private ExecutorService hubThreads;
+    /** 4 MiB served in 64 KiB pieces 40 ms apart (about 2.5 s): long enough to watch and cancel. */
+    private static final byte[] SLOW = slowBytes();
+    private static final String SLOW_SHA = sha(SLOW);
     private byte[] gguf;
     private String sha256;
     /** Requests per path the fake Hub has answered. */
@@ -60,6 +66,9 @@ class DownloadUiTest {
         sha256 = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(gguf));
         hub = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         hub.createContext("/", this::serve);
+        // Threads per request: the slow file must not hold up the listing calls.
+        hubThreads = Executors.newCachedThreadPool();
+        hub.setExecutor(hubThreads);
         hub.start();
 
         models = Framework.workDir("download-models");
@@ -89,6 +98,7 @@ class DownloadUiTest {
         }
         if (hub != null) {
             hub.stop(0);
+            hubThreads.shutdownNow();
         }
     }
 
@@ -100,6 +110,10 @@ class DownloadUiTest {
             switch (path) {
                 case "/api/models/tiny/two-GGUF/tree/main" -> json(x, "[" + lfsEntry("stories-a.gguf") + ","
                         + lfsEntry("stories-b.gguf") + ",{\"type\":\"file\",\"path\":\"README.md\",\"size\":5}]");
+                case "/api/models/tiny/slow-GGUF/tree/main" -> json(x, "[{\"type\":\"file\",\"path\":\"slow.gguf\","
+                        + "\"size\":" + SLOW.length + ",\"lfs\":{\"oid\":\"" + SLOW_SHA + "\",\"size\":" + SLOW.length
+                        + "}}]");
+                case "/tiny/slow-GGUF/resolve/main/slow.gguf" -> slowly(x);
                 case "/api/models/tiny/evil/tree/main" -> json(x, "[" + lfsEntry("../evil.gguf") + "]");
                 case "/tiny/two-GGUF/resolve/main/stories-a.gguf", "/tiny/two-GGUF/resolve/main/stories-b.gguf" ->
                         bytes(x, gguf);
@@ -134,6 +148,33 @@ class DownloadUiTest {
         x.sendResponseHeaders(200, b.length);
         try (OutputStream out = x.getResponseBody()) {
             out.write(b);
+        }
+    }
+
+    private static byte[] slowBytes() {
+        byte[] b = new byte[4 << 20];
+        new java.util.Random(42).nextBytes(b);
+        return b;
+    }
+
+    private static String sha(byte[] b) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void slowly(HttpExchange x) throws IOException {
+        x.sendResponseHeaders(200, SLOW.length);
+        try (OutputStream out = x.getResponseBody()) {
+            for (int off = 0; off < SLOW.length; off += 64 << 10) {
+                out.write(SLOW, off, Math.min(64 << 10, SLOW.length - off));
+                out.flush();
+                Thread.sleep(40);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -241,6 +282,54 @@ class DownloadUiTest {
         assertFalse(Files.exists(models.getParent().resolve("evil.gguf")));
         try (Stream<Path> s = Files.walk(models.getParent())) {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().contains("evil")), "no evil file anywhere");
+        }
+    }
+
+    @Test
+    void progressReachesEveryPageAndCancelKeepsTheModelsFolderClean() throws Exception {
+        List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        var stream = web.client.sendAsync(java.net.http.HttpRequest.newBuilder(web.base.resolve("ui/api/events"))
+                .GET().build(), HttpResponse.BodyHandlers.fromLineSubscriber(new java.util.concurrent.Flow
+                        .Subscriber<String>() {
+                    @Override
+                    public void onSubscribe(java.util.concurrent.Flow.Subscription s) {
+                        s.request(Long.MAX_VALUE);
+                    }
+
+                    @Override
+                    public void onNext(String line) {
+                        events.add(line);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {
+                    }
+
+                    @Override
+                    public void onComplete() {
+                    }
+                }));
+        try {
+            Framework.await("page event stream open", WAIT, () -> events.contains("event: hello"));
+            HttpResponse<String> start = web.post("ui/api/download", "{\"repo\":\"tiny/slow-GGUF\"}");
+            assertEquals(200, start.statusCode(), start.body());
+            String id = obj(start).get("id").getAsString();
+            Framework.await("bytes arriving", WAIT, () -> job(id).get("bytes").getAsLong() > 0);
+            Framework.await("a progress event with bytes on the page stream", WAIT, () -> events.stream()
+                    .filter(l -> l.startsWith("data: ") && l.contains("\"id\":\"" + id + "\"")).map(l -> com.google.gson
+                            .JsonParser.parseString(l.substring(6)).getAsJsonObject()).anyMatch(o -> o.get("state")
+                                    .getAsString().equals("running") && o.get("bytes").getAsLong() > 0 && o.get(
+                                            "totalBytes").getAsLong() == SLOW.length));
+
+            HttpResponse<String> cancel = web.post("ui/api/download/" + id + "/cancel", "{}");
+            assertEquals(200, cancel.statusCode(), cancel.body());
+            Framework.await("job cancelled", WAIT, () -> job(id).get("state").getAsString().equals("cancelled"));
+            assertTrue(job(id).get("message").getAsString().contains("resume"), job(id).toString());
+            assertFalse(Files.exists(models.resolve("slow.gguf")), "a cancelled download shows no model");
+            Framework.await("the cancel reached the page stream", WAIT, () -> events.stream().anyMatch(l -> l
+                    .startsWith("data: ") && l.contains("\"id\":\"" + id + "\"") && l.contains("\"cancelled\"")));
+        } finally {
+            stream.cancel(true);
         }
     }
 
