@@ -639,6 +639,14 @@ $('#show-framework').addEventListener('change', () => ui.plugins && renderPlugin
 
 // ---- Download model or LoRA (Model tab) ---------------------------------------------------
 
+// Download sizes in powers of 1000, as the Hub's pages and the downloader's own descriptions write them.
+function fmtSize(n) {
+  if (n < 1000) return n + ' B';
+  const u = ['kB', 'MB', 'GB', 'TB'];
+  let v = n; let i = -1;
+  while (v >= 1000 && i < u.length - 1) { v /= 1000; i++; }
+  return v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2) + ' ' + u[i];
+}
 function fmtRate(bps) { return (bps / 1e6).toFixed(bps >= 1e7 ? 0 : 1) + ' MB/s'; }
 function fmtEta(s) {
   if (s === undefined || s === null) return '';
@@ -663,7 +671,7 @@ function fileRow(path, size, pickable) {
     ? el('button', { class: 'pick', type: 'button', title: 'Use this file', text: path,
         onclick: () => { $('#download-file').value = path; status('#download-status', 'File name set to ' + path + '. Press Download.', 'ok'); } })
     : el('span', { class: 'path', text: path });
-  return el('li', {}, name, el('span', { class: 'size', text: fmtBytes(size) }));
+  return el('li', {}, name, el('span', { class: 'size', text: fmtSize(size) }));
 }
 
 async function downloadFileList() {
@@ -677,7 +685,7 @@ async function downloadFileList() {
     const r = await api('ui/api/download/files', { json: { repo } });
     const ggufs = r.files.filter((f) => f.gguf).length;
     status('#download-status', r.files.length + ' files in ' + r.repo + (r.branch !== 'main' ? ':' + r.branch : '')
-      + ', ' + fmtBytes(r.totalBytes) + ' in all' + (ggufs ? '. Click a GGUF file to download only that one.' : '.'), 'ok');
+      + ', ' + fmtSize(r.totalBytes) + ' in all' + (ggufs ? '. Click a GGUF file to download only that one.' : '.'), 'ok');
     $('#download-files').replaceChildren(el('ul', { class: 'files', 'aria-label': 'Files in ' + r.repo },
       r.files.map((f) => fileRow(f.path, f.size, f.gguf))));
   } catch (e) {
@@ -736,7 +744,7 @@ function renderJob(j) {
   bar.firstChild.style.width = pct + '%';
   let meta;
   if (j.state === 'running') {
-    meta = pct.toFixed(1) + ' % · ' + fmtBytes(j.bytes) + ' of ' + fmtBytes(j.totalBytes)
+    meta = pct.toFixed(1) + ' % · ' + fmtSize(j.bytes) + ' of ' + fmtSize(j.totalBytes)
       + (j.bytesPerSecond > 0 ? ' · ' + fmtRate(j.bytesPerSecond) : '')
       + (j.etaSeconds !== undefined ? ' · ' + fmtEta(j.etaSeconds) : '')
       + ' · ' + j.filesDone + '/' + j.filesTotal + ' files' + (j.message ? '\n' + j.message : '');
