@@ -24,7 +24,10 @@ const ECHO_TEXT = 'a downloaded echo model says hello';
 const GGUF_A = Buffer.alloc(3000, 1);
 const GGUF_B = Buffer.alloc(5000, 2);
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex');
+// Served in 64 KiB pieces 50 ms apart (about 4 s): long enough to watch the bar move and press Cancel.
+const SLOW = crypto.randomBytes(5 << 20);
 const REPOS = {
+  'tiny/slow-GGUF': { 'slow.gguf': { bytes: SLOW, lfs: true, slow: true } },
   'tiny/echo': { 'echo-model.txt': { bytes: Buffer.from(ECHO_TEXT) }, 'README.md': { bytes: Buffer.from('# echo\n') } },
   'tiny/two-GGUF': { 'model-a.Q4.gguf': { bytes: GGUF_A, lfs: true }, 'model-b.Q8.gguf': { bytes: GGUF_B, lfs: true } },
 };
@@ -42,6 +45,17 @@ function startHub() {
     }
     m = url.pathname.match(/^\/([^/]+\/[^/]+)\/resolve\/main\/(.+)$/);
     const f = m && REPOS[m[1]] && REPOS[m[1]][decodeURIComponent(m[2])];
+    if (f && f.slow && req.method !== 'HEAD') {
+      res.writeHead(200, { 'Content-Length': f.bytes.length });
+      let off = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || off >= f.bytes.length) { clearInterval(timer); res.end(); return; }
+        res.write(f.bytes.subarray(off, off + (64 << 10)));
+        off += 64 << 10;
+      }, 50);
+      res.on('close', () => clearInterval(timer));
+      return undefined;
+    }
     if (f) {
       res.writeHead(200, { 'Content-Length': f.bytes.length });
       return res.end(req.method === 'HEAD' ? undefined : f.bytes);
@@ -113,7 +127,7 @@ describe('download box in Chromium', { skip }, () => {
     await page.click('#download-list');
     await waitText('#download-status', '2 files in tiny/two-GGUF');
     const rows = await page.$$eval('#download-files li', (ls) => ls.map((l) => l.textContent));
-    assert.deepEqual(rows, ['model-a.Q4.gguf2.9 KB', 'model-b.Q8.gguf4.9 KB']);
+    assert.deepEqual(rows, ['model-a.Q4.gguf3.00 kB', 'model-b.Q8.gguf5.00 kB']);
     await page.click('#download-files button:has-text("model-b.Q8.gguf")');
     assert.equal(await page.inputValue('#download-file'), 'model-b.Q8.gguf');
     await shot('download-file-list-1280');
@@ -137,6 +151,22 @@ describe('download box in Chromium', { skip }, () => {
     assert.equal(fs.readFileSync(path.join(srv.home, 'models', 'tiny_echo', 'echo-model.txt'), 'utf8'), ECHO_TEXT);
     await page.waitForSelector('#model-select option[value="tiny_echo"]', { state: 'attached', timeout: 20000 });
     await shot('download-done-1280');
+  });
+
+  test('a running download shows percent, MB/s and ETA; Cancel stops it and no model appears', async () => {
+    await page.fill('#download-repo', 'tiny/slow-GGUF');
+    await page.fill('#download-file', '');
+    await page.click('#download-start');
+    await page.waitForFunction(() => {
+      const m = document.querySelector('#download-jobs .job.running .meta');
+      return m && / %/.test(m.textContent) && /MB\/s/.test(m.textContent) && /left/.test(m.textContent)
+        && Number(document.querySelector('#download-jobs .job.running .bar').getAttribute('aria-valuenow')) > 0;
+    }, null, { timeout: 20000 });
+    await shot('download-running-1280');
+    await page.click('#download-jobs .job.running button:has-text("Cancel")');
+    await page.waitForSelector('#download-jobs .job.cancelled', { timeout: 20000 });
+    await waitText('#download-status', 'Cancelled tiny/slow-GGUF');
+    assert.equal(fs.existsSync(path.join(srv.home, 'models', 'slow.gguf')), false);
   });
 
   test('a missing repo: the status line names it', async () => {
