@@ -432,6 +432,8 @@ function renderGenerateTab() {
   $('#gen-model').textContent = m ? 'Model: ' + m.name + ' (' + m.loader + ')' : 'No model is loaded — load one in the Model tab.';
   if (!ui.generating) $('#generate').disabled = !m;
   const loader = m && loaderInfo(m.loader);
+  // A negative prompt only where the loader does classifier-free guidance; others would refuse it.
+  $('#cfg').hidden = !(loader && loader.capabilities.cfg);
   const key = loader ? loader.id + '|' + loader.capabilities.samplers.join(',') : '';
   if (key === ui.paramsKey) return;
   ui.paramsKey = key;
@@ -477,6 +479,7 @@ async function generate() {
   const body = paramValues(false);
   body.model = m.name;
   body.prompt = $('#prompt').value;
+  if (!$('#cfg').hidden && $('#negative-prompt').value) body.negative_prompt = $('#negative-prompt').value;
   const out = $('#output');
   out.replaceChildren(el('span', { class: 'prompt', text: body.prompt }));
   const gen = document.createTextNode('');
