@@ -1,5 +1,6 @@
 package io.loadstone.loader.llamacpp;
 
+import io.loadstone.sampling.StopStrings;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

@@ -1,5 +1,6 @@
 package io.loadstone.loader.transformers;
 
+import io.loadstone.sampling.StopStrings;
 import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.LoadedModel;

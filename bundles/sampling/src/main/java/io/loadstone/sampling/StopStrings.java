@@ -1,20 +1,21 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.sampling;
 
 import java.util.List;
 
 /**
  * Finds stop strings in generated text and decides how much of it may be streamed: text
  * that could still be the beginning of a stop string is held back until the next piece
- * shows whether it is one. The stop string itself is never emitted.
+ * shows whether it is one. The stop string itself is never emitted. Shared by every loader,
+ * so stop strings behave the same whichever loader generates.
  */
-final class StopStrings {
+public final class StopStrings {
 
     private final List<String> stops;
     private final StringBuilder text = new StringBuilder();
     private int released;
     private boolean stopped;
 
-    StopStrings(List<String> stops) {
+    public StopStrings(List<String> stops) {
         this.stops = stops.stream().filter(s -> !s.isEmpty()).toList();
     }
 
@@ -22,7 +23,7 @@ final class StopStrings {
      * Appends generated text and returns the part that can be released now. After a stop
      * string was found, {@link #stopped()} is true and the text ends before it.
      */
-    String append(String piece) {
+    public String append(String piece) {
         if (stopped || piece.isEmpty()) {
             return "";
         }
@@ -44,16 +45,16 @@ final class StopStrings {
     }
 
     /** Releases everything still held back (generation ended without a stop string). */
-    String flush() {
+    public String flush() {
         return release(text.length());
     }
 
-    boolean stopped() {
+    public boolean stopped() {
         return stopped;
     }
 
     /** All text so far, without a stop string. */
-    String text() {
+    public String text() {
         return text.toString();
     }
 

@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.sampling;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -46,5 +46,15 @@ class StopStringsTest {
         StopStrings s = new StopStrings(List.of());
         assertEquals("abc", s.append("abc"));
         assertEquals("", s.flush());
+    }
+
+    @Test
+    void surrogatePairsStayTogether() {
+        // U+1F600 is a surrogate pair; a stop string starting with its low half must not split it.
+        String smile = "\uD83D\uDE00";
+        StopStrings s = new StopStrings(List.of("\uDE00x"));
+        String first = s.append("a" + smile);
+        assertEquals("a", first);
+        assertEquals(smile + "b", s.append("b") + s.flush());
     }
 }
