@@ -312,13 +312,14 @@ public final class RuntimeManager implements ModelManager {
     }
 
     private ModelEntry entry(ModelSource source) {
+        long size = ModelFolder.size(source.path()); // walks the folder: once per listing, not per loader
         List<ModelEntry.Candidate> candidates = new ArrayList<>();
         Set<String> seen = new TreeSet<>();
         loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
                 .reversed()).forEach(e -> {
                     String id = safeId(e.getValue());
                     if (seen.add(id)) {
-                        Detection d = detect(e.getKey(), e.getValue(), source);
+                        Detection d = detect(e.getKey(), e.getValue(), source, size);
                         if (d.accepted()) {
                             candidates.add(new ModelEntry.Candidate(id, d));
                         }
@@ -327,14 +328,14 @@ public final class RuntimeManager implements ModelManager {
         candidates.sort(Comparator.comparingInt((ModelEntry.Candidate c) -> c.detection().score()).reversed()
                 .thenComparing(ModelEntry.Candidate::loaderId, String.CASE_INSENSITIVE_ORDER));
         String hint = candidates.isEmpty() ? FormatHints.missingLoader(source.path()) : "";
-        return new ModelEntry(source.name(), source.path(), ModelFolder.size(source.path()), candidates, hint);
+        return new ModelEntry(source.name(), source.path(), size, candidates, hint);
     }
 
-    private Detection detect(ServiceReference<ModelLoader> ref, ModelLoader loader, ModelSource source) {
+    /** A loader's verdict on a model, cached until the model's files (size, folder time) or the loader change. */
+    private Detection detect(ServiceReference<ModelLoader> ref, ModelLoader loader, ModelSource source, long size) {
         DetectionKey key;
         try {
-            key = new DetectionKey(ref, source.path(), Files.getLastModifiedTime(source.path()).toMillis(),
-                    ModelFolder.size(source.path()));
+            key = new DetectionKey(ref, source.path(), Files.getLastModifiedTime(source.path()).toMillis(), size);
         } catch (IOException e) {
             return Detection.no("unreadable: " + e.getMessage());
         }
@@ -444,12 +445,12 @@ public final class RuntimeManager implements ModelManager {
         String id = safeId(loader);
         LoaderOptions opts = LoaderOptions.validate(loader.options(), options == null ? Map.of() : options);
         ModelSource source = new ModelSource(entry.name(), entry.path());
-        Detection d = detect(chosen.getKey(), loader, source);
+        Detection d = detect(chosen.getKey(), loader, source, entry.sizeBytes());
         if (!d.accepted()) {
             throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
                     + ".", entry.bestLoader() != null ? "Use the " + entry.bestLoader() + " loader." : entry.hint());
         }
-        long need = ModelFolder.size(entry.path());
+        long need = entry.sizeBytes();
         long budget = budgetBytes;
         if (need > budget) {
             throw new ModelLoadException("'" + entry.name() + "' needs about " + MemoryBudget.human(need)
