@@ -169,6 +169,13 @@ class LlamaCppLoaderTest {
         }
         manager.refresh();
         for (String name : bad.keySet()) {
+            ModelEntry listed = manager.models().stream().filter(m -> m.name().equals(name)).findFirst()
+                    .orElseThrow();
+            assertTrue(listed.candidates().isEmpty(), name + " is offered to no loader");
+            assertTrue(listed.hint().startsWith("The llama.cpp loader cannot load it: ") && listed.hint().contains(
+                    name), "the model list says why, naming the file: " + listed.hint());
+        }
+        for (String name : bad.keySet()) {
             ModelLoadException ex = assertThrows(ModelLoadException.class, () -> manager.load(name, "llama.cpp",
                     Map.of()), name);
             assertTrue(ex.getMessage().contains(name), "names the file: " + ex.userMessage());

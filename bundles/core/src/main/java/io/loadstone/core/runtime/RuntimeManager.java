@@ -314,6 +314,7 @@ public final class RuntimeManager implements ModelManager {
     private ModelEntry entry(ModelSource source) {
         long size = ModelFolder.size(source.path()); // walks the folder: once per listing, not per loader
         List<ModelEntry.Candidate> candidates = new ArrayList<>();
+        Map<String, Detection> rejections = new LinkedHashMap<>();
         Set<String> seen = new TreeSet<>();
         loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
                 .reversed()).forEach(e -> {
@@ -322,13 +323,29 @@ public final class RuntimeManager implements ModelManager {
                         Detection d = detect(e.getKey(), e.getValue(), source, size);
                         if (d.accepted()) {
                             candidates.add(new ModelEntry.Candidate(id, d));
+                        } else {
+                            rejections.put(id, d);
                         }
                     }
                 });
         candidates.sort(Comparator.comparingInt((ModelEntry.Candidate c) -> c.detection().score()).reversed()
                 .thenComparing(ModelEntry.Candidate::loaderId, String.CASE_INSENSITIVE_ORDER));
-        String hint = candidates.isEmpty() ? FormatHints.missingLoader(source.path()) : "";
+        String hint = candidates.isEmpty() ? hint(source, rejections) : "";
         return new ModelEntry(source.name(), source.path(), size, candidates, hint);
+    }
+
+    /**
+     * Why nothing can load a model. When the loader for its format is installed and still
+     * refused it (a truncated GGUF), its reason is the answer, not "install that loader".
+     */
+    private static String hint(ModelSource source, Map<String, Detection> rejections) {
+        String missing = FormatHints.missingLoader(source.path());
+        for (Map.Entry<String, Detection> r : rejections.entrySet()) {
+            if (missing.contains("the " + r.getKey() + " loader") && !r.getValue().reason().isBlank()) {
+                return "The " + r.getKey() + " loader cannot load it: " + r.getValue().reason();
+            }
+        }
+        return missing;
     }
 
     /** A loader's verdict on a model, cached until the model's files (size, folder time) or the loader change. */
