@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The Java engine against llama.cpp on one synthetic TinyLlama-shaped model (see EngineVsLlamaCpp).
+# Builds this module (the modules it depends on must be installed: `mvn -B install` at the root once),
+# then runs it. Example: ./bench.sh --layers 8 --threads 2 --prompt 128 --gen 32
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# The PATH's java is often 17 on these machines: look for a JDK 25 the way distribution/loadstone does.
+java_major() { "$1/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p'; }
+find_jdk() {
+  for c in "${JAVA_HOME:-}" /usr/lib/jvm/temurin-25* /usr/lib/jvm/*-25-* /usr/lib/jvm/*25*; do
+    [ -n "$c" ] && [ -x "$c/bin/java" ] && [ -x "$c/bin/javac" ] || continue
+    if [ "$(java_major "$c")" -ge 25 ] 2>/dev/null; then echo "$c"; return; fi
+  done
+  echo "bench.sh: no JDK 25 found (JAVA_HOME='${JAVA_HOME:-}', /usr/lib/jvm)" >&2
+  exit 1
+}
+export JAVA_HOME="$(find_jdk)"
+export PATH="$JAVA_HOME/bin:$PATH"
+
+mvn -q -DskipTests install
+mvn -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=runtime
+# The JIT's notice about incubator modules is noise in a report.
+exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --add-modules=jdk.incubator.vector \
+  ${BENCH_JVM_OPTS:-} -cp "target/classes:$(cat target/cp.txt)" io.loadstone.bench.EngineVsLlamaCpp "$@" \
+  2>&1 | grep -v 'Using incubator modules'

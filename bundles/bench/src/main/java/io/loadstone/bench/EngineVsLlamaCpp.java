@@ -1,0 +1,442 @@
+package io.loadstone.bench;
+
+import io.loadstone.engine.EngineModel;
+import io.loadstone.engine.EngineOptions;
+import io.loadstone.engine.EngineSession;
+import io.loadstone.engine.KvCacheType;
+import io.loadstone.engine.safetensors.DType;
+import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.gguf.GgmlType;
+import io.loadstone.gguf.GgufArray;
+import io.loadstone.gguf.GgufWriter;
+import io.loadstone.llamacpp.CacheType;
+import io.loadstone.llamacpp.ContextParams;
+import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.ModelParams;
+import io.loadstone.llamacpp.NativeModel;
+import io.loadstone.llamacpp.SamplerParams;
+import io.loadstone.llamacpp.TokenSampler;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.IntStream;
+
+/**
+ * The pure-Java engine against llama.cpp on one synthetic model: TinyLlama-1.1B's shape (hidden
+ * 2048, MLP 5632, 32/4 heads, vocab 32000) with random F16 weights, written once as a Hugging Face
+ * safetensors folder (for the engine) and once as a GGUF (for llama.cpp) from the same weights.
+ * Both run in this process with the same thread count, prompt, number of generated tokens, greedy
+ * decoding and an F16 KV cache.
+ *
+ * <pre>
+ *   ./bench.sh [--layers 8] [--threads 2] [--prompt 128] [--gen 32] [--rounds 2] [--dir /tmp/...] [--keep]
+ * </pre>
+ *
+ * Not a test: speed depends on the machine. Prints prefill/decode tok/s, resident memory with each
+ * model open, and the ratios engine / llama.cpp.
+ */
+public final class EngineVsLlamaCpp {
+
+    private static final int HIDDEN = 2048;
+    private static final int FFN = 5632;
+    private static final int HEADS = 32;
+    private static final int KV_HEADS = 4;
+    private static final int HEAD_DIM = HIDDEN / HEADS;
+    private static final int VOCAB = 32000;
+    private static final long SEED = 20261123L;
+
+    /** The binding the fragment's library is built for (its Loadstone-Native-Build header). */
+    private static final String LLAMA_BUILD = "llama.cpp-b4916";
+    private static final String LLAMA_LIB = "native/linux-x86_64/libjllama.so";
+
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** One engine's results: tok/s and resident memory (MB) while its model was open. */
+    private record Result(String name, double load, double prefill, double decode, String rss, int[] generated,
+            float[] promptLogits) {}
+
+    private EngineVsLlamaCpp() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        PrintStream out = System.out; // a command-line tool: its report goes to stdout
+        int layers = 8;
+        int threads = 2;
+        int prompt = 128;
+        int gen = 32;
+        int rounds = 2;
+        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "loadstone-engine-vs-llamacpp");
+        boolean keep = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--layers" -> layers = Integer.parseInt(args[++i]);
+                case "--threads" -> threads = Integer.parseInt(args[++i]);
+                case "--prompt" -> prompt = Integer.parseInt(args[++i]);
+                case "--gen" -> gen = Integer.parseInt(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+                case "--dir" -> dir = Path.of(args[++i]);
+                case "--keep" -> keep = true;
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+            }
+        }
+        out.printf(Locale.ROOT, "TinyLlama-1.1B shape, %d layers, random F16 weights (seed %d); %d threads, prompt %d, "
+                + "generate %d, 1 warm-up + best of %d rounds; %d CPUs%n", layers, SEED, threads, prompt, gen, rounds,
+                Runtime.getRuntime().availableProcessors());
+
+        Path hf = dir.resolve("hf-" + layers + "l");
+        Path gguf = dir.resolve("model-" + layers + "l-f16.gguf");
+        long t0 = System.nanoTime();
+        writeSafetensors(hf, layers);
+        writeGguf(gguf, layers);
+        out.printf(Locale.ROOT, "wrote %s (%.2f GB) and %s (%.2f GB) in %.1f s%n", hf,
+                Files.size(hf.resolve("model.safetensors")) / 1e9, gguf, Files.size(gguf) / 1e9,
+                (System.nanoTime() - t0) / 1e9);
+
+        // The same random prompt for both: token ids, not text, so no tokenizer takes part.
+        SplittableRandom rnd = new SplittableRandom(42);
+        int[] tokens = IntStream.range(0, prompt).map(i -> 3 + rnd.nextInt(VOCAB - 3)).toArray();
+
+        Result engine = runEngine(hf, threads, tokens, gen, rounds);
+        out.printf(Locale.ROOT, "engine:    prefill %.1f tok/s, decode %.2f tok/s, %s%n", engine.prefill, engine.decode,
+                engine.rss);
+        Result llama = runLlamaCpp(gguf, threads, tokens, gen, rounds, dir);
+        out.printf(Locale.ROOT, "llama.cpp: prefill %.1f tok/s, decode %.2f tok/s, %s%n", llama.prefill, llama.decode,
+                llama.rss);
+
+        out.println();
+        out.printf(Locale.ROOT, "%-22s %8s %15s %15s  %s%n", "", "load s", "prefill tok/s", "decode tok/s",
+                "resident memory, model open");
+        for (Result r : List.of(engine, llama)) {
+            out.printf(Locale.ROOT, "%-22s %8.2f %15.1f %15.2f  %s%n", r.name, r.load, r.prefill, r.decode, r.rss);
+        }
+        out.printf(Locale.ROOT, "%-22s %8s %15.2f %15.2f%n", "engine / llama.cpp", "", engine.prefill / llama.prefill,
+                engine.decode / llama.decode);
+        // Not a speed figure: a check that both ran the same model (the q/k permutation, the
+        // weights), which would make the timings incomparable if wrong. F16 rounding in different
+        // places lets near-tied greedy picks of random weights diverge late in the sequence.
+        double maxDiff = 0;
+        double maxAbs = 0;
+        for (int i = 0; i < VOCAB; i++) {
+            maxDiff = Math.max(maxDiff, Math.abs(engine.promptLogits[i] - llama.promptLogits[i]));
+            maxAbs = Math.max(maxAbs, Math.abs(llama.promptLogits[i]));
+        }
+        int same = 0;
+        while (same < gen && engine.generated[same] == llama.generated[same]) {
+            same++;
+        }
+        out.printf(Locale.ROOT, "same model? logits after the prompt: max |engine - llama.cpp| %.4f (max |logit| %.3f); "
+                + "greedy tokens identical for the first %d of %d%n", maxDiff, maxAbs, same, gen);
+
+        if (!keep) {
+            Files.deleteIfExists(hf.resolve("model.safetensors"));
+            Files.deleteIfExists(hf.resolve("config.json"));
+            Files.deleteIfExists(hf);
+            Files.deleteIfExists(gguf);
+        }
+    }
+
+    private static Result runEngine(Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
+        EngineOptions o = EngineOptions.builder().threads(threads).kvCache(KvCacheType.F16)
+                .maxContext(tokens.length + gen + 16).build();
+        long t0 = System.nanoTime();
+        try (EngineModel m = EngineModel.open(folder, o); EngineSession s = m.newSession()) {
+            double load = (System.nanoTime() - t0) / 1e9;
+            double[] best = new double[2];
+            int[] generated = new int[gen];
+            float[] promptLogits = null;
+            // Round 0 is warm-up: C2 compiles the kernels during it.
+            for (int round = 0; round <= rounds; round++) {
+                s.reset();
+                long p0 = System.nanoTime();
+                float[] logits = s.forward(tokens);
+                long p1 = System.nanoTime();
+                promptLogits = logits;
+                for (int i = 0; i < gen; i++) {
+                    generated[i] = argmax(logits);
+                    logits = s.forward(new int[] {generated[i]});
+                }
+                long p2 = System.nanoTime();
+                if (round > 0) {
+                    best[0] = Math.max(best[0], tokens.length * 1e9 / (p1 - p0));
+                    best[1] = Math.max(best[1], gen * 1e9 / (p2 - p1));
+                }
+            }
+            return new Result("Java engine", load, best[0], best[1], memory(), generated, promptLogits);
+        }
+    }
+
+    private static Result runLlamaCpp(Path gguf, int threads, int[] tokens, int gen, int rounds, Path dir)
+            throws Exception {
+        Path lib = extractLibrary(dir);
+        try (LlamaLibrary library = LlamaLibrary.load(lib, LLAMA_BUILD)) {
+            // Default n_batch (512) takes the whole prompt in one decode call, as the engine does.
+            ContextParams cp = ContextParams.defaults().withContext(tokens.length + gen + 16)
+                    .withThreads(threads, threads).withCache(CacheType.F16, CacheType.F16);
+            long t0 = System.nanoTime();
+            try (NativeModel nm = library.runtime().open(gguf, ModelParams.defaults(), cp)) {
+                double load = (System.nanoTime() - t0) / 1e9;
+                double[] best = new double[2];
+                int[] generated = new int[gen];
+                float[] promptLogits = null;
+                for (int round = 0; round <= rounds; round++) {
+                    nm.clearKvCache();
+                    long p0 = System.nanoTime();
+                    nm.decode(tokens, 0);
+                    long p1 = System.nanoTime();
+                    promptLogits = nm.lastLogits();
+                    // A fresh greedy sampler per round: sampling state must not carry over.
+                    try (TokenSampler sampler = nm.newSampler(SamplerParams.greedyDecoding())) {
+                        for (int i = 0; i < gen; i++) {
+                            generated[i] = sampler.sample();
+                            nm.decode(new int[] {generated[i]}, tokens.length + i);
+                        }
+                    }
+                    long p2 = System.nanoTime();
+                    if (round > 0) {
+                        best[0] = Math.max(best[0], tokens.length * 1e9 / (p1 - p0));
+                        best[1] = Math.max(best[1], gen * 1e9 / (p2 - p1));
+                    }
+                }
+                return new Result(library.runtime().buildName(), load, best[0], best[1], memory(), generated,
+                        promptLogits);
+            }
+        }
+    }
+
+    /** Copies libjllama.so out of the fragment jar on the class path: dlopen needs a file. */
+    private static Path extractLibrary(Path dir) throws IOException {
+        Path lib = dir.resolve("libjllama.so");
+        try (InputStream in = ClassLoader.getSystemResourceAsStream(LLAMA_LIB)) {
+            if (in == null) {
+                throw new IOException(LLAMA_LIB + " is not on the class path (the llamacpp-linux-x86_64 fragment jar)");
+            }
+            Files.copy(in, lib, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return lib;
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** VmRSS, and its anonymous (heap, KV cache, buffers) and file-backed (mapped weights) parts. */
+    private static String memory() {
+        try {
+            StringBuilder sb = new StringBuilder();
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS") || line.startsWith("RssAnon") || line.startsWith("RssFile")) {
+                    String[] f = line.split("\\s+");
+                    sb.append(f[0]).append(' ').append(Long.parseLong(f[1]) / 1024).append(" MB ");
+                }
+            }
+            return sb.toString().trim();
+        } catch (IOException | RuntimeException e) {
+            return "n/a (" + e.getMessage() + ")";
+        }
+    }
+
+    // ---- the synthetic weights ----------------------------------------------------------------
+
+    /**
+     * Weights are picks from a table of N(0, 0.02) halves; every row is seeded by (tensor, row),
+     * so either writer can produce any row on its own - the GGUF writer needs q/k rows in another
+     * order - and the two files hold the same numbers.
+     */
+    private static final short[] TABLE = table();
+
+    private static short[] table() {
+        short[] t = new short[4096];
+        SplittableRandom r = new SplittableRandom(SEED);
+        for (int i = 0; i < t.length; i++) {
+            t[i] = Float.floatToFloat16((float) (r.nextGaussian() * 0.02));
+        }
+        return t;
+    }
+
+    /** Row {@code row} (of {@code cols} F16 values) of the Hugging Face tensor {@code hfName}. */
+    private static void row(String hfName, long row, short[] dst) {
+        SplittableRandom r = new SplittableRandom(SEED ^ (hfName.hashCode() * 0x9E3779B97F4A7C15L) ^ (row * 0xBF58476D1CE4E5B9L));
+        for (int i = 0; i < dst.length; i += 5) {
+            long bits = r.nextLong();
+            for (int k = 0; k < 5 && i + k < dst.length; k++) {
+                dst[i + k] = TABLE[(int) (bits >>> (12 * k)) & 4095];
+            }
+        }
+    }
+
+    /** The matrices of one layer: HF name suffix, GGUF name suffix, rows (out), cols (in), heads to permute (0: none). */
+    private record Matrix(String hf, String gguf, int rows, int cols, int permuteHeads) {}
+
+    private static List<Matrix> layerMatrices() {
+        int kvd = KV_HEADS * HEAD_DIM;
+        return List.of(new Matrix("self_attn.q_proj.weight", "attn_q.weight", HIDDEN, HIDDEN, HEADS),
+                new Matrix("self_attn.k_proj.weight", "attn_k.weight", kvd, HIDDEN, KV_HEADS),
+                new Matrix("self_attn.v_proj.weight", "attn_v.weight", kvd, HIDDEN, 0),
+                new Matrix("self_attn.o_proj.weight", "attn_output.weight", HIDDEN, HIDDEN, 0),
+                new Matrix("mlp.gate_proj.weight", "ffn_gate.weight", FFN, HIDDEN, 0),
+                new Matrix("mlp.up_proj.weight", "ffn_up.weight", FFN, HIDDEN, 0),
+                new Matrix("mlp.down_proj.weight", "ffn_down.weight", HIDDEN, FFN, 0));
+    }
+
+    private static void writeSafetensors(Path folder, int layers) throws IOException {
+        Files.createDirectories(folder);
+        Files.writeString(folder.resolve("config.json"), """
+                {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": %d, "intermediate_size": %d,
+                 "num_hidden_layers": %d, "num_attention_heads": %d, "num_key_value_heads": %d, "vocab_size": %d,
+                 "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "hidden_act": "silu",
+                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float16"}
+                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB));
+        List<SafetensorsWriter.Tensor> t = new ArrayList<>();
+        t.add(hfMatrix("model.embed_tokens.weight", VOCAB, HIDDEN));
+        for (int l = 0; l < layers; l++) {
+            String p = "model.layers." + l + ".";
+            t.add(hfOnes(p + "input_layernorm.weight"));
+            for (Matrix m : layerMatrices()) {
+                t.add(hfMatrix(p + m.hf, m.rows, m.cols));
+            }
+            t.add(hfOnes(p + "post_attention_layernorm.weight"));
+        }
+        t.add(hfOnes("model.norm.weight"));
+        t.add(hfMatrix("lm_head.weight", VOCAB, HIDDEN));
+        SafetensorsWriter.write(folder.resolve("model.safetensors"), Map.of("format", "pt"), t);
+    }
+
+    private static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols) {
+        return new SafetensorsWriter.Tensor(name, DType.F16, new long[] {rows, cols}, seg -> IntStream.range(0, rows)
+                .parallel().forEach(r -> {
+                    short[] buf = new short[cols];
+                    row(name, r, buf);
+                    MemorySegment.copy(buf, 0, seg, U16, (long) r * cols * 2, cols);
+                }));
+    }
+
+    private static SafetensorsWriter.Tensor hfOnes(String name) {
+        short one = Float.floatToFloat16(1f);
+        return new SafetensorsWriter.Tensor(name, DType.F16, new long[] {HIDDEN}, seg -> {
+            for (long i = 0; i < HIDDEN; i++) {
+                seg.set(U16, 2 * i, one);
+            }
+        });
+    }
+
+    private static void writeGguf(Path file, int layers) throws IOException {
+        GgufWriter w = new GgufWriter().putString("general.architecture", "llama")
+                .putString("general.name", "synthetic-tinyllama-shape-" + layers + "l")
+                .putUInt32("general.file_type", 1) // MOSTLY_F16
+                .putUInt32("llama.context_length", 2048).putUInt32("llama.embedding_length", HIDDEN)
+                .putUInt32("llama.feed_forward_length", FFN).putUInt32("llama.block_count", layers)
+                .putUInt32("llama.attention.head_count", HEADS).putUInt32("llama.attention.head_count_kv", KV_HEADS)
+                .putUInt32("llama.rope.dimension_count", HEAD_DIM).putFloat32("llama.rope.freq_base", 10000f)
+                .putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f).putUInt32("llama.vocab_size", VOCAB);
+        syntheticVocabulary(w);
+        // GGUF dims are {cols, rows} (fastest first) with the same row-major bytes as the HF tensor.
+        w.addTensor("token_embd.weight", GgmlType.F16, new long[] {HIDDEN, VOCAB},
+                ggufMatrix("model.embed_tokens.weight", VOCAB, HIDDEN, 0));
+        for (int l = 0; l < layers; l++) {
+            String p = "blk." + l + ".";
+            w.addTensor(p + "attn_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
+            for (Matrix m : layerMatrices()) {
+                w.addTensor(p + m.gguf, GgmlType.F16, new long[] {m.cols, m.rows},
+                        ggufMatrix("model.layers." + l + "." + m.hf, m.rows, m.cols, m.permuteHeads));
+            }
+            w.addTensor(p + "ffn_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
+        }
+        w.addTensor("output_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
+        w.addTensor("output.weight", GgmlType.F16, new long[] {HIDDEN, VOCAB},
+                ggufMatrix("lm_head.weight", VOCAB, HIDDEN, 0));
+        w.write(file);
+    }
+
+    /**
+     * A SentencePiece-style ("llama") vocabulary of the right size: unk/bos/eos, the 256 byte
+     * tokens llama.cpp looks up (e.g. the newline byte), then made-up pieces. Its text is
+     * meaningless; only token ids are fed in.
+     */
+    private static void syntheticVocabulary(GgufWriter w) {
+        List<String> tokens = new ArrayList<>(VOCAB);
+        float[] scores = new float[VOCAB];
+        int[] types = new int[VOCAB];
+        tokens.add("<unk>");
+        types[0] = 2; // UNKNOWN
+        tokens.add("<s>");
+        types[1] = 3; // CONTROL
+        tokens.add("</s>");
+        types[2] = 3;
+        for (int b = 0; b < 256; b++) {
+            types[tokens.size()] = 6; // BYTE
+            tokens.add(String.format(Locale.ROOT, "<0x%02X>", b));
+        }
+        while (tokens.size() < VOCAB) {
+            int id = tokens.size();
+            types[id] = 1; // NORMAL
+            scores[id] = -id;
+            tokens.add("\u2581t" + id);
+        }
+        w.putString("tokenizer.ggml.model", "llama").putArray("tokenizer.ggml.tokens", GgufArray.ofStrings(tokens))
+                .putArray("tokenizer.ggml.scores", GgufArray.ofFloat32(scores))
+                .putArray("tokenizer.ggml.token_type", GgufArray.ofInt32(types))
+                .putUInt32("tokenizer.ggml.unknown_token_id", 0).putUInt32("tokenizer.ggml.bos_token_id", 1)
+                .putUInt32("tokenizer.ggml.eos_token_id", 2);
+    }
+
+    /**
+     * Streams the HF tensor's rows, for q/k in the order llama.cpp's converter gives them: it
+     * permutes each head's rows from HF's rotate-half RoPE layout (first half, second half) to
+     * ggml's interleaved pairs, GGUF row h*d + 2i + j = HF row h*d + j*d/2 + i. With it both
+     * programs compute the same function.
+     */
+    private static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads) {
+        return out -> {
+            short[] buf = new short[cols];
+            ByteBuffer bb = ByteBuffer.allocate(cols * 2).order(ByteOrder.LITTLE_ENDIAN);
+            int d = permuteHeads == 0 ? 0 : rows / permuteHeads;
+            for (int r = 0; r < rows; r++) {
+                int src = r;
+                if (d > 0) {
+                    int h = r / d;
+                    int i = (r % d) / 2;
+                    int j = r % 2;
+                    src = h * d + j * (d / 2) + i;
+                }
+                row(hfName, src, buf);
+                bb.clear();
+                bb.asShortBuffer().put(buf);
+                bb.limit(cols * 2);
+                while (bb.hasRemaining()) {
+                    out.write(bb);
+                }
+            }
+        };
+    }
+
+    private static GgufWriter.TensorData ggufOnes() {
+        return out -> {
+            ByteBuffer b = ByteBuffer.allocate(HIDDEN * 4).order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < HIDDEN; i++) {
+                b.putFloat(1f);
+            }
+            b.flip();
+            while (b.hasRemaining()) {
+                out.write(b);
+            }
+        };
+    }
+}
