@@ -164,7 +164,7 @@ public final class EngineVsLlamaCpp {
                 long p1 = System.nanoTime();
                 promptLogits = logits;
                 for (int i = 0; i < gen; i++) {
-                    generated[i] = argmax(logits);
+                    generated[i] = Measurements.argmax(logits);
                     logits = s.forward(new int[] {generated[i]});
                 }
                 long p2 = System.nanoTime();
@@ -173,7 +173,7 @@ public final class EngineVsLlamaCpp {
                     best[1] = Math.max(best[1], gen * 1e9 / (p2 - p1));
                 }
             }
-            return new Result("Java engine", load, best[0], best[1], memory(), generated, promptLogits);
+            return new Result("Java engine", load, best[0], best[1], Measurements.memory(), generated, promptLogits);
         }
     }
 
@@ -209,7 +209,7 @@ public final class EngineVsLlamaCpp {
                         best[1] = Math.max(best[1], gen * 1e9 / (p2 - p1));
                     }
                 }
-                return new Result(library.runtime().buildName(), load, best[0], best[1], memory(), generated,
+                return new Result(library.runtime().buildName(), load, best[0], best[1], Measurements.memory(), generated,
                         promptLogits);
             }
         }
@@ -227,31 +227,7 @@ public final class EngineVsLlamaCpp {
         return lib;
     }
 
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 
-    /** VmRSS, and its anonymous (heap, KV cache, buffers) and file-backed (mapped weights) parts. */
-    private static String memory() {
-        try {
-            StringBuilder sb = new StringBuilder();
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS") || line.startsWith("RssAnon") || line.startsWith("RssFile")) {
-                    String[] f = line.split("\\s+");
-                    sb.append(f[0]).append(' ').append(Long.parseLong(f[1]) / 1024).append(" MB ");
-                }
-            }
-            return sb.toString().trim();
-        } catch (IOException | RuntimeException e) {
-            return "n/a (" + e.getMessage() + ")";
-        }
-    }
 
     // ---- the synthetic weights ----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-package io.loadstone.engine.bench;
+package io.loadstone.bench;
 
 import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
@@ -121,7 +121,7 @@ public final class EngineBench {
                 double p = prompt / ((System.nanoTime() - p0) / 1e9);
                 long d0 = System.nanoTime();
                 for (int i = 0; i < gen; i++) {
-                    logits = s.forward(new int[] {argmax(logits)});
+                    logits = s.forward(new int[] {Measurements.argmax(logits)});
                 }
                 double d = gen / ((System.nanoTime() - d0) / 1e9);
                 if (round > 0) {
@@ -133,36 +133,13 @@ public final class EngineBench {
             double gbPerToken = (m.weightBytes() - (long) VOCAB * HIDDEN * 2) / 1e9;
             Runtime rt = Runtime.getRuntime();
             LOG.log(Level.INFO, String.format("%s %s threads=%d: load %.2f s, prefill %.1f tok/s, decode %.2f tok/s (%.1f GB/s of weights); "
-                    + "%s, heap used %d MB", dtype, q, threads, load, prefill, decode, decode * gbPerToken, memory(),
+                    + "%s, heap used %d MB", dtype, q, threads, load, prefill, decode, decode * gbPerToken, Measurements.memory(),
                     (rt.totalMemory() - rt.freeMemory()) >> 20));
             return new double[] {prefill, decode};
         }
     }
 
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
-    }
 
-    private static String memory() {
-        try {
-            StringBuilder sb = new StringBuilder();
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS") || line.startsWith("RssAnon") || line.startsWith("RssFile")) {
-                    String[] f = line.split("\\s+");
-                    sb.append(f[0]).append(' ').append(Long.parseLong(f[1]) / 1024).append(" MB ");
-                }
-            }
-            return sb.toString().trim();
-        } catch (IOException | RuntimeException e) {
-            return "n/a (" + e.getMessage() + ")";
-        }
-    }
 
     private static void generate(Path folder, int layers, DType dtype) throws IOException {
         Files.createDirectories(folder);
