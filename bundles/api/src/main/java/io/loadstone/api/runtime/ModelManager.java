@@ -77,4 +77,13 @@ public interface ModelManager {
      *         a sampler the model's loader does not have
      */
     GenerationResult generate(String model, GenerationRequest request, TokenSink sink) throws ModelLoadException;
+
+    /**
+     * The tokenizer and logits of a loaded model, for evaluation (perplexity).
+     *
+     * @param model a loaded model's name, or null for the most recently loaded one
+     * @throws ModelLoadException when it is not loaded, or its loader exposes no logits
+     *         (the message names the loader; the fix suggests llamacpp_HF or Transformers)
+     */
+    ModelLogits logits(String model) throws ModelLoadException;
 }
