@@ -39,6 +39,7 @@ import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.LoadedModel;
 import io.loadstone.api.loader.LoaderOptions;
+import io.loadstone.api.loader.LogitsAccess;
 import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
@@ -49,6 +50,7 @@ import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelEntry;
 import io.loadstone.api.runtime.ModelEvent;
 import io.loadstone.api.runtime.ModelEventListener;
+import io.loadstone.api.runtime.ModelLogits;
 import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.api.runtime.ModelMetadata;
 import io.loadstone.api.runtime.ModelSettings;
@@ -655,6 +657,25 @@ public final class RuntimeManager implements ModelManager {
         } finally {
             s.lastUsed = Instant.now();
         }
+    }
+
+    @Override
+    public ModelLogits logits(String model) throws ModelLoadException {
+        Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
+        if (s == null) {
+            throw new ModelLoadException(model == null || model.isBlank() ? "No model is loaded."
+                    : "The model '" + model + "' is not loaded.", loaded.isEmpty() ? "Load a model first."
+                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
+        }
+        Optional<LogitsAccess> access = s.capabilities.logits() ? s.model.logits() : Optional.empty();
+        if (access.isEmpty()) {
+            throw new ModelLoadException("The " + s.info.loaderId() + " loader exposes no logits, so '" + s.name
+                    + "' cannot be evaluated.", "Load it with a loader that does, such as llamacpp_HF or "
+                            + "Transformers (llama.cpp does too).");
+        }
+        Slot slot = s;
+        return new SlotLogits(s.name, s.info.loaderId(), s.info.effectiveOptions(), s.info.contextLength(), s.model,
+                access.get(), () -> loaded.get(slot.name) == slot, () -> slot.lastUsed = Instant.now());
     }
 
     /**
