@@ -15,7 +15,7 @@ import org.osgi.annotation.versioning.ProviderType;
  * that (or waiting for the lock while it closed) throw {@link ModelClosedException}.
  */
 @ProviderType
-public interface NativeModel extends AutoCloseable {
+public interface NativeModel extends InferenceContext, AutoCloseable {
 
     /** The GGUF file this model was loaded from. */
     Path file();
@@ -67,9 +67,11 @@ public interface NativeModel extends AutoCloseable {
     // ---- model facts ----
 
     /** The context window this model's context was created with. */
+    @Override
     int nCtx();
 
     /** The batch size {@link #decode} chunks by. */
+    @Override
     int nBatch();
 
     /** The context length the model was trained with. */
@@ -100,19 +102,33 @@ public interface NativeModel extends AutoCloseable {
      * @throws ContextFullException when {@code firstPos + tokens.length > nCtx()} (nothing is
      *                              evaluated then) or llama.cpp finds no KV slot
      */
+    @Override
     void decode(int[] tokens, int firstPos) throws LlamaException;
 
     /**
      * Like {@link #decode} but returns the logits after every token,
      * {@code [tokens.length][nVocab()]}.
      */
+    @Override
     float[][] decodeAll(int[] tokens, int firstPos) throws LlamaException;
 
     /** A copy of the logits of the last token of the last {@link #decode}. */
+    @Override
     float[] lastLogits() throws LlamaException;
 
     /** Empties the KV cache (the next decode starts at position 0). */
+    @Override
     void clearKvCache() throws LlamaException;
+
+    /**
+     * Creates another context on this model's weights (no second load), with the context
+     * parameters this model was opened with: its own KV cache of {@link #nCtx()} tokens and
+     * its own logits. Freed by {@link SecondaryContext#close()} or with this model.
+     *
+     * @throws LlamaException when llama.cpp cannot allocate it (memory) or the model was loaded
+     *                        vocabulary-only
+     */
+    SecondaryContext newContext() throws LlamaException;
 
     /**
      * Removes positions {@code [p0, p1)} of sequence 0 from the KV cache ({@code p1 < 0}:
@@ -120,6 +136,7 @@ public interface NativeModel extends AutoCloseable {
      *
      * @return false when llama.cpp cannot remove a part of a sequence (recurrent models)
      */
+    @Override
     boolean removeFromKvCache(int p0, int p1) throws LlamaException;
 
     // ---- sampling ----

@@ -27,11 +27,14 @@ import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.ModelParams;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SamplerParams;
+import io.loadstone.llamacpp.SecondaryContext;
 import io.loadstone.llamacpp.TokenSampler;
 
 /**
- * A llama_model with one llama_context. Every native call runs under {@link #lock}; close
- * takes the same lock, so memory is never freed while llama.cpp still uses it.
+ * A llama_model with one llama_context, and any secondary contexts made on it
+ * ({@link #newContext()}). Every native call runs under {@link #lock}; close takes the same
+ * lock, so memory is never freed while llama.cpp still uses it. The batch buffers are shared
+ * by all contexts: they are only touched under the lock.
  */
 // Native access is what this package is for; the JVM must run with --enable-native-access.
 @SuppressWarnings("restricted")
@@ -44,6 +47,10 @@ final class B4916Model implements NativeModel {
     private final Path file;
     private final MemorySegment model;
     private final MemorySegment ctx;
+    /** The primary context's logits state. */
+    private final Ctx main;
+    /** The parameters every context of this model is created with. */
+    private final ContextParams contextParams;
     private final MemorySegment vocab;
     private final int nVocab;
     private final int nCtx;
@@ -64,14 +71,26 @@ final class B4916Model implements NativeModel {
     private final ReentrantLock lock = new ReentrantLock();
     private final Set<B4916Sampler> samplers = ConcurrentHashMap.newKeySet();
     private final Set<B4916Lora> adapters = ConcurrentHashMap.newKeySet();
+    private final Set<B4916Context> secondaries = ConcurrentHashMap.newKeySet();
     /** Set first by close(), so that callers stop queueing for the lock. */
     private volatile boolean closing;
     private volatile boolean closed;
-    /** Whether the context holds logits for the last token of the last decode. */
-    private boolean lastLogitsValid;
+    /** One llama_context and whether it holds logits of its last decode; fields guarded by {@link #lock}. */
+    static final class Ctx {
+        final MemorySegment ptr;
+        boolean lastLogitsValid;
+        volatile boolean freed;
 
-    private B4916Model(B4916Library lib, Path file, MemorySegment model, MemorySegment ctx, int chunk,
+        Ctx(MemorySegment ptr) {
+            this.ptr = ptr;
+        }
+    }
+
+    private B4916Model(B4916Library lib, Path file, MemorySegment model, MemorySegment ctx, ContextParams cp,
             List<String> loadWarnings) {
+        int chunk = cp.nBatch();
+        this.contextParams = cp;
+        this.main = new Ctx(ctx);
         this.lib = lib;
         this.loadWarnings = loadWarnings;
         this.abi = lib.abi();
@@ -143,22 +162,7 @@ final class B4916Model implements NativeModel {
             }
             MemorySegment ctx = MemorySegment.NULL;
             if (!mp.vocabOnly()) {
-                MemorySegment cparams = abi.contextDefaultParams(tmp);
-                Abi.CP_N_CTX.set(cparams, cp.nCtx());
-                Abi.CP_N_BATCH.set(cparams, cp.nBatch());
-                Abi.CP_N_UBATCH.set(cparams, cp.nUbatch() > 0 ? cp.nUbatch() : Math.min(cp.nBatch(), 512));
-                Abi.CP_N_SEQ_MAX.set(cparams, 1);
-                Abi.CP_N_THREADS.set(cparams, cp.effectiveThreads());
-                Abi.CP_N_THREADS_BATCH.set(cparams, cp.effectiveThreadsBatch());
-                Abi.CP_ROPE_FREQ_BASE.set(cparams, cp.ropeFreqBase());
-                Abi.CP_ROPE_FREQ_SCALE.set(cparams, cp.ropeFreqScale());
-                Abi.CP_TYPE_K.set(cparams, ggmlType(cp.typeK()));
-                Abi.CP_TYPE_V.set(cparams, ggmlType(cp.typeV()));
-                Abi.CP_LOGITS_ALL.set(cparams, false);
-                Abi.CP_EMBEDDINGS.set(cparams, false);
-                Abi.CP_FLASH_ATTN.set(cparams, cp.flashAttention());
-                Abi.CP_NO_PERF.set(cparams, true);
-                ctx = abi.initFromModel(model, cparams);
+                ctx = abi.initFromModel(model, contextParams(abi, tmp, cp));
                 if (ctx.address() == 0) {
                     String why = log.takeProblems();
                     abi.modelFree(model);
@@ -168,8 +172,27 @@ final class B4916Model implements NativeModel {
                 }
             }
             List<String> warnings = log.takeProblemList();
-            return new B4916Model(lib, file, model, ctx, cp.nBatch(), warnings);
+            return new B4916Model(lib, file, model, ctx, cp, warnings);
         }
+    }
+
+    private static MemorySegment contextParams(Abi abi, Arena tmp, ContextParams cp) {
+        MemorySegment cparams = abi.contextDefaultParams(tmp);
+        Abi.CP_N_CTX.set(cparams, cp.nCtx());
+        Abi.CP_N_BATCH.set(cparams, cp.nBatch());
+        Abi.CP_N_UBATCH.set(cparams, cp.nUbatch() > 0 ? cp.nUbatch() : Math.min(cp.nBatch(), 512));
+        Abi.CP_N_SEQ_MAX.set(cparams, 1);
+        Abi.CP_N_THREADS.set(cparams, cp.effectiveThreads());
+        Abi.CP_N_THREADS_BATCH.set(cparams, cp.effectiveThreadsBatch());
+        Abi.CP_ROPE_FREQ_BASE.set(cparams, cp.ropeFreqBase());
+        Abi.CP_ROPE_FREQ_SCALE.set(cparams, cp.ropeFreqScale());
+        Abi.CP_TYPE_K.set(cparams, ggmlType(cp.typeK()));
+        Abi.CP_TYPE_V.set(cparams, ggmlType(cp.typeV()));
+        Abi.CP_LOGITS_ALL.set(cparams, false);
+        Abi.CP_EMBEDDINGS.set(cparams, false);
+        Abi.CP_FLASH_ATTN.set(cparams, cp.flashAttention());
+        Abi.CP_NO_PERF.set(cparams, true);
+        return cparams;
     }
 
     private static String reason(String problems) {
@@ -245,7 +268,7 @@ final class B4916Model implements NativeModel {
     }
 
     boolean hasLastLogits() {
-        return lastLogitsValid;
+        return main.lastLogitsValid;
     }
 
     void forget(B4916Sampler s) {
@@ -481,15 +504,15 @@ final class B4916Model implements NativeModel {
 
     @Override
     public void decode(int[] tokens, int firstPos) throws LlamaException {
-        decode(tokens, firstPos, false);
+        decode(main, tokens, firstPos, false);
     }
 
     @Override
     public float[][] decodeAll(int[] tokens, int firstPos) throws LlamaException {
-        return decode(tokens, firstPos, true);
+        return decode(main, tokens, firstPos, true);
     }
 
-    private float[][] decode(int[] tokens, int firstPos, boolean all) throws LlamaException {
+    float[][] decode(Ctx c, int[] tokens, int firstPos, boolean all) throws LlamaException {
         requireContext();
         if (tokens.length == 0) {
             throw new IllegalArgumentException("nothing to decode");
@@ -510,10 +533,11 @@ final class B4916Model implements NativeModel {
             boolean lastChunk = start + n == tokens.length;
             int chunkStart = start;
             locked(() -> {
-                decodeChunk(tokens, chunkStart, n, firstPos + chunkStart, all, lastChunk);
+                requireOpen(c);
+                decodeChunk(c, tokens, chunkStart, n, firstPos + chunkStart, all, lastChunk);
                 if (all) {
                     for (int i = 0; i < n; i++) {
-                        out[chunkStart + i] = copyLogits(i);
+                        out[chunkStart + i] = copyLogits(c, i);
                     }
                 }
                 return null;
@@ -523,9 +547,9 @@ final class B4916Model implements NativeModel {
     }
 
     /** One llama_decode call; runs under the lock. */
-    private void decodeChunk(int[] tokens, int from, int n, int pos, boolean all, boolean lastChunk)
+    private void decodeChunk(Ctx c, int[] tokens, int from, int n, int pos, boolean all, boolean lastChunk)
             throws LlamaException {
-        lastLogitsValid = false;
+        c.lastLogitsValid = false;
         for (int i = 0; i < n; i++) {
             batchTokens.setAtIndex(JAVA_INT, i, tokens[from + i]);
             batchPos.setAtIndex(JAVA_INT, i, pos + i);
@@ -533,7 +557,7 @@ final class B4916Model implements NativeModel {
         }
         Abi.B_N_TOKENS.set(batch, n);
         lib.log().clearProblems();
-        int rc = abi.decode(ctx, batch);
+        int rc = abi.decode(c.ptr, batch);
         if (rc == 1) {
             throw new ContextFullException("llama.cpp found no free KV cache slot for " + n + " token(s) at position "
                     + pos + " (n_ctx " + nCtx + ").");
@@ -542,12 +566,12 @@ final class B4916Model implements NativeModel {
             throw new LlamaException("llama_decode failed with code " + rc + " on " + file.getFileName()
                     + reason(lib.log().takeProblems()));
         }
-        lastLogitsValid = lastChunk || all;
+        c.lastLogitsValid = lastChunk || all;
     }
 
     /** Logits of output {@code i} of the last decode; under the lock. */
-    private float[] copyLogits(int i) throws LlamaException {
-        MemorySegment p = abi.getLogitsIth(ctx, i);
+    private float[] copyLogits(Ctx c, int i) throws LlamaException {
+        MemorySegment p = abi.getLogitsIth(c.ptr, i);
         if (p.address() == 0) {
             throw new LlamaException("llama.cpp has no logits for output " + i + reason(lib.log().takeProblems()));
         }
@@ -556,33 +580,97 @@ final class B4916Model implements NativeModel {
 
     @Override
     public float[] lastLogits() throws LlamaException {
+        return lastLogits(main);
+    }
+
+    float[] lastLogits(Ctx c) throws LlamaException {
         requireContext();
         return locked(() -> {
-            if (!lastLogitsValid) {
+            requireOpen(c);
+            if (!c.lastLogitsValid) {
                 throw new LlamaException("No logits: nothing has been decoded since the cache was cleared.");
             }
-            return copyLogits(-1);
+            return copyLogits(c, -1);
         });
     }
 
     @Override
     public void clearKvCache() throws LlamaException {
+        clearKvCache(main);
+    }
+
+    void clearKvCache(Ctx c) throws LlamaException {
         requireContext();
         locked(() -> {
-            abi.kvSelfClear(ctx);
-            lastLogitsValid = false;
+            requireOpen(c);
+            abi.kvSelfClear(c.ptr);
+            c.lastLogitsValid = false;
             return null;
         });
     }
 
     @Override
     public boolean removeFromKvCache(int p0, int p1) throws LlamaException {
+        return removeFromKvCache(main, p0, p1);
+    }
+
+    boolean removeFromKvCache(Ctx c, int p0, int p1) throws LlamaException {
         requireContext();
         return locked(() -> {
-            boolean ok = abi.kvSelfSeqRm(ctx, 0, p0, p1);
-            lastLogitsValid = false;
+            requireOpen(c);
+            boolean ok = abi.kvSelfSeqRm(c.ptr, 0, p0, p1);
+            c.lastLogitsValid = false;
             return ok;
         });
+    }
+
+    private void requireOpen(Ctx c) throws LlamaException {
+        if (c.freed) {
+            throw new ModelClosedException("This secondary context of " + file.getFileName() + " has been closed.");
+        }
+    }
+
+    // ---- secondary contexts ----
+
+    @Override
+    public SecondaryContext newContext() throws LlamaException {
+        requireContext();
+        return locked(() -> {
+            try (Arena tmp = Arena.ofConfined()) {
+                lib.log().clearProblems();
+                MemorySegment p = abi.initFromModel(model, contextParams(abi, tmp, contextParams));
+                if (p.address() == 0) {
+                    throw new LlamaException("llama.cpp could not create a second context for " + file.getFileName()
+                            + " (n_ctx=" + contextParams.nCtx() + ")" + reason(lib.log().takeProblems())
+                            + " It needs as much memory again as the first one's KV cache.");
+                }
+                B4916Context c = new B4916Context(this, new Ctx(p));
+                secondaries.add(c);
+                return c;
+            }
+        });
+    }
+
+    /** Frees a secondary context; called by {@link B4916Context#close()}. */
+    void free(B4916Context c) {
+        try {
+            locked(() -> {
+                freeNative(c.ctx());
+                return null;
+            });
+        } catch (LlamaException e) {
+            // The model closed first and freed the context with it.
+        }
+        secondaries.remove(c);
+    }
+
+    /** Under the lock. */
+    private void freeNative(Ctx c) {
+        if (!c.freed) {
+            c.freed = true;
+            c.lastLogitsValid = false;
+            abi.free(c.ptr);
+        }
     }
 
     // ---- sampling ----
@@ -707,9 +795,13 @@ final class B4916Model implements NativeModel {
                 s.freeNative();
             }
             samplers.clear();
+            for (B4916Context c : List.copyOf(secondaries)) {
+                freeNative(c.ctx());
+            }
+            secondaries.clear();
             // The context refers to active adapters: free it before them, and them before the model.
             if (hasContext()) {
-                abi.free(ctx);
+                freeNative(main);
             }
             for (B4916Lora l : List.copyOf(adapters)) {
                 if (!l.isFreed()) {

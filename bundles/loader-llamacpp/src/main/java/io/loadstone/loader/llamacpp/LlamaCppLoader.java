@@ -1,5 +1,8 @@
 package io.loadstone.loader.llamacpp;
 
+import io.loadstone.llamacpp.loading.GgufSelection;
+import io.loadstone.llamacpp.loading.LlamaCppOptions;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

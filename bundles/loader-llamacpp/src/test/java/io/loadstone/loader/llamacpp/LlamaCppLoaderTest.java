@@ -1,5 +1,8 @@
 package io.loadstone.loader.llamacpp;
 
+import io.loadstone.llamacpp.loading.GgufSelection;
+import io.loadstone.llamacpp.loading.LlamaCppOptions;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -518,14 +521,5 @@ class LlamaCppLoaderTest {
             }
         }
         assertEquals(1, said, "the first load enables NUMA and says so; the second finds it on");
-    }
-
-    @Test
-    void tensorSplitIsCheckedWhereItApplies() throws Exception {
-        ModelLoadException e = assertThrows(ModelLoadException.class,
-                () -> LlamaCppOptions.parseSplit("60,abc", library.runtime()));
-        assertTrue(e.getMessage().contains("tensor_split"), e.getMessage());
-        assertEquals(List.of(60.0, 40.0), LlamaCppOptions.parseSplit(" 60, 40 ", library.runtime()));
-        assertEquals(List.of(), LlamaCppOptions.parseSplit("", library.runtime()));
     }
 }

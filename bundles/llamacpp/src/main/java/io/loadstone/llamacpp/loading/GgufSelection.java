@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.llamacpp.loading;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -18,23 +18,24 @@ import io.loadstone.api.loader.ModelSource;
  * Which GGUF file(s) a model source stands for: the file itself, or in a folder the first
  * {@code .gguf} by name (as text-generation-webui does), preferring part 1 of a split model
  * ({@code name-00001-of-00003.gguf}) and skipping multimodal projector files ({@code mmproj}).
+ * Shared by the loaders that run GGUF files on this runtime.
  *
  * @param main   the file llama.cpp is given
  * @param parts  every file llama.cpp will read (all parts of a split model), main first
  * @param others other GGUF files in the folder that were not chosen
  */
-record GgufSelection(Path main, List<Path> parts, List<Path> others) {
+public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
 
     private static final Pattern SPLIT = Pattern.compile("(.*)-(\\d{5})-of-(\\d{5})\\.gguf",
             Pattern.CASE_INSENSITIVE);
 
-    static boolean isGgufName(Path p) {
+    public static boolean isGgufName(Path p) {
         Path name = p.getFileName();
         return name != null && name.toString().toLowerCase(Locale.ROOT).endsWith(".gguf");
     }
 
     /** The selection, or empty when the source holds no GGUF file. */
-    static java.util.Optional<GgufSelection> of(ModelSource source) throws IOException {
+    public static java.util.Optional<GgufSelection> of(ModelSource source) throws IOException {
         Path p = source.path();
         if (Files.isRegularFile(p)) {
             if (!isGgufName(p)) {
@@ -82,7 +83,7 @@ record GgufSelection(Path main, List<Path> parts, List<Path> others) {
     }
 
     /** Refuses a split model with a missing part, naming it. */
-    void requireParts() throws ModelLoadException {
+    public void requireParts() throws ModelLoadException {
         for (Path part : parts) {
             if (!Files.isRegularFile(part)) {
                 throw new ModelLoadException("Part " + part.getFileName() + " of the split model " + main.getFileName()

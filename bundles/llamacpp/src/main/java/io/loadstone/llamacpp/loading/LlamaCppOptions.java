@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.llamacpp.loading;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,35 +18,38 @@ import io.loadstone.llamacpp.ModelParams;
 /**
  * The llama.cpp loader's options, with text-generation-webui's names, order, ranges and
  * defaults ({@code modules/loaders.py}, {@code ui_model_menu.py}), and their mapping to
- * llama.cpp's model and context parameters.
+ * llama.cpp's model and context parameters. Shared by the loaders that run GGUF files on this
+ * runtime ({@code llama.cpp}, {@code llamacpp_HF}); a loader may add its own specs to the list
+ * it passes to {@link #plan}: they are validated, and those marked
+ * {@link OptionSpec#notApplicable} warn when set, like these.
  */
-final class LlamaCppOptions {
+public final class LlamaCppOptions {
 
-    static final String N_CTX = "n_ctx";
-    static final String N_GPU_LAYERS = "n_gpu_layers";
-    static final String TENSOR_SPLIT = "tensor_split";
-    static final String N_BATCH = "n_batch";
-    static final String THREADS = "threads";
-    static final String THREADS_BATCH = "threads_batch";
-    static final String NO_MMAP = "no_mmap";
-    static final String MLOCK = "mlock";
-    static final String NO_MUL_MAT_Q = "no_mul_mat_q";
-    static final String ALPHA_VALUE = "alpha_value";
-    static final String ROPE_FREQ_BASE = "rope_freq_base";
-    static final String COMPRESS_POS_EMB = "compress_pos_emb";
-    static final String CPU = "cpu";
-    static final String NUMA = "numa";
-    static final String SEED = "seed";
-    static final String CACHE_TYPE = "cache_type";
+    public static final String N_CTX = "n_ctx";
+    public static final String N_GPU_LAYERS = "n_gpu_layers";
+    public static final String TENSOR_SPLIT = "tensor_split";
+    public static final String N_BATCH = "n_batch";
+    public static final String THREADS = "threads";
+    public static final String THREADS_BATCH = "threads_batch";
+    public static final String NO_MMAP = "no_mmap";
+    public static final String MLOCK = "mlock";
+    public static final String NO_MUL_MAT_Q = "no_mul_mat_q";
+    public static final String ALPHA_VALUE = "alpha_value";
+    public static final String ROPE_FREQ_BASE = "rope_freq_base";
+    public static final String COMPRESS_POS_EMB = "compress_pos_emb";
+    public static final String CPU = "cpu";
+    public static final String NUMA = "numa";
+    public static final String SEED = "seed";
+    public static final String CACHE_TYPE = "cache_type";
 
     /** n_ctx = 0 takes the model's trained context, but at most this (text-generation-webui, PR #6835). */
-    static final int AUTO_CTX_CAP = 8192;
+    public static final int AUTO_CTX_CAP = 8192;
 
     /** Used when a GGUF file does not say its context length. */
-    static final int FALLBACK_CTX = 2048;
+    public static final int FALLBACK_CTX = 2048;
 
     /** llama.cpp's RoPE base when the model does not set one. */
-    static final double DEFAULT_ROPE_BASE = 10000;
+    public static final double DEFAULT_ROPE_BASE = 10000;
 
     private LlamaCppOptions() {
     }
@@ -57,7 +60,7 @@ final class LlamaCppOptions {
     }
 
     /** The option specs; those that cannot work with {@code rt} are marked not applicable. */
-    static List<OptionSpec> specs(LlamaRuntime rt) {
+    public static List<OptionSpec> specs(LlamaRuntime rt) {
         String noGpu = "this llama.cpp build (" + rt.buildName() + ") has no GPU backend; everything runs on the CPU";
         List<OptionSpec> s = new ArrayList<>();
         s.add(OptionSpec.integer(N_CTX, 0, 0, 1 << 20, "Context length in tokens. 0 = the model's trained context "
@@ -109,11 +112,11 @@ final class LlamaCppOptions {
      * What one load does: llama.cpp parameters, the seed default, warnings about options
      * that had no effect, and the values actually used.
      */
-    record Plan(ModelParams model, ContextParams context, boolean numa, long seed, List<String> warnings,
+    public record Plan(ModelParams model, ContextParams context, boolean numa, long seed, List<String> warnings,
             Map<String, Object> effective) {
     }
 
-    static Plan plan(List<OptionSpec> specs, LoaderOptions given, GgufFile gguf, LlamaRuntime rt)
+    public static Plan plan(List<OptionSpec> specs, LoaderOptions given, GgufFile gguf, LlamaRuntime rt)
             throws ModelLoadException {
         // Fill in defaults and check ranges again: callers outside the core may pass unchecked values.
         LoaderOptions o = LoaderOptions.validate(specs, given.asMap());
@@ -197,7 +200,7 @@ final class LlamaCppOptions {
         return Objects.equals(a, b);
     }
 
-    static List<Double> parseSplit(String text, LlamaRuntime rt) throws ModelLoadException {
+    public static List<Double> parseSplit(String text, LlamaRuntime rt) throws ModelLoadException {
         String t = text.strip();
         if (t.isEmpty()) {
             return List.of();

@@ -1,0 +1,20 @@
+package io.loadstone.llamacpp;
+
+import org.osgi.annotation.versioning.ProviderType;
+
+/**
+ * A further llama_context on an already loaded model ({@link NativeModel#newContext()}): the
+ * same weights in memory, its own KV cache and logits, created with the model's context
+ * parameters. Used e.g. for the negative prompt of classifier-free guidance, so that the main
+ * sequence's cache is never evicted. LoRA adapters activated on the model do not apply here.
+ * Calls share the model's lock; closing the model closes this too.
+ */
+@ProviderType
+public interface SecondaryContext extends InferenceContext, AutoCloseable {
+
+    boolean isClosed();
+
+    /** Frees this context's KV cache. Idempotent; the model stays loaded. */
+    @Override
+    void close();
+}
