@@ -1,0 +1,197 @@
+package io.loadstone.evaluation.perplexity;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.metatype.annotations.Designate;
+
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.runtime.ModelLogits;
+import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.evaluation.EvaluationProgress;
+import io.loadstone.evaluation.EvaluationRequest;
+import io.loadstone.evaluation.EvaluationResult;
+import io.loadstone.evaluation.PerplexityEvaluator;
+import io.loadstone.evaluation.PerplexityMethod;
+
+/**
+ * The perplexity evaluator: validates a request, takes the loaded model's logits from the
+ * runtime, runs the chosen method and logs the result. Works on the model that is loaded; it
+ * never loads or unloads one itself (text-generation-webui reloads models for a multi-model
+ * run; here the caller loads, so a running chat is never pulled from under its user).
+ */
+@Component(service = PerplexityEvaluator.class, configurationPid = EvaluationConfig.PID)
+@Designate(ocd = EvaluationConfig.class)
+public final class PerplexityService implements PerplexityEvaluator {
+
+    /** Framework property: the folder relative paths resolve against (as the core's models.dir). */
+    static final String HOME_PROPERTY = "loadstone.home";
+
+    private final ModelManager manager;
+    private final Path home;
+    private volatile Datasets datasets;
+    private volatile EvaluationLog log;
+
+    @Activate
+    public PerplexityService(@Reference ModelManager manager, BundleContext context, EvaluationConfig config) {
+        this(manager, home(context.getProperty(HOME_PROPERTY)), config.datasets_dir(), config.logs_dir());
+    }
+
+    /** For tests: folders given directly. */
+    PerplexityService(ModelManager manager, Path home, String datasetsDir, String logsDir) {
+        this.manager = manager;
+        this.home = home;
+        configure(datasetsDir, logsDir);
+    }
+
+    @Modified
+    void modified(EvaluationConfig config) {
+        configure(config.datasets_dir(), config.logs_dir());
+    }
+
+    private void configure(String datasetsDir, String logsDir) {
+        datasets = new Datasets(home.resolve(datasetsDir).toAbsolutePath().normalize());
+        log = new EvaluationLog(home.resolve(logsDir).toAbsolutePath().normalize().resolve("evaluations.csv"));
+    }
+
+    private static Path home(String h) {
+        return (h == null || h.isBlank() ? Paths.get("") : Paths.get(h)).toAbsolutePath().normalize();
+    }
+
+    @Override
+    public Path datasetsDir() {
+        return datasets.dir();
+    }
+
+    @Override
+    public Path logFile() {
+        return log.file();
+    }
+
+    @Override
+    public List<String> datasets() {
+        return datasets.list();
+    }
+
+    @Override
+    public List<EvaluationResult> history() {
+        try {
+            return log.read();
+        } catch (ModelLoadException e) {
+            return List.of();
+        }
+    }
+
+    @Override
+    public EvaluationResult evaluate(EvaluationRequest request, EvaluationProgress progress)
+            throws ModelLoadException {
+        if (request == null) {
+            throw new ModelLoadException("No evaluation request.", "Give a dataset or a text.");
+        }
+        Datasets ds = datasets;
+        EvaluationLog lg = log;
+        PerplexityMethod method = request.method() == null ? PerplexityMethod.WINDOWS : request.method();
+        if (method == PerplexityMethod.WINDOWS && request.stride() < 1) {
+            throw new ModelLoadException("stride must be at least 1, not " + request.stride() + ".",
+                    "Use 512 (text-generation-webui's default), or 1 for the slowest and most accurate result.");
+        }
+        if (request.maxLength() < 0) {
+            throw new ModelLoadException("max_length must be 0 (the model's context length) or positive, not "
+                    + request.maxLength() + ".", "");
+        }
+        boolean hasDataset = request.dataset() != null && !request.dataset().isBlank();
+        boolean hasText = request.text() != null && !request.text().isEmpty();
+        if (hasDataset == hasText) {
+            throw new ModelLoadException(hasText ? "Both a dataset and a text were given."
+                    : "Neither a dataset nor a text was given.", "Give exactly one: the name of a .txt file in "
+                            + ds.dir() + ", or the text itself.");
+        }
+        String dataset = hasDataset ? ds.canonicalName(request.dataset()) : "pasted:" + sha12(request.text());
+        String text = hasDataset ? ds.read(request.dataset()) : request.text();
+
+        ModelLogits model = manager.logits(request.model() == null || request.model().isBlank() ? null
+                : request.model().strip());
+        int ctx = model.contextLength();
+        int maxLength = request.maxLength() == 0 ? ctx : request.maxLength();
+        if (maxLength <= 0) {
+            throw new ModelLoadException("The " + model.loaderId() + " loader reports no context length for '"
+                    + model.model() + "'.", "Give max_length explicitly.");
+        }
+        if (ctx > 0 && maxLength > ctx) {
+            throw new ModelLoadException("max_length " + maxLength + " is more than the context length " + ctx
+                    + " of this load of '" + model.model() + "'.", "Use max_length " + ctx + " or less (0 = the "
+                            + "context length), or reload the model with a larger context (n_ctx / max_seq_len).");
+        }
+        if (maxLength < 2) {
+            throw new ModelLoadException("max_length must be at least 2 (one token predicts the next).", "");
+        }
+        int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
+        String options = compact(model.options());
+        String comment = request.comment() == null ? "" : request.comment();
+
+        if (!request.force()) {
+            Optional<EvaluationResult> logged = lg.find(model.model(), model.loaderId(), options, dataset, method,
+                    stride, maxLength);
+            if (logged.isPresent()) {
+                return logged.get();
+            }
+        }
+
+        long t0 = System.nanoTime();
+        int[] tokens = model.tokenize(text, true);
+        if (tokens.length < 2) {
+            throw new ModelLoadException("The text is " + tokens.length + " token(s) long; perplexity needs at "
+                    + "least 2 (one to predict from, one to predict).", "Use a longer text.");
+        }
+        Windows windows;
+        if (method == PerplexityMethod.CHUNKS) {
+            if (tokens.length < 2 * maxLength) {
+                // llama.cpp's perplexity tool refuses the same way ("you need at least 2*n_ctx tokens").
+                throw new ModelLoadException("The text is " + tokens.length + " tokens long; llama.cpp's method "
+                        + "needs at least 2 x max_length = " + 2 * maxLength + ".", "Use a longer text, a "
+                                + "smaller max_length (at most " + tokens.length / 2 + "), or the windows method.");
+            }
+            int[] bos = model.tokenize("", true);
+            windows = Windows.chunks(tokens.length, maxLength, bos.length >= 1 ? bos[0] : -1);
+        } else {
+            windows = Windows.sliding(tokens.length, stride, maxLength);
+        }
+        PerplexityMath.Outcome outcome = PerplexityMath.run(model, tokens, windows, method, progress);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        EvaluationResult result = new EvaluationResult(model.model(), model.loaderId(), options, dataset, stride,
+                maxLength, method, outcome.perplexity(), tokens.length, outcome.windows(), outcome.scoredTokens(),
+                seconds, Instant.now(), comment, false);
+        lg.append(result);
+        return result;
+    }
+
+    /** The effective options as "k=v, k=v", sorted by key so the same load always gives the same text. */
+    static String compact(Map<String, Object> options) {
+        return new TreeMap<>(options).entrySet().stream().map(e -> e.getKey() + "=" + String.valueOf(e.getValue()))
+                .collect(Collectors.joining(", "));
+    }
+
+    static String sha12(String text) {
+        try {
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(d).substring(0, 12);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is part of every JDK", e);
+        }
+    }
+}
