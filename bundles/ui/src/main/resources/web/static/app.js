@@ -95,6 +95,7 @@ function showTab(name) {
   }
   for (const s of document.querySelectorAll('section.tab')) s.hidden = s.id !== 'tab-' + name;
   if (name === 'plugins') refreshPlugins();
+  if (name === 'evaluate') refreshEvaluation();
   history.replaceState(null, '', '#' + name);
 }
 for (const b of document.querySelectorAll('.tabs button')) b.addEventListener('click', () => showTab(b.dataset.tab));
@@ -135,6 +136,7 @@ async function refreshAll() {
     ui.state = await api('ui/api/state');
     renderModelTab();
     renderGenerateTab();
+    renderEvalModel();
   } catch (e) {
     if (e.status !== 401) status('#model-status', 'Cannot reach the runtime: ' + e.message, 'error');
   }
@@ -811,6 +813,209 @@ $('#download-start').addEventListener('click', downloadStart);
 $('#download-repo').addEventListener('keydown', (e) => { if (e.key === 'Enter') downloadStart(); });
 $('#download-file').addEventListener('keydown', (e) => { if (e.key === 'Enter') downloadStart(); });
 
+// ---- Evaluate tab (perplexity) -------------------------------------------------------------
+
+// The model an evaluation without a "model" field runs on: the most recently loaded one.
+function evalModel() {
+  const st = ui.state;
+  return st && st.loaded.length ? st.loaded[st.loaded.length - 1] : null;
+}
+
+// Says which model will be evaluated, or why none can be; returns whether one can.
+function renderEvalModel() {
+  const line = $('#eval-model');
+  const m = evalModel();
+  const loader = m && loaderInfo(m.loader);
+  let ok = false;
+  if (!ui.state) {
+    line.textContent = '';
+  } else if (!m) {
+    line.textContent = 'No model is loaded: load a model whose loader exposes logits (llama.cpp, Transformers) on the Model tab.';
+    line.className = 'note warn';
+  } else if (loader && !loader.capabilities.logits) {
+    line.textContent = m.name + ' is loaded with ' + m.loader + ', which exposes no logits: load a model whose loader exposes logits (llama.cpp, Transformers).';
+    line.className = 'note warn';
+  } else {
+    line.textContent = 'Model: ' + m.name + ' (' + m.loader + ', context ' + m.contextLength + ' tokens)';
+    line.className = 'note ok';
+    ok = true;
+  }
+  updateEvalButtons(ok);
+  return ok;
+}
+
+function updateEvalButtons(modelOk) {
+  const ok = modelOk === undefined ? ui.evalModelOk : modelOk;
+  ui.evalModelOk = ok;
+  const available = !!(ui.evaluation && ui.evaluation.available);
+  $('#eval-start').disabled = !available || !ok || !!ui.evalRunning;
+  $('#eval-dataset').disabled = !available;
+  $('#eval-refresh').disabled = !available;
+}
+
+async function refreshEvaluation() {
+  try {
+    const r = await api('ui/api/evaluation');
+    ui.evaluation = r;
+    if (!r.available) {
+      ui.evalUnavailable = r.message;
+      ui.evalRunning = false;
+      status('#eval-status', r.message, 'error');
+    } else if ($('#eval-status').textContent === ui.evalUnavailable) {
+      status('#eval-status', '');
+    }
+    renderEvalDatasets(r);
+    renderEvalHistory(r.history || []);
+    if (r.job) {
+      // A job this page watched that ended while the event stream was down still gets its final word.
+      if (r.job.state !== 'running' && !ui.evalWatched[r.job.id]) ui.evalEnded[r.job.id] = true;
+      renderEvalJob(r.job);
+      evalFinished(r.job);
+    }
+    renderEvalModel();
+  } catch (e) { /* the page's own error handling covers an unreachable runtime */ }
+}
+
+function renderEvalDatasets(r) {
+  $('#eval-datasets-dir').textContent = r.datasetsDir || '–';
+  if (r.logFile) $('#eval-log').textContent = r.logFile;
+  const sel = $('#eval-dataset');
+  const prev = sel.value;
+  const names = r.datasets || [];
+  sel.replaceChildren(el('option', { value: '', text: names.length ? 'None (paste a text below)' : 'None: no .txt files in the datasets folder' }),
+    ...names.map((n) => el('option', { value: n, text: n })));
+  sel.value = names.includes(prev) ? prev : '';
+}
+
+function fmtDate(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const p = (n) => String(n).padStart(2, '0');
+  return d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + p(d.getHours()) + ':' + p(d.getMinutes());
+}
+function fmtDataset(name) { return name && name.startsWith('pasted:') ? 'pasted text' : name; }
+function fmtPpl(p) { return p === null || p === undefined ? '–' : p.toFixed(p >= 1000 ? 1 : 4); }
+const sameEval = (a, b) => a && b && a.model === b.model && a.dataset === b.dataset && a.method === b.method
+  && a.stride === b.stride && a.max_length === b.max_length && a.date === b.date;
+
+function renderEvalHistory(rows) {
+  ui.evalHistory = rows;
+  const mark = ui.evalLast;   // the latest result this page saw, marked in the table
+  $('#eval-empty').hidden = rows.length > 0;
+  $('#eval-history tbody').replaceChildren(...rows.map((r) => {
+    const latest = sameEval(r, mark);
+    return el('tr', { class: latest ? 'latest' : '', title: (r.tokens ? r.tokens + ' tokens · ' : '') + r.loader + (r.options ? ': ' + r.options : '') },
+      el('td', { class: 'model', 'data-label': 'Model', text: r.model }),
+      el('td', { 'data-label': 'Dataset', text: fmtDataset(r.dataset) }),
+      el('td', { class: 'ppl', 'data-label': 'Perplexity' }, fmtPpl(r.perplexity),
+        latest && mark.from_log ? el('span', { class: 'tag from-log', title: 'This evaluation was already in the log, so it was not run again', text: 'from log' }) : null),
+      el('td', { 'data-label': 'Method', text: r.method,
+        title: r.method === 'chunks' ? "llama.cpp's perplexity tool" : "text-generation-webui's sliding windows" }),
+      el('td', { 'data-label': 'stride', text: r.method === 'chunks' ? '–' : String(r.stride) }),
+      el('td', { 'data-label': 'max_length', text: String(r.max_length) }),
+      el('td', { class: 'date', 'data-label': 'Date', text: fmtDate(r.date) }),
+      el('td', { 'data-label': 'Comment', text: r.comment || '' }));
+  }));
+}
+
+function renderEvalJob(j) {
+  // Events and answers can cross: a job that has ended does not go back to running.
+  if (j.state === 'running' && ui.evalEnded[j.id]) return;
+  const box = $('#eval-job');
+  let card = box.querySelector('.job');
+  if (!card || card.dataset.job !== j.id) {
+    card = el('div', { class: 'job', 'data-job': j.id },
+      el('div', { class: 'head' }, el('span', { class: 'name' }), el('span', { class: 'act' })),
+      el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, el('span')),
+      el('div', { class: 'meta' }));
+    box.replaceChildren(card);
+  }
+  if (j.state === 'running') ui.evalWatched[j.id] = true;
+  ui.evalRunning = j.state === 'running';
+  const pct = Math.round((j.fraction || 0) * 1000) / 10;
+  card.className = 'job ' + j.state;
+  card.querySelector('.name').textContent = j.model + ' on ' + j.source;
+  const bar = card.querySelector('.bar');
+  bar.setAttribute('aria-valuenow', String(pct));
+  bar.setAttribute('aria-label', 'Evaluation of ' + j.model);
+  bar.firstChild.style.width = pct + '%';
+  card.querySelector('.meta').textContent = j.state === 'running'
+    ? (j.windowsTotal ? j.windowsDone + ' / ' + j.windowsTotal + ' windows · ' + pct.toFixed(1) + ' %' : 'Tokenizing…')
+      + ' · ' + j.seconds.toFixed(1) + ' s'
+    : j.state === 'done' && j.result && !j.result.from_log
+      ? j.result.windows + ' windows · ' + j.result.tokens + ' tokens · ' + j.result.seconds.toFixed(1) + ' s'
+      : j.state === 'done' && j.result ? 'already in the log: not run again' : (j.message || j.state);
+  const act = card.querySelector('.act');
+  if (j.state === 'running') {
+    if (!act.firstChild) {
+      act.append(el('button', { class: 'small danger', type: 'button', id: 'eval-cancel', text: 'Cancel', onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          const r = await api('ui/api/evaluation/cancel', { json: {} });
+          if (!ui.evalEnded[j.id]) status('#eval-status', r.message, 'busy');
+        } catch (e) { status('#eval-status', e.message, 'error'); }
+      } }));
+    }
+  } else {
+    act.replaceChildren(el('span', { class: 'muted small', text: j.state }));
+  }
+  updateEvalButtons();
+}
+
+function evalFinished(j) {
+  if (j.state === 'running' || ui.evalEnded[j.id]) return;
+  ui.evalEnded[j.id] = true;
+  ui.evalRunning = false;
+  if (j.state === 'done') {
+    ui.evalLast = j.result;
+    status('#eval-status', j.message, 'ok');
+    log('perplexity of ' + j.model + ' on ' + j.source + ': ' + fmtPpl(j.result.perplexity) + (j.result.from_log ? ' (from the log)' : ''));
+    refreshEvaluation();
+  } else if (j.state === 'failed') {
+    status('#eval-status', j.error ? j.error.message + (j.error.fix ? '\n' + j.error.fix : '') : j.message, 'error');
+    log('evaluation of ' + j.model + ' failed: ' + (j.error ? j.error.message : j.message), 'error');
+  } else if (j.state === 'cancelled') {
+    status('#eval-status', j.message, '');
+    log('evaluation of ' + j.model + ' cancelled');
+  }
+  updateEvalButtons();
+}
+
+async function evalStart() {
+  const text = $('#eval-text').value;
+  const dataset = $('#eval-dataset').value;
+  const body = { method: $('#eval-method').value, comment: $('#eval-comment').value, force: $('#eval-force').checked };
+  const num = (sel, name) => { const v = $(sel).value.trim(); if (v !== '') body[name] = Number(v); };
+  num('#eval-stride', 'stride');
+  num('#eval-max-length', 'max_length');
+  if (text.trim()) body.text = text;
+  else if (dataset) body.dataset = dataset;
+  else {
+    status('#eval-status', 'Choose a dataset from ' + ((ui.evaluation && ui.evaluation.datasetsDir) || 'the datasets folder') + ' or paste a text.', 'error');
+    return;
+  }
+  const b = $('#eval-start');
+  b.disabled = true;
+  status('#eval-status', 'Starting…', 'busy');
+  try {
+    const j = await api('ui/api/evaluation', { json: body });
+    // A short evaluation can end (its event already shown) before this answer arrives.
+    if (!ui.evalEnded[j.id]) {
+      status('#eval-status', 'Evaluating ' + j.model + ' on ' + j.source + '…', 'busy');
+      renderEvalJob(j);
+    }
+  } catch (e) {
+    status('#eval-status', e.message, 'error');
+  } finally {
+    updateEvalButtons();
+  }
+}
+
+ui.evalEnded = {};
+ui.evalWatched = {};
+$('#eval-start').addEventListener('click', evalStart);
+$('#eval-refresh').addEventListener('click', refreshEvaluation);
+
 // ---- live events ---------------------------------------------------------------------------
 
 let events = null;
@@ -823,6 +1028,7 @@ function connectEvents() {
     conn.className = 'pill live';
     refreshAll();
     refreshDownloads();
+    refreshEvaluation();
   });
   events.addEventListener('model', (ev) => {
     const e = JSON.parse(ev.data);
@@ -843,9 +1049,15 @@ function connectEvents() {
     renderJob(j);
     downloadFinished(j);
   });
+  events.addEventListener('evaluation', (ev) => {
+    const j = JSON.parse(ev.data);
+    renderEvalJob(j);
+    evalFinished(j);
+  });
   events.addEventListener('bundle', (ev) => {
     const e = JSON.parse(ev.data);
     if (e.symbolicName === 'io.loadstone.download') setTimeout(refreshDownloads, 300);
+    if (e.symbolicName === 'io.loadstone.evaluation') setTimeout(refreshEvaluation, 300);
     if (['INSTALLED', 'STARTED', 'STOPPED', 'UPDATED', 'UNINSTALLED'].includes(e.type)) {
       log('bundle ' + e.type.toLowerCase() + ': ' + e.symbolicName + ' ' + e.version);
     }
@@ -860,6 +1072,6 @@ function connectEvents() {
 
 // ---- start -------------------------------------------------------------------------------
 
-showTab(['model', 'generate', 'plugins'].includes(location.hash.slice(1)) ? location.hash.slice(1) : 'model');
+showTab(['model', 'generate', 'evaluate', 'plugins'].includes(location.hash.slice(1)) ? location.hash.slice(1) : 'model');
 connectEvents();
 refreshAll();
