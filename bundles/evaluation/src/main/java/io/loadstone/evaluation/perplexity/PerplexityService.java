@@ -1,6 +1,11 @@
 package io.loadstone.evaluation.perplexity;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.MessageDigest;
@@ -42,14 +47,39 @@ public final class PerplexityService implements PerplexityEvaluator {
     /** Framework property: the folder relative paths resolve against (as the core's models.dir). */
     static final String HOME_PROPERTY = "loadstone.home";
 
+    private static final Logger LOG = System.getLogger(PerplexityService.class.getName());
+
     private final ModelManager manager;
     private final Path home;
     private volatile Datasets datasets;
     private volatile EvaluationLog log;
 
+    /** A short original text (written for Loadstone, no third-party text) so the menu is never empty. */
+    static final String SAMPLE = "datasets/loadstone-story.txt";
+
     @Activate
     public PerplexityService(@Reference ModelManager manager, BundleContext context, EvaluationConfig config) {
         this(manager, home(context.getProperty(HOME_PROPERTY)), config.datasets_dir(), config.logs_dir());
+        placeSample();
+    }
+
+    /**
+     * Creates the datasets folder with the sample text the first time only (when the folder
+     * does not exist yet), so a user who deletes the sample does not get it back.
+     */
+    private void placeSample() {
+        Path dir = datasets.dir();
+        if (Files.exists(dir)) {
+            return;
+        }
+        try (InputStream in = PerplexityService.class.getClassLoader().getResourceAsStream(SAMPLE)) {
+            if (in != null) {
+                Files.createDirectories(dir);
+                Files.copy(in, dir.resolve(Path.of(SAMPLE).getFileName()));
+            }
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "Could not place the sample dataset in " + dir + ": " + e);
+        }
     }
 
     /** For tests: folders given directly. */
