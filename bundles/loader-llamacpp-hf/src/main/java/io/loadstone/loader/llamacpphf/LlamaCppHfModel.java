@@ -1,0 +1,360 @@
+package io.loadstone.loader.llamacpphf;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.GenerationResult;
+import io.loadstone.api.loader.LoadedModel;
+import io.loadstone.api.loader.LogitsAccess;
+import io.loadstone.api.loader.ModelInfo;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.loader.Sampling;
+import io.loadstone.api.loader.StopReason;
+import io.loadstone.api.loader.TokenSink;
+import io.loadstone.llamacpp.ContextFullException;
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.ModelClosedException;
+import io.loadstone.llamacpp.NativeModel;
+import io.loadstone.llamacpp.SecondaryContext;
+import io.loadstone.sampling.SamplerSettings;
+import io.loadstone.sampling.SamplingSession;
+import io.loadstone.sampling.StopStrings;
+import io.loadstone.tokenizer.HfTokenizer;
+import io.loadstone.tokenizer.StreamDecoder;
+
+/**
+ * A GGUF model run by llama.cpp whose logits are read back into Java (through FFM,
+ * {@code llama_get_logits_ith}) and sampled by the Hugging Face sampler stack, with a Hugging
+ * Face tokenizer, as text-generation-webui's llamacpp_HF.
+ *
+ * <p>Generations and evaluations run one at a time under {@link #turn}. {@link #close()} does not
+ * wait for that lock: it closes the native model (which waits only for the native call in
+ * progress and frees the CFG context with it) and the tokenizer, so a running generation's next
+ * call fails and it ends with {@link StopReason#CLOSED} within one token or one prompt chunk.
+ *
+ * <p>Each context's KV cache is kept between generations: a prompt (or negative prompt) that
+ * starts like what was evaluated last time only evaluates the new tokens.
+ */
+final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
+
+    private final NativeModel model;
+    private final HfTokenizer tokenizer;
+    private final ModelInfo info;
+    private final long defaultSeed;
+    private final int[] eosIds;
+    private final Set<Integer> eos;
+    private final Consumer<LlamaCppHfModel> onClose;
+    private final ReentrantLock turn = new ReentrantLock(true);
+    private final CachedSequence main;
+    /** The negative prompt's sequence, with cfg_cache; else null. */
+    private final CachedSequence negative;
+    private volatile boolean closed;
+
+    LlamaCppHfModel(NativeModel model, SecondaryContext cfgContext, HfTokenizer tokenizer, ModelInfo info,
+            long defaultSeed, Set<Integer> eos, Consumer<LlamaCppHfModel> onClose) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.info = info;
+        this.defaultSeed = defaultSeed;
+        this.eos = Set.copyOf(eos);
+        this.eosIds = eos.stream().mapToInt(Integer::intValue).sorted().toArray();
+        this.onClose = onClose;
+        this.main = new CachedSequence(model);
+        this.negative = cfgContext == null ? null : new CachedSequence(cfgContext);
+    }
+
+    @Override
+    public ModelInfo info() {
+        return info;
+    }
+
+    boolean hasCfgCache() {
+        return negative != null;
+    }
+
+    // ---- tokens ----
+
+    @Override
+    public int[] tokenize(String text, boolean addSpecial) throws ModelLoadException {
+        ensureOpen();
+        try {
+            return tokenizer.encode(text, addSpecial);
+        } catch (IllegalStateException e) {
+            throw closedError(e);
+        }
+    }
+
+    @Override
+    public String detokenize(int[] tokens) throws ModelLoadException {
+        ensureOpen();
+        try {
+            return tokenizer.decode(tokens, false);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException("Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
+                    + (tokenizer.vocabSize() - 1) + ".", e);
+        } catch (IllegalStateException e) {
+            throw closedError(e);
+        }
+    }
+
+    // ---- generation ----
+
+    @Override
+    public GenerationResult generate(GenerationRequest request, TokenSink sink) throws ModelLoadException {
+        GenerationRequest r = withDefaultSeed(request);
+        SamplerSettings settings;
+        try {
+            settings = SamplerSettings.of(r);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
+        }
+        if ((settings.usesGuidance() || !r.negativePrompt().isEmpty()) && negative == null) {
+            String what = settings.usesGuidance() ? "Classifier-free guidance (guidance_scale="
+                    + settings.guidanceScale() + (r.negativePrompt().isEmpty() ? "" : " with a negative prompt") + ")"
+                    : "A negative prompt (classifier-free guidance)";
+            throw new ModelLoadException(what + " needs a second llama.cpp context, and " + model.file().getFileName()
+                    + " was loaded without cfg_cache.",
+                    "Reload the model with cfg_cache checked, or set guidance_scale to 1 and clear the negative "
+                            + "prompt.");
+        }
+        turn.lock();
+        try {
+            if (closed) {
+                return new GenerationResult("", 0, 0, StopReason.CLOSED, 0, 0);
+            }
+            return run(r, settings.usesGuidance(), sink);
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    /** The load option {@code seed} stands in for a request that gives none (-1), as in the llama.cpp loader. */
+    private GenerationRequest withDefaultSeed(GenerationRequest r) {
+        if (defaultSeed < 0 || r.number(Sampling.SEED) >= 0) {
+            return r;
+        }
+        Map<String, Object> sampling = new HashMap<>(r.sampling());
+        sampling.put(Sampling.SEED, defaultSeed);
+        return new GenerationRequest(r.prompt(), r.maxNewTokens(), sampling, r.stop(), r.addBos(), r.banEos(),
+                r.negativePrompt());
+    }
+
+    /** One generation; runs under {@link #turn}. */
+    private GenerationResult run(GenerationRequest r, boolean guidance, TokenSink sink) throws ModelLoadException {
+        long t0 = System.nanoTime();
+        int[] prompt;
+        try {
+            prompt = tokenizer.encode(r.prompt(), r.addBos());
+        } catch (IllegalStateException e) {
+            return new GenerationResult("", 0, 0, StopReason.CLOSED, 0, 0);
+        }
+        if (prompt.length == 0) {
+            throw new ModelLoadException("The prompt is empty and the tokenizer adds no BOS token, so there is "
+                    + "nothing to continue from.", "Give a non-empty prompt.");
+        }
+        int nCtx = model.nCtx();
+        if (prompt.length > nCtx) {
+            throw new ModelLoadException("The prompt has " + prompt.length
+                    + " tokens, more than the context length n_ctx=" + nCtx + " of this load.",
+                    "Shorten the prompt, or reload the model with a larger n_ctx.");
+        }
+        SamplingSession sampler;
+        try {
+            sampler = SamplingSession.start(r, prompt, eosIds);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
+        }
+        StopStrings stops = new StopStrings(r.stop());
+        int generated = 0;
+        long t1 = 0;
+        StopReason reason = null;
+        boolean sinkOpen = true;
+        int lastToken = -1;
+        StreamDecoder decoder = null;
+        try {
+            decoder = tokenizer.streamDecoder(prompt, true);
+            float[] logits = main.prefill(prompt);
+            float[] uncond = null;
+            if (guidance) {
+                // As transformers' UnbatchedClassifierFreeGuidanceLogitsProcessor (and the Transformers
+                // loader): the negative prompt, or the last prompt token alone when there is none,
+                // continued with the same generated tokens.
+                int[] neg = r.negativePrompt().isEmpty() ? new int[0] : tokenizer.encode(r.negativePrompt(),
+                        r.addBos());
+                if (neg.length == 0 || neg.length >= nCtx) {
+                    neg = new int[] {prompt[prompt.length - 1]};
+                }
+                uncond = negative.prefill(neg);
+            }
+            t1 = System.nanoTime();
+            while (true) {
+                if (closed) {
+                    reason = StopReason.CLOSED;
+                    break;
+                }
+                if (generated >= r.maxNewTokens()) {
+                    reason = StopReason.LENGTH;
+                    break;
+                }
+                int token = guidance ? sampler.next(logits, uncond) : sampler.next(logits);
+                sampler.accept(token);
+                lastToken = token;
+                if (!r.banEos() && eos.contains(token)) {
+                    reason = StopReason.EOS;
+                    break;
+                }
+                generated++;
+                String piece = stops.append(decoder.push(token));
+                if (stops.stopped()) {
+                    reason = StopReason.STOP_STRING;
+                }
+                if (!sink.accept(token, piece)) {
+                    sinkOpen = false;
+                    reason = reason == null ? StopReason.CANCELLED : reason;
+                    break;
+                }
+                if (reason != null) {
+                    break;
+                }
+                if (generated >= r.maxNewTokens()) {
+                    reason = StopReason.LENGTH;
+                    break;
+                }
+                if (main.position() >= nCtx || (guidance && negative.position() >= nCtx)) {
+                    reason = StopReason.CONTEXT_FULL;
+                    break;
+                }
+                logits = main.append(token);
+                if (guidance) {
+                    uncond = negative.append(token);
+                }
+            }
+        } catch (ModelClosedException e) {
+            reason = StopReason.CLOSED;
+        } catch (ContextFullException e) {
+            reason = StopReason.CONTEXT_FULL;
+        } catch (LlamaException e) {
+            if (!closed) {
+                throw failure("generate", e);
+            }
+            reason = StopReason.CLOSED;
+        } catch (IllegalStateException e) {
+            // The tokenizer refuses calls once closed; only close() does that here.
+            if (!closed) {
+                throw new ModelLoadException("Generation failed: " + e.getMessage(), "Reload the model.", e);
+            }
+            reason = StopReason.CLOSED;
+        } finally {
+            if (reason == null || reason == StopReason.CLOSED) {
+                main.forget();
+                if (negative != null) {
+                    negative.forget();
+                }
+            }
+        }
+        if (sinkOpen && decoder != null && reason != StopReason.CLOSED && reason != StopReason.STOP_STRING) {
+            String rest;
+            try {
+                rest = stops.append(decoder.flush());
+            } catch (IllegalStateException e) {
+                rest = "";
+            }
+            rest += stops.flush();
+            if (stops.stopped()) {
+                reason = StopReason.STOP_STRING;
+            }
+            if (!rest.isEmpty()) {
+                sink.accept(lastToken, rest);
+            }
+        }
+        long t2 = System.nanoTime();
+        if (t1 == 0) {
+            t1 = t2;
+        }
+        return new GenerationResult(stops.text(), prompt.length, generated, reason, t1 - t0, t2 - t1);
+    }
+
+    // ---- logits ----
+
+    @Override
+    public Optional<LogitsAccess> logits() {
+        return Optional.of(this);
+    }
+
+    @Override
+    public int vocabSize() {
+        return model.nVocab();
+    }
+
+    @Override
+    public float[][] evaluate(int[] tokens, boolean allPositions) throws ModelLoadException {
+        if (tokens.length == 0) {
+            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token.");
+        }
+        if (tokens.length > model.nCtx()) {
+            throw new ModelLoadException(tokens.length + " tokens do not fit into the context length n_ctx="
+                    + model.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.");
+        }
+        turn.lock();
+        try {
+            ensureOpen();
+            if (allPositions) {
+                return main.evaluateAll(tokens);
+            }
+            main.forget(); // from an empty context, as LogitsAccess promises
+            return new float[][] {main.prefill(tokens)};
+        } catch (LlamaException e) {
+            main.forget();
+            throw failure("evaluate logits", e);
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    // ---- life cycle ----
+
+    private ModelLoadException failure(String what, LlamaException e) {
+        if (e instanceof ModelClosedException || closed) {
+            return closedError(e);
+        }
+        return new ModelLoadException("llama.cpp could not " + what + " with " + model.file().getFileName() + ": "
+                + e.getMessage(), "", e);
+    }
+
+    private void ensureOpen() throws ModelLoadException {
+        if (closed) {
+            throw closedError(null);
+        }
+    }
+
+    private ModelLoadException closedError(Exception cause) {
+        return new ModelLoadException("The model " + model.file().getFileName() + " was unloaded.", "Load it again.",
+                cause);
+    }
+
+    boolean isClosed() {
+        return closed;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        // Waits only for a native call in progress; frees the CFG context with the model.
+        model.close();
+        tokenizer.close();
+        onClose.accept(this);
+    }
+
+    @Override
+    public String toString() {
+        return "LlamaCppHfModel[" + model.file() + ", tokenizer " + tokenizer.folder() + "]";
+    }
+}
