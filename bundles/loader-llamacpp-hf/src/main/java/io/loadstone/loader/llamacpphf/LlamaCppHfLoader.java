@@ -16,7 +16,6 @@ import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.metatype.annotations.Designate;
 
@@ -75,10 +74,14 @@ public class LlamaCppHfLoader implements ModelLoader {
     private final LlamaRuntime runtime;
     private final TokenizerFactory tokenizers;
     private final List<OptionSpec> options;
-    private final Path home;
     private final Set<LlamaCppHfModel> models = ConcurrentHashMap.newKeySet();
-    private volatile TokenizerLookup lookup;
+    private final TokenizerLookup lookup;
 
+    /**
+     * No {@code @Modified} on purpose: a new tokenizer.dir re-registers this loader, so the
+     * runtime forgets the verdicts it cached for the old folder (models it had loaded are closed
+     * and users told, as when a loader is updated).
+     */
     @Activate
     public LlamaCppHfLoader(@Reference LlamaRuntime runtime, @Reference TokenizerFactory tokenizers,
             BundleContext context, LlamaCppHfConfig config) {
@@ -89,9 +92,8 @@ public class LlamaCppHfLoader implements ModelLoader {
     LlamaCppHfLoader(LlamaRuntime runtime, TokenizerFactory tokenizers, Path home, String tokenizerDir) {
         this.runtime = runtime;
         this.tokenizers = tokenizers;
-        this.home = home;
         this.options = LlamaCppHfOptions.specs(runtime);
-        configure(tokenizerDir);
+        this.lookup = lookup(home, tokenizerDir);
     }
 
     private static Path home(String property) {
@@ -99,15 +101,10 @@ public class LlamaCppHfLoader implements ModelLoader {
                 : Paths.get(property).toAbsolutePath().normalize();
     }
 
-    @Modified
-    void modified(LlamaCppHfConfig config) {
-        configure(config.tokenizer_dir());
-    }
-
-    private void configure(String tokenizerDir) {
+    private static TokenizerLookup lookup(Path home, String tokenizerDir) {
         String dir = tokenizerDir == null || tokenizerDir.isBlank() ? LlamaCppHfConfig.DEFAULT_TOKENIZER_DIR
                 : tokenizerDir.strip();
-        lookup = new TokenizerLookup(home.resolve(dir).toAbsolutePath().normalize());
+        return new TokenizerLookup(home.resolve(dir).toAbsolutePath().normalize());
     }
 
     @Deactivate
