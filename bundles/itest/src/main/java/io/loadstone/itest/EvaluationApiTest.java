@@ -269,6 +269,24 @@ class EvaluationApiTest {
         r = web.post("v1/internal/perplexity", "not json");
         assertEquals(400, r.statusCode(), r.body());
         assertEquals(405, web.get("v1/internal/perplexity").statusCode());
+        // Refused by the evaluator itself: its message and its fix, as a 400.
+        r = web.post("v1/internal/perplexity", body(STORY, 64, 1000, "windows", true, run));
+        assertEquals(400, r.statusCode(), r.body());
+        assertEquals("evaluation_failed", code(r));
+        assertTrue(error(r).contains("1000") && error(r).contains("256 or less"), error(r));
+    }
+
+    @Test
+    void theApiKeyGuardsTheScriptsRoutes() throws Exception {
+        web = WebServer.start("api.key", "sesame-" + run);
+        HttpResponse<String> r = web.post("v1/internal/perplexity", body(STORY, 64, 128, "windows", false, run));
+        assertEquals(401, r.statusCode(), r.body());
+        assertEquals(401, web.get("v1/internal/evaluations").statusCode());
+        r = web.post("v1/internal/perplexity", body(STORY, 64, 128, "windows", false, run), "Authorization",
+                "Bearer sesame-" + run);
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(200, web.get("v1/internal/evaluations", "Authorization", "Bearer sesame-" + run).statusCode());
+        web = WebServer.start();
     }
 
     @Test
