@@ -20,17 +20,25 @@ import java.util.stream.Stream;
 
 /**
  * What a Hugging Face model folder is, judged from {@code config.json} and the first safetensors
- * header only (never the weights), so {@link TransformersLoader#detect} stays cheap.
+ * header only (never the weights), so {@link TransformersLoader#detect} stays cheap. A folder
+ * with only {@code pytorch_model*.bin} (torch.save zips) is accepted too: the engine reads their
+ * tensor records without running their pickle; safetensors win when both are present, as in the
+ * engine.
  *
  * @param folder      the folder
  * @param config      the parsed {@code config.json}
  * @param modelType   {@code model_type}, or empty
- * @param weightType  stored type of the tensors in the first safetensors file (F32, F16, BF16, "mixed")
+ * @param weightType  stored type of the tensors in the first safetensors file (F32, F16, BF16, "mixed");
+ *                    "unknown" for .bin weights (their types are in the pickle, read at load)
+ * @param format      {@link #SAFETENSORS} or {@link #PYTORCH_BIN}: which files the engine will read
  * @param quantized   which file says the checkpoint is quantized, or null
  * @param remoteCode  the {@code auto_map} entry when the model wants its own Python code, or null
  */
-record HfFolder(Path folder, JsonObject config, String modelType, String weightType, String quantized,
+record HfFolder(Path folder, JsonObject config, String modelType, String weightType, String format, String quantized,
         String remoteCode) {
+
+    static final String SAFETENSORS = "safetensors";
+    static final String PYTORCH_BIN = "pytorch_model.bin";
 
     /** Architectures the engine runs (its README: llama, mistral, qwen2). */
     static final Set<String> SUPPORTED = Set.of("llama", "mistral", "qwen2");
@@ -56,14 +64,19 @@ record HfFolder(Path folder, JsonObject config, String modelType, String weightT
             throw new NotHf("no config.json");
         }
         List<Path> weights;
+        List<Path> bins;
         try (Stream<Path> s = Files.list(folder)) {
-            weights = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")
-                    && !p.getFileName().toString().startsWith("adapter_")).sorted().toList();
+            List<Path> all = s.sorted().toList();
+            weights = all.stream().filter(p -> p.getFileName().toString().endsWith(".safetensors")
+                    && !p.getFileName().toString().startsWith("adapter_")).toList();
+            // The engine's names: pytorch_model.bin and its shards pytorch_model-0000i-of-0000n.bin.
+            bins = all.stream().filter(p -> p.getFileName().toString().startsWith("pytorch_model")
+                    && p.getFileName().toString().endsWith(".bin")).toList();
         } catch (IOException e) {
             throw new NotHf("cannot list " + folder + ": " + e.getMessage());
         }
-        if (weights.isEmpty()) {
-            throw new NotHf("no .safetensors weights (pickle-only .bin checkpoints are never loaded: they can run code)");
+        if (weights.isEmpty() && bins.isEmpty()) {
+            throw new NotHf("no weights: neither .safetensors nor pytorch_model*.bin files");
         }
         JsonObject config;
         try (Reader r = Files.newBufferedReader(configFile, StandardCharsets.UTF_8)) {
@@ -90,7 +103,9 @@ record HfFolder(Path folder, JsonObject config, String modelType, String weightT
                 && !config.getAsJsonObject("auto_map").isEmpty()) {
             remote = config.getAsJsonObject("auto_map").toString();
         }
-        return new HfFolder(folder, config, modelType, headerType(weights.getFirst()), quantized, remote);
+        return weights.isEmpty()
+                ? new HfFolder(folder, config, modelType, "unknown", PYTORCH_BIN, quantized, remote)
+                : new HfFolder(folder, config, modelType, headerType(weights.getFirst()), SAFETENSORS, quantized, remote);
     }
 
     /** {@code max_position_embeddings}, or 0 when the config lacks it. */

@@ -29,8 +29,8 @@ import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 
 /**
- * The "Transformers" loader: Hugging Face Llama-family checkpoints (config.json + safetensors)
- * on Loadstone's pure-Java engine, tokenized by the {@link TokenizerFactory} service. Quantized
+ * The "Transformers" loader: Hugging Face Llama-family checkpoints (config.json + safetensors, or
+ * pytorch_model*.bin read without running their pickle) on Loadstone's pure-Java engine, tokenized by the {@link TokenizerFactory} service. Quantized
  * checkpoints and models that need their own Python code are left to other loaders, or refused.
  * When the tokenizer service goes away DS deactivates this component, which closes every model.
  */
@@ -67,7 +67,7 @@ public class TransformersLoader implements ModelLoader {
 
     @Override
     public String description() {
-        return "Transformers: Hugging Face llama/mistral/qwen2 safetensors on the pure-Java engine (CPU)";
+        return "Transformers: Hugging Face llama/mistral/qwen2 safetensors or pytorch_model.bin on the pure-Java engine (CPU)";
     }
 
     @Override
@@ -103,8 +103,9 @@ public class TransformersLoader implements ModelLoader {
             return Detection.no("model_type '" + f.modelType() + "': the Java engine runs "
                     + String.join(", ", HfFolder.SUPPORTED.stream().sorted().toList()));
         }
-        return new Detection(Detection.PREFERRED, "Hugging Face " + f.modelType() + ", " + f.weightType()
-                + " safetensors");
+        return new Detection(Detection.PREFERRED, "Hugging Face " + f.modelType() + ", " + (f.format().equals(HfFolder.SAFETENSORS)
+                ? f.weightType() + " safetensors"
+                : "pytorch_model.bin (tensor records only; its pickle code is never run)"));
     }
 
     @Override
@@ -114,7 +115,7 @@ public class TransformersLoader implements ModelLoader {
             f = HfFolder.read(source.path());
         } catch (HfFolder.NotHf e) {
             throw new ModelLoadException(source.path() + ": " + e.getMessage() + ".",
-                    "Pick a Hugging Face model folder (config.json + *.safetensors) or another loader.");
+                    "Pick a Hugging Face model folder (config.json + *.safetensors or pytorch_model*.bin) or another loader.");
         }
         if (f.remoteCode() != null) {
             boolean trusted = given.bool(TransformersOptions.TRUST_REMOTE_CODE);
@@ -165,7 +166,7 @@ public class TransformersLoader implements ModelLoader {
             String description = c.modelType() + " " + params(c.parameterCount()) + " " + c.weightType()
                     + (plan.engine().quantization() == io.loadstone.engine.WeightQuantization.NONE ? ""
                             : " as " + plan.engine().quantization())
-                    + " (safetensors)";
+                    + " (" + f.format() + ")";
             ModelInfo info = new ModelInfo(ID, description, engine.maxContext(), c.maxPositionEmbeddings(),
                     c.vocabSize(), tokenizer.chatTemplate().orElse(""), warnings, effective);
             TransformersModel m = new TransformersModel(engine, tokenizer, info, eos, models::remove);

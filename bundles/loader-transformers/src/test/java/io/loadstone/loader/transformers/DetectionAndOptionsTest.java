@@ -86,8 +86,10 @@ class DetectionAndOptionsTest {
 
         Path noWeights = Files.createDirectories(tmp.resolve("bin"));
         Files.copy(TestModels.model("stories260K-hf").resolve("config.json"), noWeights.resolve("config.json"));
+        assertTrue(loader.detect(ModelSource.of(noWeights)).reason().contains("no weights"));
+        // pytorch_model.bin is detected from its name alone (detect stays cheap); load() checks it.
         Files.writeString(noWeights.resolve("pytorch_model.bin"), "pickle");
-        assertTrue(loader.detect(ModelSource.of(noWeights)).reason().contains("no .safetensors"));
+        assertTrue(loader.detect(ModelSource.of(noWeights)).reason().contains("pytorch_model.bin"));
         assertTrue(loader.detect(ModelSource.of(TestModels.model("stories260K-hf").resolveSibling("stories260K.gguf"))).reason().contains("not a folder"));
         assertFalse(loader.detect(ModelSource.of(tmp)).accepted());
     }
