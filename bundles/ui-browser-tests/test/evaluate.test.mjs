@@ -150,6 +150,17 @@ describe('Evaluate tab in Chromium', { skip: skip || (process.arch !== 'x64' || 
     await page.fill('#eval-stride', '64');
   });
 
+  test('a refusal from the evaluator: its message and its fix in the tab', async () => {
+    await page.fill('#eval-max-length', '1000');
+    await page.click('#eval-start');
+    await page.waitForSelector('#eval-job .job.failed', { timeout: 20000 });
+    await page.waitForSelector('#eval-status.error');
+    const msg = await page.textContent('#eval-status');
+    assert.match(msg, /max_length 1000 is more than the context length 256/);
+    assert.match(msg, /Use max_length 256 or less/);
+    await page.fill('#eval-max-length', '128');
+  });
+
   test('phone width: the tab fits the screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
