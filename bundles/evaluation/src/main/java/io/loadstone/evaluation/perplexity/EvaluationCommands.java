@@ -24,7 +24,7 @@ public final class EvaluationCommands {
 
     static final String USAGE = "Usage: perplexity [-m MODEL] [-s STRIDE] [-l MAX_LENGTH] [--method windows|chunks] "
             + "[-f] [-c COMMENT] DATASET_FILE | \"TEXT...\"\n"
-            + "  DATASET_FILE: a .txt file in the datasets folder; anything else is evaluated as text.\n"
+            + "  DATASET_FILE: a .txt file in the datasets folder (.txt optional); anything else is evaluated as text.\n"
             + "  -s 512 (default), 1 = slowest and most accurate; -l 0 (default) = the model's context length;\n"
             + "  --method windows (text-generation-webui, default) or chunks (llama.cpp's perplexity tool);\n"
             + "  -f evaluates again even when the log has this combination.\n";
@@ -108,9 +108,18 @@ public final class EvaluationCommands {
         return sb.toString();
     }
 
+    /**
+     * One word that names a listed dataset, or looks like a file name ({@code *.txt}), is a
+     * dataset: a mistyped or path-like name then gets "no such dataset" instead of being
+     * evaluated as a few words of text.
+     */
     private boolean isDataset(String arg) {
         String n = arg.strip();
-        return evaluator.datasets().stream().anyMatch(d -> d.equals(n) || d.equals(n + ".txt"));
+        if (n.chars().anyMatch(Character::isWhitespace)) {
+            return false;
+        }
+        return n.toLowerCase(Locale.ROOT).endsWith(".txt") || evaluator.datasets().stream().anyMatch(d -> d.equals(n)
+                || d.equals(n + ".txt"));
     }
 
     static String describe(EvaluationResult r) {

@@ -170,6 +170,21 @@ public final class PerplexityService implements PerplexityEvaluator {
         if (maxLength < 2) {
             throw new ModelLoadException("max_length must be at least 2 (one token predicts the next).", "");
         }
+        if (method == PerplexityMethod.CHUNKS && maxLength < 3) {
+            // n_ctx - 1 - n_ctx/2 tokens are scored per chunk: none below 3.
+            throw new ModelLoadException("llama.cpp's method scores nothing with max_length " + maxLength + ".",
+                    "Use max_length 3 or more (llama.cpp's perplexity tool uses 512 by default).");
+        }
+        long logitsBytes = (long) maxLength * Math.max(1, model.vocabSize()) * Float.BYTES;
+        if (logitsBytes > Runtime.getRuntime().maxMemory() / 2) {
+            // Every window's logits come back as one float[max_length][vocab] (as the HF loss
+            // computes them); with a 128k vocabulary and an 8k window that is 4 GB.
+            throw new ModelLoadException("A window of " + maxLength + " tokens needs " + logitsBytes / (1 << 20)
+                    + " MB of logits (" + model.vocabSize() + " per token), more than half of the Java heap ("
+                    + Runtime.getRuntime().maxMemory() / (1 << 20) + " MB).", "Use a smaller max_length (at most "
+                            + Runtime.getRuntime().maxMemory() / 2 / ((long) Math.max(1, model.vocabSize())
+                                    * Float.BYTES) + "), or start Loadstone with a larger -Xmx.");
+        }
         int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
         String options = compact(model.options());
         String comment = request.comment() == null ? "" : request.comment();

@@ -54,10 +54,11 @@ final class BigramModel implements ModelLogits {
 
     @Override
     public int[] tokenize(String text, boolean addSpecial) {
+        String letters = text.replace(" ", ""); // words of a shell command line
         int off = addSpecial ? 1 : 0;
-        int[] out = new int[text.length() + off];
-        for (int i = 0; i < text.length(); i++) {
-            out[i + off] = text.charAt(i) - 'a' + 1;
+        int[] out = new int[letters.length() + off];
+        for (int i = 0; i < letters.length(); i++) {
+            out[i + off] = letters.charAt(i) - 'a' + 1;
         }
         return out;
     }
