@@ -146,16 +146,17 @@ public class LlamaCppHfLoader implements ModelLoader {
         if (sel.isEmpty()) {
             return Detection.no("no .gguf file");
         }
+        // The tokenizer first: looking for a file is cheaper than reading a GGUF header.
+        Optional<TokenizerLookup.Found> found = lookup.find(sel.get().main());
+        if (found.isEmpty()) {
+            return Detection.no("no Hugging Face tokenizer: no tokenizer.json next to the GGUF file nor in "
+                    + lookup.defaultFolder());
+        }
         GgufFile gguf;
         try {
             gguf = GgufFile.read(sel.get().main());
         } catch (GgufException e) {
             return Detection.no("not a usable GGUF file: " + e.getMessage());
-        }
-        Optional<TokenizerLookup.Found> found = lookup.find(sel.get().main());
-        if (found.isEmpty()) {
-            return Detection.no("no Hugging Face tokenizer: no tokenizer.json next to the GGUF file nor in "
-                    + lookup.defaultFolder());
         }
         String arch = gguf.architecture().isEmpty() ? "unknown" : gguf.architecture();
         String what = "GGUF v" + gguf.version() + ", architecture " + arch;

@@ -118,15 +118,17 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
 
     /** Maps a request to a llama.cpp sampler chain, refusing parameters it cannot honour. */
     SamplerParams samplerParams(GenerationRequest r) throws ModelLoadException {
+        if (!r.negativePrompt().isEmpty() || r.number(Sampling.GUIDANCE_SCALE) != 1) {
+            throw new ModelLoadException("The llama.cpp loader has no classifier-free guidance (negative prompt, "
+                    + "guidance_scale=" + r.number(Sampling.GUIDANCE_SCALE) + ").", "Clear the negative prompt and "
+                    + "set guidance_scale to 1, or load the model with the llamacpp_HF loader and cfg_cache (or a "
+                    + "Hugging Face folder with the Transformers loader).");
+        }
         Set<String> unsupported = new TreeSet<>(r.setParameters().keySet());
         unsupported.removeAll(SAMPLERS);
         if (!unsupported.isEmpty()) {
             throw new ModelLoadException("The llama.cpp loader cannot apply " + unsupported + ".",
                     "Reset them to their neutral values, or use a loader that has them (e.g. Transformers).");
-        }
-        if (!r.negativePrompt().isEmpty()) {
-            throw new ModelLoadException("The llama.cpp loader has no classifier-free guidance (negative prompt).",
-                    "Remove the negative prompt, or use a loader that supports CFG.");
         }
         int mirostat = (int) r.number(Sampling.MIROSTAT_MODE);
         if (mirostat < 0 || mirostat > 2) {

@@ -297,8 +297,14 @@ class LlamaCppLoaderTest {
                     request("Once", 5, Map.of(Sampling.TFS, 0.9, Sampling.TOP_A, 0.2), List.of(), false),
                     (i, t) -> true));
             assertTrue(e.getMessage().contains("tfs") && e.getMessage().contains("top_a"), e.getMessage());
-            assertThrows(ModelLoadException.class, () -> m.generate(
+            e = assertThrows(ModelLoadException.class, () -> m.generate(
                     new GenerationRequest("Once", 5, Map.of(), List.of(), true, false, "bad things"), (i, t) -> true));
+            assertTrue(e.getMessage().contains("classifier-free guidance") && e.fix().contains("llamacpp_HF"),
+                    e.userMessage());
+            e = assertThrows(ModelLoadException.class, () -> m.generate(request("Once", 5, Map.of(
+                    Sampling.GUIDANCE_SCALE, 1.5), List.of(), false), (i, t) -> true));
+            assertTrue(e.getMessage().contains("guidance_scale=1.5") && e.fix().contains("cfg_cache"),
+                    e.userMessage());
             // Neutral values of unsupported samplers are fine.
             assertEquals(StopReason.LENGTH, m.generate(request("Once", 3, Map.of(Sampling.TFS, 1.0), List.of(),
                     false), (i, t) -> true).reason());
