@@ -944,7 +944,8 @@ function renderEvalJob(j) {
       + ' · ' + j.seconds.toFixed(1) + ' s'
     : j.state === 'done' && j.result && !j.result.from_log
       ? j.result.windows + ' windows · ' + j.result.tokens + ' tokens · ' + j.result.seconds.toFixed(1) + ' s'
-      : j.state === 'done' && j.result ? 'already in the log: not run again' : (j.message || j.state);
+      : j.state === 'done' && j.result ? 'already in the log: not run again'
+        : j.windowsTotal ? j.windowsDone + ' / ' + j.windowsTotal + ' windows' : '';
   const act = card.querySelector('.act');
   if (j.state === 'running') {
     if (!act.firstChild) {
@@ -1015,6 +1016,8 @@ ui.evalEnded = {};
 ui.evalWatched = {};
 $('#eval-start').addEventListener('click', evalStart);
 $('#eval-refresh').addEventListener('click', refreshEvaluation);
+// llama.cpp's chunks do not overlap: stride has no effect there.
+$('#eval-method').addEventListener('change', () => { $('#eval-stride').disabled = $('#eval-method').value === 'chunks'; });
 
 // ---- live events ---------------------------------------------------------------------------
 
