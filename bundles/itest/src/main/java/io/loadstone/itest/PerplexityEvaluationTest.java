@@ -30,8 +30,8 @@ import io.loadstone.evaluation.PerplexityMethod;
 
 /**
  * Perplexity of the same model in two forms, through the evaluator service: stories260K.gguf
- * on the llama.cpp loader (F32 KV cache) and its Hugging Face copy on the Transformers loader
- * (the Java engine). Same tokens, same windows, independent forward passes: the two numbers
+ * on the llama.cpp loader (F32 KV cache), its Hugging Face copy on the Transformers loader
+ * (the Java engine), and the GGUF with the Hugging Face tokenizer on llamacpp_HF. Same tokens, same windows, independent forward passes: the two numbers
  * must agree. The text is the sample the evaluation bundle ships (written for Loadstone).
  */
 class PerplexityEvaluationTest {
@@ -39,6 +39,8 @@ class PerplexityEvaluationTest {
     private static final Duration WAIT = Duration.ofSeconds(30);
     private static final String GGUF = "stories260K.gguf";
     private static final String HF = "stories260K-hf";
+    /** The GGUF with the Hugging Face tokenizer files: the llamacpp_HF loader's kind of folder. */
+    private static final String CPP_HF = "stories260K-HF";
     private static final System.Logger LOG = System.getLogger(PerplexityEvaluationTest.class.getName());
 
     private ModelManager manager;
@@ -62,10 +64,15 @@ class PerplexityEvaluationTest {
             }
         }
         Files.copy(Framework.testBundle(GGUF), models.resolve(GGUF));
+        Path cppHf = Files.createDirectories(models.resolve(CPP_HF));
+        Files.copy(Framework.testBundle(GGUF), cppHf.resolve(GGUF));
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")) {
+            Files.copy(Path.of(shared, HF, f), cppHf.resolve(f));
+        }
         manager = Framework.useModels(models, "max.loaded.models", 1);
-        Framework.await("Transformers and llama.cpp loaders", WAIT, () -> manager.loaders().stream()
-                .filter(l -> l.id().equals("Transformers") || l.id().equals("llama.cpp")).count() == 2);
-        Framework.await("both models listed", WAIT, () -> manager.models().size() == 2);
+        Framework.await("Transformers, llama.cpp and llamacpp_HF loaders", WAIT, () -> manager.loaders().stream()
+                .filter(l -> List.of("Transformers", "llama.cpp", "llamacpp_HF").contains(l.id())).count() == 3);
+        Framework.await("three models listed", WAIT, () -> manager.models().size() == 3);
         evaluator = Framework.service(PerplexityEvaluator.class, WAIT);
 
         // The bundled sample, under a name of this run so rows of earlier runs never match.
@@ -115,6 +122,13 @@ class PerplexityEvaluationTest {
         manager.load(HF, "Transformers", Map.of("threads", 2));
         EvaluationResult hf = evaluate(HF, 128, 256, PerplexityMethod.WINDOWS, true);
         EvaluationResult hfChunks = evaluate(null, 0, 256, PerplexityMethod.CHUNKS, true);
+        manager.unload(HF);
+
+        // llamacpp_HF: llama.cpp's forward pass with the Hugging Face tokenizer.
+        manager.load(CPP_HF, "llamacpp_HF", Map.of("n_ctx", 512, "cache_type", "fp32", "threads", 2));
+        EvaluationResult cppHf = evaluate(CPP_HF, 128, 256, PerplexityMethod.WINDOWS, true);
+        EvaluationResult cppHfChunks = evaluate(null, 0, 256, PerplexityMethod.CHUNKS, true);
+        assertEquals(hf.tokens(), cppHf.tokens());
 
         assertEquals("llama.cpp", cpp.loader());
         assertEquals("Transformers", hf.loader());
@@ -125,21 +139,28 @@ class PerplexityEvaluationTest {
         assertEquals(cpp.tokens() / 256 * (256 - 1 - 128), cppChunks.scoredTokens(), "llama.cpp's count");
         double diff = Math.abs(cpp.perplexity() - hf.perplexity());
         double chunkDiff = Math.abs(cppChunks.perplexity() - hfChunks.perplexity());
+        double hfDiff = Math.abs(cppHf.perplexity() - hf.perplexity());
+        double hfChunkDiff = Math.abs(cppHfChunks.perplexity() - hfChunks.perplexity());
         String report = String.format(java.util.Locale.ROOT, "Perplexity of stories260K on %d tokens (max_length 256, "
                 + "stride 128, %d windows): llama.cpp (fp32 cache) %.6f, Transformers (Java engine) %.6f, |diff| %.2e "
                 + "(relative %.2e); llama.cpp's chunk method (n_ctx 256, %d chunks, %d scored): %.6f vs %.6f, |diff| "
-                + "%.2e; llama.cpp %.2f s, Transformers %.2f s", cpp.tokens(), cpp.windows(), cpp.perplexity(),
+                + "%.2e; llamacpp_HF %.6f (|diff| to Transformers %.2e), chunks %.6f (%.2e); llama.cpp %.2f s, "
+                + "Transformers %.2f s, llamacpp_HF %.2f s", cpp.tokens(), cpp.windows(), cpp.perplexity(),
                 hf.perplexity(), diff, diff / hf.perplexity(), cppChunks.windows(), cppChunks.scoredTokens(),
-                cppChunks.perplexity(), hfChunks.perplexity(), chunkDiff, cpp.seconds(), hf.seconds());
+                cppChunks.perplexity(), hfChunks.perplexity(), chunkDiff, cppHf.perplexity(), hfDiff,
+                cppHfChunks.perplexity(), hfChunkDiff, cpp.seconds(), hf.seconds(), cppHf.seconds());
         LOG.log(Level.INFO, report);
         System.out.println(report);
         assertTrue(diff / hf.perplexity() < 1e-4, report);
         assertTrue(chunkDiff / hfChunks.perplexity() < 1e-4, report);
+        assertTrue(hfDiff / hf.perplexity() < 1e-4, report);
+        assertTrue(hfChunkDiff / hfChunks.perplexity() < 1e-4, report);
         assertTrue(cpp.perplexity() > 1 && cpp.perplexity() < 100, "a story model finds a story plausible: " + report);
 
         List<EvaluationResult> rows = evaluator.history().stream().filter(r -> r.dataset().equals(dataset)).toList();
-        assertEquals(4, rows.size(), "four computed rows (the logged one was not written again): " + rows);
-        assertEquals(List.of("llama.cpp", "llama.cpp", "Transformers", "Transformers"), rows.stream()
+        assertEquals(6, rows.size(), "six computed rows (the logged one was not written again): " + rows);
+        assertEquals(List.of("llama.cpp", "llama.cpp", "Transformers", "Transformers", "llamacpp_HF",
+                "llamacpp_HF"), rows.stream()
                 .map(EvaluationResult::loader).toList());
         assertEquals(cpp.perplexity(), rows.get(0).perplexity(), 0.0);
         assertEquals("itest, \"both\" loaders\nsecond line", rows.get(0).comment());
