@@ -75,6 +75,7 @@ public final class PytorchFile {
                     "Save the model's state_dict(), not the model object or a training checkpoint.");
         }
         Map<String, MemorySegment> storages = new LinkedHashMap<>();
+        Map<String, String> types = new LinkedHashMap<>();
         Map<String, TensorInfo> out = new LinkedHashMap<>();
         for (Map.Entry<?, ?> e : dict.entrySet()) {
             if (!(e.getKey() instanceof String name)) {
@@ -86,7 +87,7 @@ public final class PytorchFile {
                         + Unpickler.describe(e.getValue()) + ", not a tensor",
                         "Save only the model's state_dict() (a training checkpoint holds optimizer state too).");
             }
-            out.put(name, tensor(file, zip, storages, name, t));
+            out.put(name, tensor(file, zip, storages, types, name, t));
         }
         return Collections.unmodifiableMap(out);
     }
@@ -138,8 +139,8 @@ public final class PytorchFile {
         }
     }
 
-    private static TensorInfo tensor(Path file, TorchZip zip, Map<String, MemorySegment> storages, String name, TensorRef t)
-            throws ModelFileException {
+    private static TensorInfo tensor(Path file, TorchZip zip, Map<String, MemorySegment> storages, Map<String, String> types,
+            String name, TensorRef t) throws ModelFileException {
         StorageRef s = t.storage();
         int elem = s.dtype().size();
         MemorySegment storage = storages.get(s.key());
@@ -161,8 +162,12 @@ public final class PytorchFile {
             }
             storage = zip.mapped(rec);
             storages.put(s.key(), storage);
-        } else if (storage.byteSize() != s.numel() * elem) {
-            throw TorchZip.bad(file, "storage '" + s.key() + "' is described with two different sizes");
+            types.put(s.key(), s.typeName());
+        } else if (storage.byteSize() != s.numel() * elem || !s.typeName().equals(types.get(s.key()))) {
+            // torch.save refuses to write views of one storage with different dtypes; a file
+            // that has them was not written by it.
+            throw TorchZip.bad(file, "storage '" + s.key() + "' is described twice, as " + types.get(s.key()) + " and as "
+                    + s.numel() + " elements of " + s.typeName());
         }
         long[] size = t.size();
         long elements = 1;

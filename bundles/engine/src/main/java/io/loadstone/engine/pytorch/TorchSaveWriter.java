@@ -50,10 +50,11 @@ import java.util.zip.CRC32;
  * method 0 (stored), DOS time and date 0, CRC and sizes 0, then the name and one extra field
  * {@code "FB"} whose length pads the data start to a multiple of 64 with {@code 'Z'}
  * ({@code getPadding}); the data; a 16-byte data descriptor (signature, CRC-32, sizes). The
- * central directory repeats name, CRC and sizes (version made by 0x031E, no extra fields below
- * 4 GiB), then a zip64 end record (version needed 45), its locator and the classic end record.
- * The serialization id's digits differ from PyTorch's (a C++ string hash); its length and place
- * are the same.
+ * central directory repeats name, CRC and sizes (version made by and needed 0, no extra fields
+ * below 4 GiB), then a zip64 end record (made by 0x031E, needed 45), its locator and the classic
+ * end record. Checked against files written by torch 2.13's torch.save (test resources): every
+ * byte is the same except the serialization id's digits (PyTorch hashes the record names with
+ * {@code std::hash}) and that record's CRC.
  */
 public final class TorchSaveWriter {
 
@@ -404,7 +405,7 @@ public final class TorchSaveWriter {
                 write(le(16).putInt(0x08074b50).putInt(crc).putInt((int) size).putInt((int) size).flip());
             }
             ByteBuffer c = le(46 + nameBytes.length);
-            c.putInt(0x02014b50).putShort((short) 0x031E).putShort((short) 0).putShort((short) flags).putShort((short) 0)
+            c.putInt(0x02014b50).putShort((short) 0).putShort((short) 0).putShort((short) flags).putShort((short) 0)
                     .putShort((short) 0).putShort((short) 0).putInt(crc).putInt((int) size).putInt((int) size)
                     .putShort((short) nameBytes.length).putShort((short) 0).putShort((short) 0).putShort((short) 0)
                     .putShort((short) 0).putInt(0).putInt((int) local).put(nameBytes);

@@ -181,6 +181,10 @@ class CorruptPytorchTest {
         refused("holds 40 bytes but 16 elements of FloatStorage need 64");
         withRecords(List.of(new TorchSaveWriter.Record("w", "FloatStorage", "7", 4, 0, new long[] {4}, new long[] {1})), 4);
         refused("no record pytorch_model/data/7");
+        // One storage viewed as two dtypes (torch.save refuses to write that).
+        withRecords(List.of(new TorchSaveWriter.Record("a", "FloatStorage", "0", 4, 0, new long[] {4}, new long[] {1}),
+                new TorchSaveWriter.Record("b", "HalfStorage", "0", 8, 0, new long[] {8}, new long[] {1})), 4);
+        refused("storage '0' is described twice, as FloatStorage and as 8 elements of HalfStorage");
     }
 
     @Test
