@@ -34,8 +34,11 @@ import java.util.Map;
  */
 public final class PytorchFile {
 
-    /** Far above a real state dict's pickle (about 100 bytes a tensor); larger means damage. */
-    static final long MAX_PICKLE_BYTES = 256L << 20;
+    /**
+     * Far above a real state dict's pickle (about 150 bytes a tensor: a 70B Llama's 723 tensors
+     * take about 100 KB); larger means damage, or a file made to fill the heap.
+     */
+    static final long MAX_PICKLE_BYTES = 32L << 20;
 
     private static final String CONVERT = "Re-save it with torch.save from PyTorch 1.6 or later, or (better) convert it "
             + "to safetensors, e.g. with safetensors.torch.save_file(torch.load(path, weights_only=True), 'model.safetensors').";

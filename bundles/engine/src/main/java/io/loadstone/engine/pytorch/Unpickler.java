@@ -87,6 +87,13 @@ final class Unpickler {
 
     private static final Object MARK = new Object();
 
+    /**
+     * Bounds for hostile input (a real state dict stays below a few dozen entries of stack and
+     * about ten memo slots a tensor): beyond them the file is refused instead of filling the heap.
+     */
+    static final int MAX_STACK = 1 << 20;
+    static final int MAX_MEMO = 1 << 22;
+
     private final Path file;
     private final String record;
     private final byte[] b;
@@ -128,7 +135,7 @@ final class Unpickler {
                 }
                 case '(' -> { // MARK
                     marks.add(stack.size());
-                    stack.add(MARK);
+                    push(MARK);
                 }
                 case '0' -> pop(); // POP
                 case '1' -> popMark(); // POP_MARK
@@ -154,9 +161,9 @@ final class Unpickler {
                 case 0x8d -> push(utf8(length(le64(), "BINUNICODE8"))); // BINUNICODE8
                 case 'C' -> push(bytes(u8())); // SHORT_BINBYTES
                 case 'B' -> push(bytes(length(i32(), "BINBYTES"))); // BINBYTES
-                case 'q' -> memo.put((long) u8(), peek()); // BINPUT
-                case 'r' -> memo.put(Integer.toUnsignedLong(i32()), peek()); // LONG_BINPUT
-                case 0x94 -> memo.put((long) memo.size(), peek()); // MEMOIZE
+                case 'q' -> memoPut(u8()); // BINPUT
+                case 'r' -> memoPut(Integer.toUnsignedLong(i32())); // LONG_BINPUT
+                case 0x94 -> memoPut(memo.size()); // MEMOIZE
                 case 'h' -> push(get(u8())); // BINGET
                 case 'j' -> push(get(Integer.toUnsignedLong(i32()))); // LONG_BINGET
                 case 'c' -> push(global(line(), line())); // GLOBAL "module\nname\n"
@@ -180,7 +187,7 @@ final class Unpickler {
                 }
                 case 's' -> { // SETITEM
                     Object value = pop();
-                    Object key = pop();
+                    Object key = key(pop());
                     dict(peek()).put(key, value);
                 }
                 case 'u' -> { // SETITEMS
@@ -190,7 +197,7 @@ final class Unpickler {
                     }
                     Map<Object, Object> d = dict(peek());
                     for (int i = 0; i < items.size(); i += 2) {
-                        d.put(items.get(i), items.get(i + 1));
+                        d.put(key(items.get(i)), items.get(i + 1));
                     }
                 }
                 case 'a' -> { // APPEND
@@ -337,8 +344,29 @@ final class Unpickler {
         return new Tuple(Arrays.asList(items));
     }
 
-    private void push(Object o) {
+    private void push(Object o) throws ModelFileException {
+        if (stack.size() >= MAX_STACK) {
+            throw corrupt("more than " + MAX_STACK + " objects on the pickle stack");
+        }
         stack.add(o);
+    }
+
+    private void memoPut(long index) throws ModelFileException {
+        if (memo.size() >= MAX_MEMO && !memo.containsKey(index)) {
+            throw corrupt("more than " + MAX_MEMO + " memo slots");
+        }
+        memo.put(index, peek());
+    }
+
+    /**
+     * Dict keys are names (and, in {@code _metadata}, the empty string): only hash-cheap scalars
+     * are accepted, so nested tuples cannot make hashing take exponential time.
+     */
+    private Object key(Object k) throws ModelFileException {
+        if (k instanceof String || k instanceof Long || k instanceof Boolean || k == None.NONE) {
+            return k;
+        }
+        throw corrupt("dict key " + describe(k) + " (a state dict's keys are tensor names)");
     }
 
     private Object pop() throws ModelFileException {

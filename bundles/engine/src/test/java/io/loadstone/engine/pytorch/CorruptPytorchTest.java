@@ -164,6 +164,17 @@ class CorruptPytorchTest {
         refused("stack underflow");
         withPickle(new byte[] {(byte) 0x80, 2, 'h', 5, '.'}, 1);
         refused("memo slot 5 is read before it is written");
+        // Tuples as dict keys: nested ones would make hashing exponential, so none are accepted.
+        withPickle(new byte[] {(byte) 0x80, 2, '}', 'K', 1, (byte) 0x85, 'K', 2, 's', '.'}, 1);
+        refused("dict key a tuple of 1");
+        // A pickle that only grows the stack is stopped, not run until the heap is full.
+        byte[] dups = new byte[(1 << 20) + 10];
+        Arrays.fill(dups, (byte) '2');
+        dups[0] = (byte) 0x80;
+        dups[1] = 2;
+        dups[2] = 'N';
+        withPickle(dups, 1);
+        refused("more than 1048576 objects on the pickle stack");
         withPickle(new byte[] {(byte) 0x80, 2, ']', '.'}, 1);
         refused("not a state dict");
         withPickle(new byte[] {(byte) 0x80, 2, '}', 'X', 1, 0, 0, 0, 'w', 'K', 7, 's', '.'}, 1);
