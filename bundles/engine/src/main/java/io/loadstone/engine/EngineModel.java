@@ -44,6 +44,9 @@ public interface EngineModel extends AutoCloseable {
     /** Bytes of weights the model reads per token: mapped file ranges plus any quantized copies. */
     long weightBytes();
 
+    /** Which weights are in memory and which stay mapped from disk (see {@link EngineOptions#memoryBudget()}). */
+    WeightPlacement placement();
+
     /** A new, empty session (own KV cache). */
     EngineSession newSession();
 

@@ -18,6 +18,7 @@ public final class EngineOptions {
     private final double alphaValue;
     private final WeightQuantization quantization;
     private final LinearFormat linearFormat;
+    private final long memoryBudget;
 
     private EngineOptions(Builder b) {
         this.threads = b.threads;
@@ -29,6 +30,7 @@ public final class EngineOptions {
         this.alphaValue = b.alphaValue;
         this.quantization = b.quantization;
         this.linearFormat = b.linearFormat;
+        this.memoryBudget = b.memoryBudget;
     }
 
     /** All defaults: every core, the model's own context length and RoPE, F32 KV cache, weights as stored. */
@@ -52,7 +54,19 @@ public final class EngineOptions {
         b.alphaValue = alphaValue;
         b.quantization = quantization;
         b.linearFormat = linearFormat;
+        b.memoryBudget = memoryBudget;
         return b;
+    }
+
+    /**
+     * Most bytes of linear-layer weights to hold in memory (0 = no limit). Matrices are placed in
+     * layer order: within the budget they are quantized as asked, or read into memory up front;
+     * beyond it they stay memory-mapped from the checkpoint in their stored type and the OS reads
+     * them from disk as tokens need them (text-generation-webui's {@code cpu-memory}, whose
+     * overflow goes to {@code disk}).
+     */
+    public long memoryBudget() {
+        return memoryBudget;
     }
 
     /** Compute threads the model owns (matrix products are split across them). */
@@ -107,7 +121,8 @@ public final class EngineOptions {
         return "EngineOptions[threads=" + threads + ", maxContext=" + maxContext + ", batchSize=" + batchSize
                 + ", kvCache=" + kvCache + ", ropeFreqBase=" + ropeFreqBase + ", compressPosEmb=" + compressPosEmb
                 + ", alphaValue=" + alphaValue + ", quantization=" + quantization
-                + (linearFormat == null ? "" : ", linearFormat=" + linearFormat.name()) + "]";
+                + (linearFormat == null ? "" : ", linearFormat=" + linearFormat.name())
+                + (memoryBudget == 0 ? "" : ", memoryBudget=" + memoryBudget) + "]";
     }
 
     /** Mutable builder; every setter checks its value at once. */
@@ -121,6 +136,7 @@ public final class EngineOptions {
         private double alphaValue = 1.0;
         private WeightQuantization quantization = WeightQuantization.NONE;
         private LinearFormat linearFormat;
+        private long memoryBudget;
 
         private Builder() {
         }
@@ -186,6 +202,15 @@ public final class EngineOptions {
         /** A weight format for the linear layers (null = plain float checkpoints). */
         public Builder linearFormat(LinearFormat linearFormat) {
             this.linearFormat = linearFormat;
+            return this;
+        }
+
+        /** See {@link EngineOptions#memoryBudget()}; 0 = no limit. */
+        public Builder memoryBudget(long bytes) {
+            if (bytes < 0) {
+                throw new IllegalArgumentException("the memory budget must be 0 (no limit) or positive, not " + bytes);
+            }
+            this.memoryBudget = bytes;
             return this;
         }
 

@@ -6,6 +6,7 @@ import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.EngineSession;
 import io.loadstone.engine.ModelConfig;
 import io.loadstone.engine.ModelFileException;
+import io.loadstone.engine.WeightPlacement;
 import io.loadstone.engine.kernel.ComputePool;
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.tensor.Matrix;
@@ -36,6 +37,7 @@ public final class LlamaModel implements EngineModel {
     final LlamaWeights weights;
     final Rope rope;
     final ComputePool pool;
+    private final WeightPlacement placement;
     private final int maxContext;
     /** Forward passes hold the read lock; close() takes the write lock, so it never unmaps under a running pass. */
     final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
@@ -44,7 +46,7 @@ public final class LlamaModel implements EngineModel {
     private final Set<LlamaSession> sessions = ConcurrentHashMap.newKeySet();
 
     private LlamaModel(Path folder, ModelConfig config, EngineOptions options, Arena arena, Checkpoint checkpoint,
-            LlamaWeights weights, Rope rope, int maxContext, ComputePool pool) {
+            LlamaWeights weights, Rope rope, int maxContext, ComputePool pool, WeightPlacement placement) {
         this.folder = folder;
         this.config = config;
         this.options = options;
@@ -54,6 +56,7 @@ public final class LlamaModel implements EngineModel {
         this.rope = rope;
         this.maxContext = maxContext;
         this.pool = pool;
+        this.placement = placement;
     }
 
     public static LlamaModel open(Path folder, EngineOptions options) throws ModelLoadException {
@@ -73,17 +76,14 @@ public final class LlamaModel implements EngineModel {
             Checkpoint ck = Checkpoint.open(folder, arena);
             pool = new ComputePool(options.threads(), "loadstone-engine-" + folder.getFileName());
             ComputePool p = pool;
-            UnaryOperator<Matrix> linear = switch (options.quantization()) {
-                case NONE -> UnaryOperator.identity();
-                case INT8 -> m -> released(m, Quantizer.int8(m, arena, p));
-                case NF4 -> m -> released(m, Quantizer.nf4(m, arena, p));
-            };
-            LlamaWeights w = LlamaWeights.bind(c, ck, options.linearFormat(), linear);
+            Placement placement = new Placement(options.memoryBudget(), options.quantization(), arena, p);
+            LlamaWeights w = LlamaWeights.bind(c, ck, options.linearFormat(), placement);
             ModelConfig full = new ModelConfig(c.modelType(), c.architecture(), c.hiddenSize(), c.intermediateSize(), c.numLayers(),
                     c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(), c.rmsNormEps(),
                     c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.slidingWindow(), c.bosTokenId(),
                     c.eosTokenIds(), w.weightType, w.parameterCount);
-            LlamaModel m = new LlamaModel(folder, full, options, arena, ck, w, new Rope(c.headDim(), ropeSpec), maxContext, pool);
+            LlamaModel m = new LlamaModel(folder, full, options, arena, ck, w, new Rope(c.headDim(), ropeSpec), maxContext, pool,
+                    placement.result());
             LOG.log(Level.INFO, () -> String.format("Opened %s (%s, %d layers, %s weights%s, %.1f MB) in %d ms; RoPE base %.1f, scaling %s; %d threads",
                     folder, full.modelType(), full.numLayers(), full.weightType(),
                     options.quantization() == io.loadstone.engine.WeightQuantization.NONE ? "" : " → " + options.quantization(),
@@ -100,14 +100,6 @@ public final class LlamaModel implements EngineModel {
             arena.close();
             throw e;
         }
-    }
-
-    /** The stored original is no longer read once quantized; keep it out of resident memory. */
-    private static Matrix released(Matrix original, Matrix quantized) {
-        if (original instanceof io.loadstone.engine.tensor.StoredMatrix s) {
-            s.unloadPages();
-        }
-        return quantized;
     }
 
     /**
@@ -152,6 +144,11 @@ public final class LlamaModel implements EngineModel {
     @Override
     public Map<String, String> metadata() {
         return checkpoint.metadata();
+    }
+
+    @Override
+    public WeightPlacement placement() {
+        return placement;
     }
 
     @Override

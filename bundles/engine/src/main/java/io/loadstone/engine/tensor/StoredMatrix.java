@@ -40,6 +40,13 @@ public final class StoredMatrix extends Matrix {
         }
     }
 
+    /** Reads this matrix's pages into memory now rather than on first use (no-op unless mapped). */
+    public void loadPages() {
+        if (data.isMapped()) {
+            data.load();
+        }
+    }
+
     @Override
     public String type() {
         return dtype.name();

@@ -155,6 +155,9 @@ public class TransformersLoader implements ModelLoader {
         try {
             ModelConfig c = engine.config();
             List<String> warnings = new ArrayList<>(plan.warnings());
+            if (engine.placement().mapped() > 0) {
+                warnings.add("cpu_memory: " + engine.placement().describe() + ".");
+            }
             if (tokenizer.vocabSize() > c.vocabSize()) {
                 warnings.add("tokenizer.json has " + tokenizer.vocabSize() + " tokens but the model only "
                         + c.vocabSize() + ": ids past it are refused.");

@@ -41,9 +41,6 @@ final class TransformersOptions {
     /** Default context cap: a 128K-context model should not reserve 128K positions unasked. */
     static final int DEFAULT_CONTEXT_CAP = 8192;
 
-    private static final String NO_MEMORY_BUDGET = "the Java engine memory-maps the weights and has no memory "
-            + "budget or offloading: the operating system pages them in as needed";
-
     private TransformersOptions() {
     }
 
@@ -68,10 +65,13 @@ final class TransformersOptions {
                         .notApplicable("the Java engine always computes in float32"),
                 OptionSpec.text(GPU_MEMORY, "", "Most GPU memory to use, e.g. 10GiB.")
                         .notApplicable("there is no GPU backend in the Java engine"),
-                OptionSpec.text(CPU_MEMORY, "", "Most CPU memory for offloaded weights, e.g. 32GiB.")
-                        .notApplicable(NO_MEMORY_BUDGET),
+                OptionSpec.text(CPU_MEMORY, "", "Most memory for the linear-layer weights, in GiB (e.g. 4 or 3.5GiB; "
+                        + "MiB also accepted). Layers are placed in order: within the budget they are quantized as "
+                        + "asked or read into memory at load; the rest stay memory-mapped from disk in their stored "
+                        + "type and are read as tokens need them (slower, but the model runs). Empty or 0 = no limit."),
                 OptionSpec.bool(DISK, false, "Offload layers that do not fit to disk.")
-                        .notApplicable(NO_MEMORY_BUDGET),
+                        .notApplicable("layers beyond cpu_memory always stay memory-mapped from the checkpoint on "
+                                + "disk; there is no separate offload folder"),
                 OptionSpec.bool(AUTO_DEVICES, false, "Split the model across GPU(s) and CPU automatically.")
                         .notApplicable("there is no GPU backend in the Java engine"),
                 OptionSpec.number(ALPHA_VALUE, 1, 1, 64, "NTK RoPE scaling for longer contexts: the RoPE "
@@ -100,6 +100,30 @@ final class TransformersOptions {
      * @param effective the values used
      */
     record Plan(EngineOptions engine, List<String> warnings, Map<String, Object> effective) {
+    }
+
+    /**
+     * cpu_memory as text-generation-webui users write it: a number of GiB ("4", "3.5"), or with
+     * a unit (GiB/GB/G, MiB/MB/M). Empty or 0 = no limit.
+     */
+    static long memoryBudget(String text) throws ModelLoadException {
+        String t = text == null ? "" : text.trim().toLowerCase(java.util.Locale.ROOT).replace(" ", "");
+        if (t.isEmpty()) {
+            return 0;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(gib|gb|g|mib|mb|m)?")
+                .matcher(t);
+        if (!m.matches()) {
+            throw new ModelLoadException("cpu_memory '" + text + "' is not an amount of memory.",
+                    "Write a number of GiB such as 4 or 3.5GiB, or MiB such as 4096MiB; empty for no limit.");
+        }
+        double value = Double.parseDouble(m.group(1));
+        String unit = m.group(2) == null ? "gib" : m.group(2);
+        double bytes = value * (unit.startsWith("g") ? 1L << 30 : 1L << 20);
+        if (bytes >= Long.MAX_VALUE) {
+            throw new ModelLoadException("cpu_memory '" + text + "' is too large.", "Leave it empty for no limit.");
+        }
+        return (long) bytes;
     }
 
     static Plan plan(List<OptionSpec> specs, LoaderOptions given, HfFolder folder) throws ModelLoadException {
@@ -153,6 +177,8 @@ final class TransformersOptions {
         } catch (IllegalArgumentException e) {
             throw new ModelLoadException(e.getMessage() + ".", "Change the option to a value in its range.");
         }
+        long budget = memoryBudget(o.text(CPU_MEMORY));
+        b.memoryBudget(budget);
         long maxSeq = o.integer(MAX_SEQ_LEN);
         int trained = folder.maxPositionEmbeddings();
         if (maxSeq == 0) {

@@ -131,7 +131,7 @@ class DetectionAndOptionsTest {
 
     @Test
     void optionsWithoutEffectAreMarkedAndWarnedAbout() throws Exception {
-        for (String name : List.of("cpu", "bf16", "use_double_quant", "compute_dtype", "gpu_memory", "cpu_memory",
+        for (String name : List.of("cpu", "bf16", "use_double_quant", "compute_dtype", "gpu_memory",
                 "disk", "auto_devices", "trust_remote_code", "no_use_fast", "use_flash_attention_2")) {
             OptionSpec s = loader.options().stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
             assertTrue(s.applies() != null && !s.applies().isBlank(), name);
@@ -153,6 +153,41 @@ class DetectionAndOptionsTest {
             assertEquals(512, m.info().vocabSize());
             assertEquals("Transformers", m.info().loaderId());
             assertEquals(2048L, m.info().effectiveOptions().get("max_seq_len"));
+        }
+    }
+
+    @Test
+    void cpuMemoryIsABudgetBeyondWhichLayersStayMappedFromDisk() throws Exception {
+        OptionSpec spec = loader.options().stream().filter(o -> o.name().equals("cpu_memory")).findFirst().orElseThrow();
+        assertEquals(null, spec.applies(), "cpu_memory does something here");
+        assertEquals(0, TransformersOptions.memoryBudget(""));
+        assertEquals(0, TransformersOptions.memoryBudget("0"));
+        assertEquals(4L << 30, TransformersOptions.memoryBudget("4"));
+        assertEquals(3L << 29, TransformersOptions.memoryBudget("1.5GiB"));
+        assertEquals(512L << 20, TransformersOptions.memoryBudget("512 MiB"));
+        assertEquals(2L << 30, TransformersOptions.memoryBudget("2gb"));
+        ModelLoadException bad = assertThrows(ModelLoadException.class, () -> TransformersOptions.memoryBudget("lots"));
+        assertTrue(bad.getMessage().contains("'lots'") && bad.fix().contains("GiB"), bad.getMessage() + " / " + bad.fix());
+        Path dir = TestModels.model("stories260K-hf");
+        int[] ids = {1, 403, 407, 261, 378};
+        float[] f32;
+        try (LoadedModel m = loader.load(ModelSource.of(dir), LoaderOptions.of(Map.of()))) {
+            f32 = m.logits().orElseThrow().evaluate(ids, false)[0];
+        }
+        // 0.0001 GiB = 107 KB: room for about half of stories260K's int8 matrices.
+        try (LoadedModel m = loader.load(ModelSource.of(dir),
+                LoaderOptions.of(Map.of("load_in_8bit", true, "cpu_memory", "0.0001")))) {
+            List<String> w = m.info().warnings();
+            assertTrue(w.stream().anyMatch(s -> s.startsWith("cpu_memory: ") && s.contains("stay memory-mapped from disk")),
+                    w.toString());
+            float[] mixed = m.logits().orElseThrow().evaluate(ids, false)[0];
+            assertNotEquals(f32[0], mixed[0], "the first layers are int8");
+        }
+        // Nothing fits: every matrix stays as stored, so an int8 request computes the F32 model exactly.
+        try (LoadedModel m = loader.load(ModelSource.of(dir),
+                LoaderOptions.of(Map.of("load_in_8bit", true, "cpu_memory", "0.000000001")))) {
+            float[] none = m.logits().orElseThrow().evaluate(ids, false)[0];
+            org.junit.jupiter.api.Assertions.assertArrayEquals(f32, none);
         }
     }
 
