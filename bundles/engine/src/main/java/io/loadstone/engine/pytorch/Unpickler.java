@@ -262,7 +262,9 @@ final class Unpickler {
                 return new LinkedHashMap<Object, Object>();
             }
             case REBUILD_V2, REBUILD_V1 -> {
-                // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+                // torch/_utils.py: _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+                // backward_hooks, metadata=None) is _rebuild_tensor (storage.set_ of offset, size,
+                // stride) plus the grad flag and hooks, which a reader of weights ignores.
                 int want = g.qualified().equals(REBUILD_V1) ? 4 : 6;
                 if (a.size() != want && !(want == 6 && a.size() == 7)) {
                     throw corrupt(g.name() + " gets " + a.size() + " arguments, not " + want);
