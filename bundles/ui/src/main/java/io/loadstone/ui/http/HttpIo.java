@@ -110,6 +110,29 @@ public final class HttpIo {
         return o;
     }
 
+    /** The most of an unread request body {@link #discardBody} reads; a larger one may close the connection. */
+    private static final long DISCARD_LIMIT = 1 << 20;
+
+    /**
+     * Reads and drops what is left of a request body. A response sent before the body was read
+     * (a refusal, an error) makes Jetty close the connection afterwards; a client that already
+     * sent its next request on that kept-alive connection then gets no answer at all (seen as
+     * "header parser received no bytes" from Java's HttpClient). Reading the rest first keeps
+     * the connection usable.
+     */
+    public static void discardBody(HttpServletRequest req) {
+        try {
+            InputStream in = req.getInputStream();
+            byte[] buf = new byte[8192];
+            long total = 0;
+            for (int n; total < DISCARD_LIMIT && (n = in.read(buf)) != -1;) {
+                total += n;
+            }
+        } catch (IllegalStateException | IOException e) {
+            // Read through getReader() or asynchronously by the servlet: it has handled the body.
+        }
+    }
+
     public static void sendError(HttpServletResponse resp, ApiException e) throws IOException {
         if (resp.isCommitted()) {
             return;

@@ -54,6 +54,7 @@ public final class AccessFilter implements Filter {
         String path = path(req);
         boolean safe = method.equals("GET") || method.equals("HEAD") || method.equals("OPTIONS");
         if (!safe && !sameOrigin(req)) {
+            HttpIo.discardBody(req);
             HttpIo.sendError(resp, new ApiException(403, "invalid_request_error", "cross_origin", null,
                     "Cross-site request refused: this server only takes changes from its own pages and from "
                             + "programs (no Origin header). Origin was " + req.getHeader("Origin") + "."));
@@ -66,6 +67,7 @@ public final class AccessFilter implements Filter {
                 return;
             }
             if (!isPublic(method, path) && !authenticated(req, a)) {
+                HttpIo.discardBody(req);
                 HttpIo.sendError(resp, new ApiException(401, "invalid_request_error", "invalid_api_key", null,
                         req.getHeader("Authorization") == null && cookie(req) == null
                                 ? "This server needs an API key: send the header 'Authorization: Bearer KEY' "
@@ -78,6 +80,9 @@ public final class AccessFilter implements Filter {
             return;
         }
         chain.doFilter(request, response);
+        if (!safe && !req.isAsyncStarted()) {
+            HttpIo.discardBody(req);
+        }
     }
 
     private static String path(HttpServletRequest req) {
