@@ -86,7 +86,8 @@ final class TransformersOptions {
                         .notApplicable("there is one tokenizer implementation (tokenizer.json through the Rust "
                                 + "tokenizers library), the same as transformers' fast tokenizer"),
                 OptionSpec.bool(USE_FLASH_ATTENTION_2, false, "Use Flash Attention 2.")
-                        .notApplicable("a CUDA kernel; the Java engine has its own CPU attention"),
+                        .notApplicable("a CUDA kernel; the Java engine has its own CPU attention, so a load "
+                                + "with it on is refused"),
                 OptionSpec.integer(THREADS, 0, 0, 1024, "Compute threads. 0 = one per CPU core."),
                 OptionSpec.integer(MAX_SEQ_LEN, 0, 0, 1_048_576, "Context length in tokens. 0 = the model's "
                         + "max_position_embeddings (times compress_pos_emb), at most " + DEFAULT_CONTEXT_CAP + "."));
@@ -129,6 +130,13 @@ final class TransformersOptions {
     static Plan plan(List<OptionSpec> specs, LoaderOptions given, HfFolder folder) throws ModelLoadException {
         // Fill in defaults for anything the caller left out (tests pass LoaderOptions.of(...)).
         LoaderOptions o = LoaderOptions.validate(specs, given.asMap());
+        if (o.bool(USE_FLASH_ATTENTION_2)) {
+            // Refused rather than ignored: a user who asks for it expects its speed and memory use
+            // on long contexts, which this engine cannot give them.
+            throw new ModelLoadException("use_flash_attention_2 is on, but Flash Attention 2 is a CUDA kernel and "
+                    + "the Java engine has one attention implementation, on the CPU.",
+                    "Turn use_flash_attention_2 off to load with the engine's own attention.");
+        }
         List<String> warnings = new ArrayList<>();
         Map<String, Object> effective = new LinkedHashMap<>(o.asMap());
         for (OptionSpec s : specs) {

@@ -136,8 +136,11 @@ class DetectionAndOptionsTest {
             OptionSpec s = loader.options().stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
             assertTrue(s.applies() != null && !s.applies().isBlank(), name);
         }
+        ModelLoadException flash = assertThrows(ModelLoadException.class, () -> loader.load(
+                ModelSource.of(TestModels.model("stories260K-hf")), LoaderOptions.of(Map.of("use_flash_attention_2", true))));
+        assertTrue(flash.getMessage().contains("CUDA") && flash.fix().contains("off"), flash.getMessage());
         Map<String, Object> set = Map.of("bf16", true, "no_use_fast", true, "gpu_memory", "10GiB",
-                "use_flash_attention_2", true, "trust_remote_code", true);
+                "trust_remote_code", true);
         try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf")), LoaderOptions.of(set))) {
             List<String> w = m.info().warnings();
             for (String name : set.keySet()) {
