@@ -435,7 +435,12 @@ function renderGenerateTab() {
   if (!ui.generating) $('#generate').disabled = !m;
   const loader = m && loaderInfo(m.loader);
   // A negative prompt only where the loader does classifier-free guidance; others would refuse it.
-  $('#cfg').hidden = !(loader && loader.capabilities.cfg);
+  // llamacpp_HF does it only when loaded with cfg_cache (its second context), so say so instead.
+  const needsCfgCache = !!(m && m.effectiveOptions && m.effectiveOptions.cfg_cache === false);
+  $('#cfg').hidden = !(loader && loader.capabilities.cfg) || needsCfgCache;
+  if (needsCfgCache && loader && loader.capabilities.cfg) {
+    $('#gen-model').textContent += ' — negative prompt: reload with cfg_cache to use one';
+  }
   const key = loader ? loader.id + '|' + loader.capabilities.samplers.join(',') : '';
   if (key === ui.paramsKey) return;
   ui.paramsKey = key;
