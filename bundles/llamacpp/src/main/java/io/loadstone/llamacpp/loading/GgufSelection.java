@@ -1,5 +1,7 @@
 package io.loadstone.llamacpp.loading;
 
+import io.loadstone.gguf.GgufFile;
+import io.loadstone.gguf.GgufException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -91,5 +93,40 @@ public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
                         "Download all " + parts.size() + " parts into the same folder.");
             }
         }
+    }
+
+    /**
+     * The GGUF a loader should load from {@code source}, with every part present and validated
+     * in Java before native code sees any of it.
+     *
+     * @return the selection and the first part's parsed header
+     * @throws ModelLoadException no GGUF, a missing part, or a corrupt file (the message names it)
+     */
+    public static Validated validated(ModelSource source) throws ModelLoadException {
+        GgufSelection sel;
+        try {
+            sel = of(source).orElseThrow(() -> new ModelLoadException("No .gguf file in " + source.path() + ".",
+                    "Pick a .gguf file or a folder that holds one, or another loader."));
+        } catch (IOException e) {
+            throw new ModelLoadException("Cannot read " + source.path() + ": " + e.getMessage(),
+                    "Check that the path exists and is readable.", e);
+        }
+        sel.requireParts();
+        GgufFile first = null;
+        for (Path part : sel.parts()) {
+            try {
+                GgufFile g = GgufFile.read(part);
+                if (first == null) {
+                    first = g;
+                }
+            } catch (GgufException e) {
+                throw new ModelLoadException(e.getMessage() + " (" + e.file() + ")", e.fix(), e);
+            }
+        }
+        return new Validated(sel, first);
+    }
+
+    /** A selection whose parts all passed {@link GgufFile#read}; {@code gguf} is the first part. */
+    public record Validated(GgufSelection selection, GgufFile gguf) {
     }
 }

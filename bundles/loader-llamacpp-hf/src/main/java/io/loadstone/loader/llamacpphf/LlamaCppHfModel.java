@@ -18,6 +18,7 @@ import io.loadstone.api.loader.StopReason;
 import io.loadstone.api.loader.TokenSink;
 import io.loadstone.llamacpp.ContextFullException;
 import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.loading.CachedSequence;
 import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SecondaryContext;

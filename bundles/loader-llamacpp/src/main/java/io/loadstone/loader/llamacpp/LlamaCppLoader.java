@@ -121,26 +121,9 @@ public class LlamaCppLoader implements ModelLoader {
 
     @Override
     public LoadedModel load(ModelSource source, LoaderOptions given) throws ModelLoadException {
-        GgufSelection sel;
-        try {
-            sel = GgufSelection.of(source).orElseThrow(() -> new ModelLoadException("No .gguf file in "
-                    + source.path() + ".", "Pick a .gguf file or a folder that holds one, or another loader."));
-        } catch (IOException e) {
-            throw new ModelLoadException("Cannot read " + source.path() + ": " + e.getMessage(),
-                    "Check that the path exists and is readable.", e);
-        }
-        sel.requireParts();
-        GgufFile gguf = null;
-        for (Path part : sel.parts()) {
-            try {
-                GgufFile g = GgufFile.read(part);
-                if (gguf == null) {
-                    gguf = g;
-                }
-            } catch (GgufException e) {
-                throw new ModelLoadException(e.getMessage() + " (" + e.file() + ")", e.fix(), e);
-            }
-        }
+        GgufSelection.Validated validated = GgufSelection.validated(source);
+        GgufSelection sel = validated.selection();
+        GgufFile gguf = validated.gguf();
         LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
         List<String> warnings = new ArrayList<>(plan.warnings());
         if (plan.numa()) {

@@ -25,6 +25,7 @@ import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SamplerParams;
 import io.loadstone.llamacpp.TokenSampler;
+import io.loadstone.llamacpp.loading.CachedSequence;
 
 /**
  * A GGUF model loaded by llama.cpp. Generations (and logits evaluations, which share the
@@ -52,14 +53,15 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
     private final ReentrantLock turn = new ReentrantLock(true);
     private volatile boolean closed;
 
-    /** Tokens whose keys and values are in the KV cache, in position order; guarded by {@link #turn}. */
-    private int[] cached = new int[0];
+    /** What the KV cache holds, reused by the next prompt that starts the same way; guarded by {@link #turn}. */
+    private final CachedSequence sequence;
 
     LlamaCppModel(NativeModel model, ModelInfo info, long defaultSeed, Consumer<LlamaCppModel> onClose) {
         this.model = model;
         this.info = info;
         this.defaultSeed = defaultSeed;
         this.onClose = onClose;
+        this.sequence = new CachedSequence(model);
         List<Integer> eog = new ArrayList<>();
         for (int t = 0; t < model.nVocab(); t++) {
             if (model.isEog(t)) {
@@ -178,7 +180,6 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         StopReason reason = null;
         int lastToken = -1;
         boolean sinkOpen = true;
-        List<Integer> evaluated = new ArrayList<>();
         try (TokenSampler sampler = model.newSampler(params)) {
             // Penalties look at the prompt too, as in text-generation-webui and Transformers.
             if (params.hasPenalties()) {
@@ -186,10 +187,7 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
                     sampler.accept(t);
                 }
             }
-            int pos = prefill(prompt);
-            for (int t : prompt) {
-                evaluated.add(t);
-            }
+            sequence.prefillNoLogits(prompt);
             promptNanos = System.nanoTime() - t0;
             while (reason == null) {
                 if (closed) {
@@ -223,12 +221,11 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
                     reason = StopReason.LENGTH;
                     break;
                 }
-                if (pos >= nCtx) {
+                if (sequence.position() >= nCtx) {
                     reason = StopReason.CONTEXT_FULL;
                     break;
                 }
-                model.decode(new int[] {token}, pos++);
-                evaluated.add(token);
+                sequence.advance(token);
             }
         } catch (ModelClosedException e) {
             reason = StopReason.CLOSED;
@@ -242,8 +239,9 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
             }
         } finally {
             // After an error or a close the cache state is unknown: start afresh next time.
-            cached = reason == null || reason == StopReason.CLOSED ? new int[0]
-                    : evaluated.stream().mapToInt(Integer::intValue).toArray();
+            if (reason == null || reason == StopReason.CLOSED) {
+                sequence.forget();
+            }
         }
         if (reason != StopReason.STOP_STRING) {
             String rest = stops.append(utf8.flush());
@@ -257,27 +255,6 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         }
         long genNanos = System.nanoTime() - t0 - promptNanos;
         return new GenerationResult(stops.text(), prompt.length, generated, reason, promptNanos, genNanos);
-    }
-
-    /**
-     * Evaluates the prompt, reusing the KV cache for the part it shares with what was
-     * evaluated last time; returns the next position.
-     */
-    private int prefill(int[] prompt) throws LlamaException {
-        int common = 0;
-        int max = Math.min(cached.length, prompt.length - 1); // evaluate at least one token, for its logits
-        while (common < max && cached[common] == prompt[common]) {
-            common++;
-        }
-        cached = new int[0];
-        if (common == 0) {
-            model.clearKvCache();
-        } else if (!model.removeFromKvCache(common, -1)) {
-            model.clearKvCache();
-            common = 0;
-        }
-        model.decode(Arrays.copyOfRange(prompt, common, prompt.length), common);
-        return prompt.length;
     }
 
     // ---- logits ----
@@ -303,17 +280,11 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         }
         turn.lock();
         try {
-            cached = new int[0];
-            model.clearKvCache();
-            float[][] out;
             if (allPositions) {
-                out = model.decodeAll(tokens, 0);
-            } else {
-                model.decode(tokens, 0);
-                out = new float[][] {model.lastLogits()};
+                return sequence.evaluateAll(tokens);
             }
-            cached = tokens.clone();
-            return out;
+            sequence.forget(); // from an empty context, as LogitsAccess promises
+            return new float[][] {sequence.prefill(tokens)};
         } catch (LlamaException e) {
             throw failure("evaluate logits", e);
         } finally {

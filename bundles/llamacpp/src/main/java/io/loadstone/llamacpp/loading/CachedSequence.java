@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpphf;
+package io.loadstone.llamacpp.loading;
 
 import java.util.Arrays;
 
@@ -8,24 +8,25 @@ import io.loadstone.llamacpp.LlamaException;
 /**
  * One llama.cpp context and the tokens whose keys and values its KV cache holds, in position
  * order, so that a prompt that starts like what was evaluated last time (a chat, a regenerate)
- * only evaluates its new tokens. Not thread-safe: the model uses it under its turn lock.
+ * only evaluates its new tokens. Shared by the llama.cpp loaders. Not thread-safe: a model uses
+ * it under its own lock.
  */
-final class CachedSequence {
+public final class CachedSequence {
 
     private final InferenceContext context;
     private int[] cached = new int[0];
     private int length;
 
-    CachedSequence(InferenceContext context) {
+    public CachedSequence(InferenceContext context) {
         this.context = context;
     }
 
-    InferenceContext context() {
+    public InferenceContext context() {
         return context;
     }
 
     /** The next free position. */
-    int position() {
+    public int position() {
         return length;
     }
 
@@ -33,7 +34,13 @@ final class CachedSequence {
      * Evaluates {@code tokens} from position 0, reusing the cached common prefix (at least the
      * last token is always evaluated, for its logits); returns the logits after the last token.
      */
-    float[] prefill(int[] tokens) throws LlamaException {
+    public float[] prefill(int[] tokens) throws LlamaException {
+        prefillNoLogits(tokens);
+        return context.lastLogits();
+    }
+
+    /** As {@link #prefill}, leaving the logits in the context (for a native sampler). */
+    public void prefillNoLogits(int[] tokens) throws LlamaException {
         int common = 0;
         int max = Math.min(length, tokens.length - 1);
         while (common < max && cached[common] == tokens[common]) {
@@ -49,11 +56,19 @@ final class CachedSequence {
         context.decode(Arrays.copyOfRange(tokens, common, tokens.length), common);
         cached = tokens.clone();
         length = tokens.length;
-        return context.lastLogits();
     }
 
     /** Evaluates one more token at the next position; returns its logits. */
-    float[] append(int token) throws LlamaException {
+    public float[] append(int token) throws LlamaException {
+        advance(token);
+        return context.lastLogits();
+    }
+
+    /**
+     * Evaluates one more token at the next position, leaving its logits in the context (for a
+     * native sampler, which reads them there; no copy into Java).
+     */
+    public void advance(int token) throws LlamaException {
         int pos = length;
         // Unknown state if the decode fails half-way: forget first, record after.
         int[] before = cached;
@@ -62,11 +77,10 @@ final class CachedSequence {
         cached = before.length > pos ? before : Arrays.copyOf(before, Math.max(16, pos * 2));
         cached[pos] = token;
         length = pos + 1;
-        return context.lastLogits();
     }
 
     /** Evaluates {@code tokens} from an empty cache and returns the logits after each of them. */
-    float[][] evaluateAll(int[] tokens) throws LlamaException {
+    public float[][] evaluateAll(int[] tokens) throws LlamaException {
         forget();
         context.clearKvCache();
         float[][] out = context.decodeAll(tokens, 0);
@@ -76,7 +90,7 @@ final class CachedSequence {
     }
 
     /** The cache content is unknown (an error, a close): the next prefill starts afresh. */
-    void forget() {
+    public void forget() {
         cached = new int[0];
         length = 0;
     }
