@@ -25,6 +25,7 @@ import io.loadstone.llamacpp.SecondaryContext;
 import io.loadstone.sampling.SamplerSettings;
 import io.loadstone.sampling.SamplingSession;
 import io.loadstone.sampling.StopStrings;
+import io.loadstone.sampling.TokenLoop;
 import io.loadstone.tokenizer.HfTokenizer;
 import io.loadstone.tokenizer.StreamDecoder;
 
@@ -171,14 +172,14 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
             throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
         }
         StopStrings stops = new StopStrings(r.stop());
-        int generated = 0;
         long t1 = 0;
-        StopReason reason = null;
-        boolean sinkOpen = true;
-        int lastToken = -1;
         StreamDecoder decoder = null;
+        TokenLoop loop = null;
+        TokenLoop.Outcome outcome;
         try {
-            decoder = tokenizer.streamDecoder(prompt, true);
+            StreamDecoder d = tokenizer.streamDecoder(prompt, true);
+            decoder = d;
+            loop = new TokenLoop(sampler, eos::contains, d::push, stops, () -> closed);
             float[] logits = main.prefill(prompt);
             float[] uncond = null;
             if (guidance) {
@@ -193,91 +194,74 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
                 uncond = negative.prefill(neg);
             }
             t1 = System.nanoTime();
-            while (true) {
-                if (closed) {
-                    reason = StopReason.CLOSED;
-                    break;
-                }
-                if (generated >= r.maxNewTokens()) {
-                    reason = StopReason.LENGTH;
-                    break;
-                }
-                int token = guidance ? sampler.next(logits, uncond) : sampler.next(logits);
-                sampler.accept(token);
-                lastToken = token;
-                if (!r.banEos() && eos.contains(token)) {
-                    reason = StopReason.EOS;
-                    break;
-                }
-                generated++;
-                String piece = stops.append(decoder.push(token));
-                if (stops.stopped()) {
-                    reason = StopReason.STOP_STRING;
-                }
-                if (!sink.accept(token, piece)) {
-                    sinkOpen = false;
-                    reason = reason == null ? StopReason.CANCELLED : reason;
-                    break;
-                }
-                if (reason != null) {
-                    break;
-                }
-                if (generated >= r.maxNewTokens()) {
-                    reason = StopReason.LENGTH;
-                    break;
-                }
-                if (main.position() >= nCtx || (guidance && negative.position() >= nCtx)) {
-                    reason = StopReason.CONTEXT_FULL;
-                    break;
-                }
-                logits = main.append(token);
-                if (guidance) {
-                    uncond = negative.append(token);
-                }
-            }
+            outcome = loop.run(r, sink, sequence(main, nCtx), logits, guidance ? sequence(negative, nCtx) : null,
+                    uncond);
         } catch (ModelClosedException e) {
-            reason = StopReason.CLOSED;
+            outcome = interrupted(loop, StopReason.CLOSED);
         } catch (ContextFullException e) {
-            reason = StopReason.CONTEXT_FULL;
+            outcome = interrupted(loop, StopReason.CONTEXT_FULL);
         } catch (LlamaException e) {
             if (!closed) {
+                forgetAll();
                 throw failure("generate", e);
             }
-            reason = StopReason.CLOSED;
+            outcome = interrupted(loop, StopReason.CLOSED);
         } catch (IllegalStateException e) {
             // The tokenizer refuses calls once closed; only close() does that here.
             if (!closed) {
+                forgetAll();
                 throw new ModelLoadException("Generation failed: " + e.getMessage(), "Reload the model.", e);
             }
-            reason = StopReason.CLOSED;
-        } finally {
-            if (reason == null || reason == StopReason.CLOSED) {
-                main.forget();
-                if (negative != null) {
-                    negative.forget();
-                }
-            }
+            outcome = interrupted(loop, StopReason.CLOSED);
         }
-        if (sinkOpen && decoder != null && reason != StopReason.CLOSED && reason != StopReason.STOP_STRING) {
-            String rest;
-            try {
-                rest = stops.append(decoder.flush());
-            } catch (IllegalStateException e) {
-                rest = "";
-            }
-            rest += stops.flush();
-            if (stops.stopped()) {
-                reason = StopReason.STOP_STRING;
-            }
-            if (!rest.isEmpty()) {
-                sink.accept(lastToken, rest);
-            }
+        if (outcome.reason() == StopReason.CLOSED) {
+            forgetAll();
+        }
+        StopReason reason = outcome.reason();
+        if (loop != null && decoder != null) {
+            StreamDecoder d = decoder;
+            reason = loop.finish(outcome, () -> {
+                try {
+                    return d.flush();
+                } catch (IllegalStateException e) {
+                    return "";
+                }
+            }, sink);
         }
         long t2 = System.nanoTime();
         if (t1 == 0) {
             t1 = t2;
         }
-        return new GenerationResult(stops.text(), prompt.length, generated, reason, t1 - t0, t2 - t1);
+        return new GenerationResult(stops.text(), prompt.length, outcome.generated(), reason, t1 - t0, t2 - t1);
+    }
+
+    /** How a loop that an exception ended stands (the loop may not have started). */
+    private static TokenLoop.Outcome interrupted(TokenLoop loop, StopReason reason) {
+        return loop == null ? new TokenLoop.Outcome(reason, 0, -1, true)
+                : new TokenLoop.Outcome(reason, loop.generated(), loop.lastToken(), true);
+    }
+
+    /** After an error or a close the caches' contents are unknown: the next prompt starts afresh. */
+    private void forgetAll() {
+        main.forget();
+        if (negative != null) {
+            negative.forget();
+        }
+    }
+
+    /** A llama.cpp context as the shared loop sees it. */
+    private static TokenLoop.Sequence<LlamaException> sequence(CachedSequence s, int nCtx) {
+        return new TokenLoop.Sequence<>() {
+            @Override
+            public float[] append(int token) throws LlamaException {
+                return s.append(token);
+            }
+
+            @Override
+            public boolean full() {
+                return s.position() >= nCtx;
+            }
+        };
     }
 
     // ---- logits ----

@@ -12,6 +12,7 @@ import io.loadstone.api.loader.TokenSink;
 import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineSession;
 import io.loadstone.sampling.SamplingSession;
+import io.loadstone.sampling.TokenLoop;
 import io.loadstone.tokenizer.HfTokenizer;
 import io.loadstone.tokenizer.StreamDecoder;
 import java.util.Arrays;
@@ -144,13 +145,11 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
         boolean guidance = sampler.settings().usesGuidance();
         StreamDecoder decoder = tokenizer.streamDecoder(prompt, true);
         StopStrings stops = new StopStrings(request.stop());
+        TokenLoop loop = new TokenLoop(sampler, eosIds::contains, decoder::push, stops, () -> closed);
         EngineSession main = engine.newSession();
         EngineSession negative = guidance ? engine.newSession() : null;
-        int generated = 0;
         long t1 = t0;
-        StopReason reason = null;
-        boolean sinkOpen = true;
-        int lastToken = -1;
+        TokenLoop.Outcome outcome;
         try {
             float[] logits = main.forward(prompt);
             float[] uncond = null;
@@ -165,74 +164,38 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
                 uncond = negative.forward(neg);
             }
             t1 = System.nanoTime();
-            while (true) {
-                if (closed) {
-                    reason = StopReason.CLOSED;
-                    break;
-                }
-                if (generated >= request.maxNewTokens()) {
-                    reason = StopReason.LENGTH;
-                    break;
-                }
-                int token = guidance ? sampler.next(logits, uncond) : sampler.next(logits);
-                sampler.accept(token);
-                lastToken = token;
-                if (!request.banEos() && eosIds.contains(token)) {
-                    reason = StopReason.EOS;
-                    break;
-                }
-                generated++;
-                String piece = stops.append(decoder.push(token));
-                if (!sink.accept(token, piece)) {
-                    sinkOpen = false;
-                    reason = StopReason.CANCELLED;
-                    break;
-                }
-                if (stops.stopped()) {
-                    reason = StopReason.STOP_STRING;
-                    break;
-                }
-                if (generated >= request.maxNewTokens()) {
-                    reason = StopReason.LENGTH;
-                    break;
-                }
-                if (main.position() >= maxContext || (guidance && negative.position() >= maxContext)) {
-                    reason = StopReason.CONTEXT_FULL;
-                    break;
-                }
-                if (closed) {
-                    reason = StopReason.CLOSED;
-                    break;
-                }
-                logits = main.forward(new int[] {token});
-                if (guidance) {
-                    uncond = negative.forward(new int[] {token});
-                }
-            }
+            outcome = loop.run(request, sink, sequence(main, maxContext), logits,
+                    guidance ? sequence(negative, maxContext) : null, uncond);
         } catch (IllegalStateException e) {
             // The engine refuses calls on a closed model; only close() can cause that here.
             if (!closed) {
                 throw new ModelLoadException("Generation failed: " + e.getMessage(), "Reload the model.", e);
             }
-            reason = StopReason.CLOSED;
+            outcome = new TokenLoop.Outcome(StopReason.CLOSED, loop.generated(), loop.lastToken(), true);
         } finally {
             main.close();
             if (negative != null) {
                 negative.close();
             }
         }
-        if (sinkOpen && reason != StopReason.CLOSED && reason != StopReason.STOP_STRING) {
-            String rest = stops.append(decoder.flush());
-            rest += stops.flush();
-            if (stops.stopped()) {
-                reason = StopReason.STOP_STRING;
-            }
-            if (!rest.isEmpty()) {
-                sink.accept(lastToken, rest);
-            }
-        }
+        StopReason reason = loop.finish(outcome, decoder::flush, sink);
         long t2 = System.nanoTime();
-        return new GenerationResult(stops.text(), prompt.length, generated, reason, t1 - t0, t2 - t1);
+        return new GenerationResult(stops.text(), prompt.length, outcome.generated(), reason, t1 - t0, t2 - t1);
+    }
+
+    /** An engine session as the shared loop sees it. */
+    private static TokenLoop.Sequence<RuntimeException> sequence(EngineSession s, int maxContext) {
+        return new TokenLoop.Sequence<>() {
+            @Override
+            public float[] append(int token) {
+                return s.forward(new int[] {token});
+            }
+
+            @Override
+            public boolean full() {
+                return s.position() >= maxContext;
+            }
+        };
     }
 
     @Override
