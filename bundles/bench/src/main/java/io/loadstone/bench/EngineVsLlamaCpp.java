@@ -4,6 +4,7 @@ import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.EngineSession;
 import io.loadstone.engine.KvCacheType;
+import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.SafetensorsWriter;
 import io.loadstone.gguf.GgmlType;
@@ -36,7 +37,8 @@ import java.util.stream.IntStream;
 /**
  * The pure-Java engine against llama.cpp on one synthetic model: TinyLlama-1.1B's shape (hidden
  * 2048, MLP 5632, 32/4 heads, vocab 32000) with random F16 weights, written once as a Hugging Face
- * safetensors folder (for the engine) and once as a GGUF (for llama.cpp) from the same weights.
+ * safetensors folder (for the engine), again rounded to bfloat16 (the engine's BF16 path), and
+ * once as a GGUF (for llama.cpp) from the same weights.
  * Both run in this process with the same thread count, prompt, number of generated tokens, greedy
  * decoding and an F16 KV cache.
  *
@@ -103,19 +105,23 @@ public final class EngineVsLlamaCpp {
                 Runtime.getRuntime().availableProcessors());
 
         Path hf = dir.resolve("hf-" + layers + "l");
+        Path hfBf16 = dir.resolve("hf-" + layers + "l-bf16");
         Path gguf = dir.resolve("model-" + layers + "l-f16.gguf");
         long t0 = System.nanoTime();
         // --keep leaves the files for the next run, which then measures in a JVM that has not
         // written them (the writer's own use of memory segments could otherwise shape the JIT's
         // profile of the kernels).
-        boolean reuse = keep && Files.isRegularFile(hf.resolve("model.safetensors")) && Files.isRegularFile(gguf);
+        boolean reuse = keep && Files.isRegularFile(hf.resolve("model.safetensors"))
+                && Files.isRegularFile(hfBf16.resolve("model.safetensors")) && Files.isRegularFile(gguf);
         if (!reuse) {
-            writeSafetensors(hf, layers);
+            writeSafetensors(hf, layers, DType.F16);
+            // The same values rounded to bfloat16: the engine's other half-precision path.
+            writeSafetensors(hfBf16, layers, DType.BF16);
             writeGguf(gguf, layers);
         }
         // Flush both files now: otherwise the kernel writes the dirty pages back while the first
         // contender runs (measured: the engine, which ran first, lost a third of its decode speed).
-        for (Path f : List.of(hf.resolve("model.safetensors"), gguf)) {
+        for (Path f : List.of(hf.resolve("model.safetensors"), hfBf16.resolve("model.safetensors"), gguf)) {
             try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f,
                     java.nio.file.StandardOpenOption.WRITE)) {
                 ch.force(true);
@@ -132,11 +138,16 @@ public final class EngineVsLlamaCpp {
         // Two passes, alternating, best of each: whatever else the machine does at one moment
         // (another process, page cache) then does not fall on one contender only.
         Result engine = null;
+        Result engineBf16 = null;
         Result llama = null;
         for (int pass = 1; pass <= 2; pass++) {
-            Result e = runEngine(hf, threads, tokens, gen, rounds);
+            Result e = runEngine("Java engine F16", hf, threads, tokens, gen, rounds);
             out.printf(Locale.ROOT, "pass %d engine:    prefill %.1f tok/s, decode %.2f tok/s, %s%n", pass, e.prefill,
                     e.decode, e.rss);
+            Result eb = runEngine("Java engine BF16", hfBf16, threads, tokens, gen, rounds);
+            out.printf(Locale.ROOT, "pass %d engine BF16: prefill %.1f tok/s, decode %.2f tok/s, %s%n", pass,
+                    eb.prefill, eb.decode, eb.rss);
+            engineBf16 = engineBf16 == null ? eb : engineBf16.best(eb);
             Result l = runLlamaCpp(gguf, threads, tokens, gen, rounds, dir);
             out.printf(Locale.ROOT, "pass %d llama.cpp: prefill %.1f tok/s, decode %.2f tok/s, %s%n", pass, l.prefill,
                     l.decode, l.rss);
@@ -147,11 +158,13 @@ public final class EngineVsLlamaCpp {
         out.println();
         out.printf(Locale.ROOT, "%-22s %8s %15s %15s  %s%n", "", "load s", "prefill tok/s", "decode tok/s",
                 "resident memory, model open");
-        for (Result r : List.of(engine, llama)) {
+        for (Result r : List.of(engine, engineBf16, llama)) {
             out.printf(Locale.ROOT, "%-22s %8.2f %15.1f %15.2f  %s%n", r.name, r.load, r.prefill, r.decode, r.rss);
         }
         out.printf(Locale.ROOT, "%-22s %8s %15.2f %15.2f%n", "engine / llama.cpp", "", engine.prefill / llama.prefill,
                 engine.decode / llama.decode);
+        out.printf(Locale.ROOT, "%-22s %8s %15.2f %15.2f%n", "engine BF16 / llama.cpp", "",
+                engineBf16.prefill / llama.prefill, engineBf16.decode / llama.decode);
         // Not a speed figure: a check that both ran the same model (the q/k permutation, the
         // weights), which would make the timings incomparable if wrong. F16 rounding in different
         // places lets near-tied greedy picks of random weights diverge late in the sequence.
@@ -172,11 +185,14 @@ public final class EngineVsLlamaCpp {
             Files.deleteIfExists(hf.resolve("model.safetensors"));
             Files.deleteIfExists(hf.resolve("config.json"));
             Files.deleteIfExists(hf);
+            Files.deleteIfExists(hfBf16.resolve("model.safetensors"));
+            Files.deleteIfExists(hfBf16.resolve("config.json"));
+            Files.deleteIfExists(hfBf16);
             Files.deleteIfExists(gguf);
         }
     }
 
-    private static Result runEngine(Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
+    private static Result runEngine(String name, Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
         EngineOptions o = EngineOptions.builder().threads(threads).kvCache(KvCacheType.F16)
                 .maxContext(tokens.length + gen + 16).build();
         long t0 = System.nanoTime();
@@ -202,7 +218,7 @@ public final class EngineVsLlamaCpp {
                     best[1] = Math.max(best[1], gen * 1e9 / (p2 - p1));
                 }
             }
-            return new Result("Java engine", load, best[0], best[1], Measurements.memory(), generated, promptLogits);
+            return new Result(name, load, best[0], best[1], Measurements.memory(), generated, promptLogits);
         }
     }
 
@@ -301,41 +317,46 @@ public final class EngineVsLlamaCpp {
                 new Matrix("mlp.down_proj.weight", "ffn_down.weight", HIDDEN, FFN, 0));
     }
 
-    private static void writeSafetensors(Path folder, int layers) throws IOException {
+    private static void writeSafetensors(Path folder, int layers, DType dtype) throws IOException {
         Files.createDirectories(folder);
         Files.writeString(folder.resolve("config.json"), """
                 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": %d, "intermediate_size": %d,
                  "num_hidden_layers": %d, "num_attention_heads": %d, "num_key_value_heads": %d, "vocab_size": %d,
                  "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "hidden_act": "silu",
-                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float16"}
-                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB));
+                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "%s"}
+                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB, dtype == DType.BF16 ? "bfloat16" : "float16"));
         List<SafetensorsWriter.Tensor> t = new ArrayList<>();
-        t.add(hfMatrix("model.embed_tokens.weight", VOCAB, HIDDEN));
+        t.add(hfMatrix("model.embed_tokens.weight", VOCAB, HIDDEN, dtype));
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
-            t.add(hfOnes(p + "input_layernorm.weight"));
+            t.add(hfOnes(p + "input_layernorm.weight", dtype));
             for (Matrix m : layerMatrices()) {
-                t.add(hfMatrix(p + m.hf, m.rows, m.cols));
+                t.add(hfMatrix(p + m.hf, m.rows, m.cols, dtype));
             }
-            t.add(hfOnes(p + "post_attention_layernorm.weight"));
+            t.add(hfOnes(p + "post_attention_layernorm.weight", dtype));
         }
-        t.add(hfOnes("model.norm.weight"));
-        t.add(hfMatrix("lm_head.weight", VOCAB, HIDDEN));
+        t.add(hfOnes("model.norm.weight", dtype));
+        t.add(hfMatrix("lm_head.weight", VOCAB, HIDDEN, dtype));
         SafetensorsWriter.write(folder.resolve("model.safetensors"), Map.of("format", "pt"), t);
     }
 
-    private static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols) {
-        return new SafetensorsWriter.Tensor(name, DType.F16, new long[] {rows, cols}, seg -> IntStream.range(0, rows)
+    private static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols, DType dtype) {
+        return new SafetensorsWriter.Tensor(name, dtype, new long[] {rows, cols}, seg -> IntStream.range(0, rows)
                 .parallel().forEach(r -> {
                     short[] buf = new short[cols];
                     row(name, r, buf);
+                    if (dtype == DType.BF16) {
+                        for (int c = 0; c < cols; c++) {
+                            buf[c] = Vectors.floatToBf16(Float.float16ToFloat(buf[c]));
+                        }
+                    }
                     MemorySegment.copy(buf, 0, seg, U16, (long) r * cols * 2, cols);
                 }));
     }
 
-    private static SafetensorsWriter.Tensor hfOnes(String name) {
-        short one = Float.floatToFloat16(1f);
-        return new SafetensorsWriter.Tensor(name, DType.F16, new long[] {HIDDEN}, seg -> {
+    private static SafetensorsWriter.Tensor hfOnes(String name, DType dtype) {
+        short one = dtype == DType.BF16 ? Vectors.floatToBf16(1f) : Float.floatToFloat16(1f);
+        return new SafetensorsWriter.Tensor(name, dtype, new long[] {HIDDEN}, seg -> {
             for (long i = 0; i < HIDDEN; i++) {
                 seg.set(U16, 2 * i, one);
             }

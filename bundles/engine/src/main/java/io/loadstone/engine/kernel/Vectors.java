@@ -87,10 +87,14 @@ public final class Vectors {
      * values): trained weights never hold them, and the branch-free form is ~10% faster.
      */
     public static FloatVector halfToFloat(ShortVector h) {
-        IntVector bits = (IntVector) h.convertShape(VectorOperators.S2I, I, 0);
-        IntVector magnitude = bits.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return magnitude.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts().or(sign).reinterpretAsFloats();
+        // Half bits to the top of an int, then an arithmetic shift by 3: the sign lands on bit 31
+        // (and copies of it on 30..28, masked off), exponent and mantissa on 27..13, where a float
+        // keeps them. Five operations where separate sign and magnitude paths took seven: F16
+        // decode is bound by these operations once memory is fast (measured on the 8-layer bench
+        // model: 42.9 -> 47.0 tok/s while the BF16 copy ran at 57). The multiply keeps the sign.
+        IntVector bits = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000);
+        return bits.reinterpretAsFloats().mul(0x1p112f);
     }
 
     /**
