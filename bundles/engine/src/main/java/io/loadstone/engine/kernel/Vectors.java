@@ -98,6 +98,16 @@ public final class Vectors {
     }
 
     /**
+     * Half bits placed where a float keeps sign, exponent and mantissa, without the rescaling:
+     * the value is the half's times 2^-112. For dot products, which multiply their sum by
+     * 2^112 once instead of every weight (see {@link MatVec#dotF16}).
+     */
+    public static FloatVector halfToFloatScaledDown(ShortVector h) {
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16)
+                .lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats();
+    }
+
+    /**
      * IEEE half → float including infinities and NaN, for values the engine wrote itself (the
      * F16 KV cache), where an overflowing activation must stay infinite rather than wrap.
      */
