@@ -1,16 +1,16 @@
 package io.loadstone.loader.llamacpphf;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 import io.loadstone.tokenizer.TokenizerFactory;
 import io.loadstone.tokenizer.hf.JniTokenizerLibrary;
+import io.loadstone.testsupport.Logits;
+import io.loadstone.testsupport.NativeLibraries;
+import io.loadstone.testsupport.SharedModels;
 
 /**
  * What the DS component gets in OSGi, built directly: llama.cpp and the tokenizers library loaded
@@ -28,23 +28,14 @@ final class TestFiles {
     }
 
     static Path library() {
-        String p = System.getProperty("loadstone.llamacpp.library");
-        assumeTrue(p != null && Files.isRegularFile(Path.of(p)),
-                "native library not unpacked (system property loadstone.llamacpp.library=" + p + ")");
-        return Path.of(p);
+        return NativeLibraries.llamaCpp();
     }
 
     /** One library per test JVM: a JNI library cannot be loaded twice into one class loader. */
     static synchronized TokenizerFactory tokenizers() {
         if (factory == null) {
-            String dir = System.getProperty("loadstone.tokenizer.natives");
-            String files = System.getProperty("loadstone.tokenizer.native.files");
-            if (dir == null || files == null) {
-                throw new IllegalStateException("Run the tests through Maven: the pom passes the native library paths");
-            }
-            List<Path> libs = Arrays.stream(files.split(",")).map(f -> Path.of(dir).resolve(f.trim())).toList();
             try {
-                factory = JniTokenizerLibrary.load(libs, "djl-tokenizers-0.36.0");
+                factory = JniTokenizerLibrary.load(NativeLibraries.tokenizers(), "djl-tokenizers-0.36.0");
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
@@ -53,9 +44,7 @@ final class TestFiles {
     }
 
     static Path models() {
-        Path dir = Path.of(System.getProperty("loadstone.shared.models", "../../../shared/models"));
-        assumeTrue(Files.isDirectory(dir), "shared models folder " + dir.toAbsolutePath() + " is absent");
-        return dir;
+        return SharedModels.root();
     }
 
     static Path stories() {
@@ -79,13 +68,6 @@ final class TestFiles {
     }
 
     static double maxAbsDiff(float[] a, float[] b) {
-        if (a.length != b.length) {
-            throw new AssertionError("lengths differ: " + a.length + " vs " + b.length);
-        }
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
+        return Logits.maxAbsDiff(a, b);
     }
 }

@@ -1,18 +1,18 @@
 package io.loadstone.loader.llamacpp;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import io.loadstone.testsupport.Logits;
+import io.loadstone.testsupport.NativeLibraries;
+import io.loadstone.testsupport.References;
+import io.loadstone.testsupport.SharedModels;
 
 import java.io.IOException;
-import java.io.Reader;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 
 import io.loadstone.gguf.GgufFile;
 import io.loadstone.gguf.GgufTensor;
@@ -25,16 +25,11 @@ final class TestFiles {
     }
 
     static Path library() {
-        String p = System.getProperty("loadstone.llamacpp.library");
-        assumeTrue(p != null && Files.isRegularFile(Path.of(p)),
-                "native library not unpacked (system property loadstone.llamacpp.library=" + p + ")");
-        return Path.of(p);
+        return NativeLibraries.llamaCpp();
     }
 
     static Path models() {
-        Path dir = Path.of(System.getProperty("loadstone.shared.models", "../../../shared/models"));
-        assumeTrue(Files.isDirectory(dir), "shared models folder " + dir.toAbsolutePath() + " is absent");
-        return dir;
+        return SharedModels.root();
     }
 
     static Path stories() {
@@ -42,35 +37,19 @@ final class TestFiles {
     }
 
     static JsonObject reference() throws IOException {
-        try (Reader r = Files.newBufferedReader(models().resolve("stories260K-lora-r8").resolve("reference.json"))) {
-            return JsonParser.parseReader(r).getAsJsonObject();
-        }
+        return References.stories();
     }
 
     static int[] ints(JsonObject o, String key) {
-        var a = o.getAsJsonArray(key);
-        int[] out = new int[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).getAsInt();
-        }
-        return out;
+        return References.ints(o.getAsJsonArray(key));
     }
 
     static float[] floats(JsonObject o, String key) {
-        var a = o.getAsJsonArray(key);
-        float[] out = new float[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).getAsFloat();
-        }
-        return out;
+        return References.floats(o.getAsJsonArray(key));
     }
 
     static double maxAbsDiff(float[] a, float[] b) {
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
+        return Logits.maxAbsDiff(a, b);
     }
 
     /** A copy of stories260K with some metadata entries replaced (same tensors). */
