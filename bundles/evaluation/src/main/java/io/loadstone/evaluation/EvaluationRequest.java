@@ -3,7 +3,8 @@ package io.loadstone.evaluation;
 /**
  * What to evaluate.
  *
- * @param model     a loaded model's name, or null/blank for the most recently loaded one
+ * @param model     a model's name (loaded first with its settings when it is not loaded), or
+ *                  null/blank for the most recently loaded one
  * @param dataset   a {@code *.txt} file name inside the datasets folder, or null when {@code text} is given
  * @param text      pasted text, or null when {@code dataset} is given (exactly one of the two)
  * @param stride    tokens between window starts, at least 1 (text-generation-webui's default is 512;

@@ -5,7 +5,7 @@
  * keeps every result in {@code logs/evaluations.csv}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.loadstone.evaluation;
 
 import org.osgi.annotation.bundle.Export;

@@ -9,6 +9,7 @@ import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
 import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.evaluation.EvaluationProgress;
 import io.loadstone.evaluation.EvaluationRequest;
 import io.loadstone.evaluation.EvaluationResult;
 import io.loadstone.evaluation.PerplexityEvaluator;
@@ -22,12 +23,14 @@ import io.loadstone.evaluation.PerplexityMethod;
         "osgi.command.function=perplexity", "osgi.command.function=evaluations" })
 public final class EvaluationCommands {
 
-    static final String USAGE = "Usage: perplexity [-m MODEL] [-s STRIDE] [-l MAX_LENGTH] [--method windows|chunks] "
+    static final String USAGE = "Usage: perplexity [-m MODEL[,MODEL...]] [-s STRIDE] [-l MAX_LENGTH] [--method windows|chunks] "
             + "[-f] [-c COMMENT] DATASET_FILE | \"TEXT...\"\n"
             + "  DATASET_FILE: a .txt file in the datasets folder (.txt optional); anything else is evaluated as text.\n"
             + "  -s 512 (default), 1 = slowest and most accurate; -l 0 (default) = the model's context length;\n"
             + "  --method windows (text-generation-webui, default) or chunks (llama.cpp's perplexity tool);\n"
-            + "  -f evaluates again even when the log has this combination.\n";
+            + "  -f evaluates again even when the log has this combination;\n"
+            + "  -m a,b,c evaluates each model in turn, loading one that is not loaded with its saved settings\n"
+            + "  (a failure is reported and the next model follows); default: the loaded model.\n";
 
     private final PerplexityEvaluator evaluator;
 
@@ -81,19 +84,49 @@ public final class EvaluationCommands {
                     + "\n";
         }
         boolean isDataset = i == args.length - 1 && isDataset(rest);
-        EvaluationRequest request = new EvaluationRequest(model, isDataset ? rest : null, isDataset ? null : rest,
-                stride, maxLength, method, force, comment);
-        PrintStream out = System.out; // Gogo routes the session's output through System.out.
-        try {
-            EvaluationResult r = evaluator.evaluate(request, (done, total) -> {
-                out.print("\rwindow " + done + "/" + total);
-                out.flush();
-                return !Thread.currentThread().isInterrupted();
-            });
-            return "\n" + describe(r) + "\n";
-        } catch (ModelLoadException e) {
-            return "\nFailed: " + e.userMessage() + "\n";
+        List<String> models = model == null ? java.util.Collections.singletonList(null)
+                : java.util.Arrays.stream(model.split(",")).map(String::strip).filter(m -> !m.isEmpty()).toList();
+        if (models.isEmpty()) {
+            return "No model named after -m.\n" + USAGE;
         }
+        PrintStream out = System.out; // Gogo routes the session's output through System.out.
+        StringBuilder summary = new StringBuilder();
+        for (int k = 0; k < models.size() && !Thread.currentThread().isInterrupted(); k++) {
+            String m = models.get(k);
+            String prefix = models.size() > 1 ? "[" + (k + 1) + "/" + models.size() + "] " + m + ": " : "";
+            EvaluationRequest request = new EvaluationRequest(m, isDataset ? rest : null, isDataset ? null : rest,
+                    stride, maxLength, method, force, comment);
+            boolean[] loading = new boolean[1];
+            try {
+                EvaluationResult r = evaluator.evaluate(request, new EvaluationProgress() {
+                    @Override
+                    public boolean progress(int done, int total) {
+                        loading[0] = false;
+                        out.print("\r" + prefix + "window " + done + "/" + total);
+                        out.flush();
+                        return !Thread.currentThread().isInterrupted();
+                    }
+
+                    @Override
+                    public boolean loading(String name, String loaderId) {
+                        loading[0] = true;
+                        out.print("\r" + prefix + "loading " + name + " with " + loaderId + " ...");
+                        out.flush();
+                        return !Thread.currentThread().isInterrupted();
+                    }
+                });
+                summary.append('\n').append(describe(r)).append('\n');
+            } catch (ModelLoadException e) {
+                if (models.size() == 1) {
+                    return "\nFailed: " + e.userMessage() + "\n";
+                }
+                String line = loading[0] ? "Failed to load " + m + ": " + e.userMessage() + " — moving on."
+                        : "Failed: " + m + ": " + e.userMessage() + (k + 1 < models.size() ? " — moving on." : "");
+                out.println("\n" + line);
+                summary.append('\n').append(line).append('\n');
+            }
+        }
+        return summary.toString();
     }
 
     public String evaluations() {

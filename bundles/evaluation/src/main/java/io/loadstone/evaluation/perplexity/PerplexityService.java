@@ -28,6 +28,7 @@ import org.osgi.service.metatype.annotations.Designate;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.runtime.ModelLogits;
 import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.api.runtime.ModelSettings;
 import io.loadstone.evaluation.EvaluationProgress;
 import io.loadstone.evaluation.EvaluationRequest;
 import io.loadstone.evaluation.EvaluationResult;
@@ -35,10 +36,11 @@ import io.loadstone.evaluation.PerplexityEvaluator;
 import io.loadstone.evaluation.PerplexityMethod;
 
 /**
- * The perplexity evaluator: validates a request, takes the loaded model's logits from the
- * runtime, runs the chosen method and logs the result. Works on the model that is loaded; it
- * never loads or unloads one itself (text-generation-webui reloads models for a multi-model
- * run; here the caller loads, so a running chat is never pulled from under its user).
+ * The perplexity evaluator: validates a request, takes the model's logits from the runtime,
+ * runs the chosen method and logs the result. A named model that is not loaded is loaded with
+ * its settings first (text-generation-webui does the same for each model of a multi-model
+ * run) and left loaded; it never unloads one itself: the runtime's memory budget decides what
+ * has to go, so a model a chat uses is only unloaded when the new one would not fit beside it.
  */
 @Component(service = PerplexityEvaluator.class, configurationPid = EvaluationConfig.PID)
 @Designate(ocd = EvaluationConfig.class)
@@ -53,6 +55,7 @@ public final class PerplexityService implements PerplexityEvaluator {
     private final Path home;
     private volatile Datasets datasets;
     private volatile EvaluationLog log;
+    private volatile LoadMemory loads;
 
     /** A short original text (written for Loadstone, no third-party text) so the menu is never empty. */
     static final String SAMPLE = "datasets/loadstone-story.txt";
@@ -96,7 +99,9 @@ public final class PerplexityService implements PerplexityEvaluator {
 
     private void configure(String datasetsDir, String logsDir) {
         datasets = new Datasets(home.resolve(datasetsDir).toAbsolutePath().normalize());
-        log = new EvaluationLog(home.resolve(logsDir).toAbsolutePath().normalize().resolve("evaluations.csv"));
+        Path logs = home.resolve(logsDir).toAbsolutePath().normalize();
+        log = new EvaluationLog(logs.resolve("evaluations.csv"));
+        loads = new LoadMemory(logs.resolve("evaluation-loads.csv"));
     }
 
     private static Path home(String h) {
@@ -154,8 +159,26 @@ public final class PerplexityService implements PerplexityEvaluator {
         String dataset = hasDataset ? ds.canonicalName(request.dataset()) : "pasted:" + sha12(request.text());
         String text = hasDataset ? ds.read(request.dataset()) : request.text();
 
-        ModelLogits model = manager.logits(request.model() == null || request.model().isBlank() ? null
-                : request.model().strip());
+        String name = request.model() == null || request.model().isBlank() ? null : request.model().strip();
+        LoadMemory lm = loads;
+        String loadedWith = null;
+        if (name != null && manager.loaded(name).isEmpty()) {
+            ModelSettings settings = settingsToLoad(name);
+            String settingsText = compact(settings.options());
+            if (!request.force()) {
+                Optional<EvaluationResult> logged = loggedBeforeLoading(lg, lm, settings, settingsText, dataset,
+                        method, request);
+                if (logged.isPresent()) {
+                    return logged.get();
+                }
+            }
+            if (progress != null && !progress.loading(name, settings.loader())) {
+                throw new ModelLoadException("The evaluation was cancelled before loading '" + name + "'.", "");
+            }
+            manager.load(name, settings.loader(), settings.options());
+            loadedWith = settingsText;
+        }
+        ModelLogits model = manager.logits(name);
         int ctx = model.contextLength();
         int maxLength = request.maxLength() == 0 ? ctx : request.maxLength();
         if (maxLength <= 0) {
@@ -188,6 +211,9 @@ public final class PerplexityService implements PerplexityEvaluator {
         int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
         String options = compact(model.options());
         String comment = request.comment() == null ? "" : request.comment();
+        if (loadedWith != null) {
+            lm.remember(model.model(), model.loaderId(), loadedWith, new LoadMemory.Load(options, ctx));
+        }
 
         if (!request.force()) {
             Optional<EvaluationResult> logged = lg.find(model.model(), model.loaderId(), options, dataset, method,
@@ -223,6 +249,45 @@ public final class PerplexityService implements PerplexityEvaluator {
                 seconds, Instant.now(), comment, false);
         lg.append(result);
         return result;
+    }
+
+    /**
+     * The settings a model that is not loaded is loaded with (as the model menu shows them),
+     * refused before loading when no installed loader fits it or the one chosen exposes no logits.
+     */
+    private ModelSettings settingsToLoad(String name) throws ModelLoadException {
+        ModelSettings settings = manager.settings(name); // "There is no model named ..." with the list
+        if (settings.loader() == null) {
+            String hint = manager.models().stream().filter(e -> e.name().equals(settings.model())).findFirst()
+                    .map(e -> e.hint()).orElse("");
+            throw new ModelLoadException("No installed loader can load '" + name + "', so it cannot be evaluated.",
+                    hint.isEmpty() ? "Install a loader bundle that accepts it (Plugins tab)." : hint);
+        }
+        boolean logits = manager.loaders().stream().filter(l -> l.id().equals(settings.loader())).findFirst()
+                .map(l -> l.capabilities().logits()).orElse(false);
+        if (!logits) {
+            throw new ModelLoadException("The " + settings.loader() + " loader (the one '" + name + "' would be "
+                    + "loaded with) exposes no logits, so '" + name + "' cannot be evaluated.", "Save another loader"
+                            + " for it on the Model tab (llama.cpp, llamacpp_HF or Transformers), then evaluate again.");
+        }
+        return settings;
+    }
+
+    /**
+     * The logged result for a model that is not loaded, found without loading it: the load these
+     * settings gave last time tells the effective options and context the log is keyed by.
+     */
+    private static Optional<EvaluationResult> loggedBeforeLoading(EvaluationLog lg, LoadMemory lm,
+            ModelSettings settings, String settingsText, String dataset, PerplexityMethod method,
+            EvaluationRequest request) throws ModelLoadException {
+        Optional<LoadMemory.Load> known = lm.find(settings.model(), settings.loader(), settingsText);
+        if (known.isEmpty()) {
+            return Optional.empty();
+        }
+        int maxLength = request.maxLength() == 0 ? known.get().contextLength() : request.maxLength();
+        int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
+        return lg.find(settings.model(), settings.loader(), known.get().options(), dataset, method, stride,
+                maxLength);
     }
 
     /** The effective options as "k=v, k=v", sorted by key so the same load always gives the same text. */

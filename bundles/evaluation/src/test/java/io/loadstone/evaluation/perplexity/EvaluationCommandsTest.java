@@ -50,4 +50,29 @@ class EvaluationCommandsTest {
         assertTrue(log.contains("# a, b"), log);
         assertEquals(PerplexityMethod.CHUNKS, service.history().get(4).method());
     }
+
+    @Test
+    void severalModelsRunInTurnAndAMissingOneIsReportedAndPassedOver() throws Exception {
+        BigramModel model = new BigramModel(16);
+        ModelManager manager = (ModelManager) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {ModelManager.class }, (p, m, a) -> switch (m.getName()) {
+                    case "loaded" -> "bigram".equals(a[0]) ? java.util.Optional.of(new io.loadstone.api.runtime
+                            .LoadedModelState("bigram", null, java.time.Instant.now(), java.time.Instant.now(), 0))
+                            : java.util.Optional.empty();
+                    case "settings" -> throw new io.loadstone.api.loader.ModelLoadException("There is no model named '"
+                            + a[0] + "' in models.", "Available: bigram.");
+                    default -> model;
+                });
+        PerplexityService service = new PerplexityService(manager, home, "datasets", "logs");
+        Files.createDirectories(service.datasetsDir());
+        Files.writeString(service.datasetsDir().resolve("tiny.txt"), "abcc");
+        EvaluationCommands shell = new EvaluationCommands(service);
+
+        String out = shell.perplexity("-m", "bigram, nope,bigram", "-s", "3", "-l", "4", "tiny");
+        assertTrue(out.contains("Failed: nope: There is no model named 'nope' in models. Available: bigram. — moving on."),
+                out);
+        assertEquals(2, out.lines().filter(l -> l.startsWith("bigram")).count(), out);
+        assertTrue(out.contains("from the log"), "the second bigram is the first one's result: " + out);
+        assertTrue(shell.perplexity("-m", " , ", "tiny").startsWith("No model named after -m."));
+    }
 }

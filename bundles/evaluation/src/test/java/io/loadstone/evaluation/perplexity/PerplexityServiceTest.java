@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.evaluation.EvaluationProgress;
 import io.loadstone.evaluation.EvaluationRequest;
 import io.loadstone.evaluation.EvaluationResult;
 import io.loadstone.evaluation.PerplexityMethod;
@@ -39,18 +40,61 @@ class PerplexityServiceTest {
         service = new PerplexityService(manager(), home, "training/datasets", "logs");
     }
 
-    /** A ModelManager that only knows logits(): the loaded bigram model, or a loader without logits. */
+    /** Names loaded now ("bigram" and "echo" unless a test unloads them). */
+    final java.util.Set<String> loadedNames = new java.util.HashSet<>(List.of("bigram", "echo"));
+    /** Loads asked for: "model loader options". */
+    final List<String> loads = new ArrayList<>();
+    /** Loader of the "bigram" model's settings, and whether a load fails. */
+    String bigramLoader = "Fake";
+    ModelLoadException loadFailure;
+
+    /**
+     * A ModelManager with the loaded bigram model's logits, a loader without logits ("echo"), and
+     * settings/load for "bigram" when it is not loaded ("nope" is no model at all).
+     */
     private ModelManager manager() {
         return (ModelManager) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {
                 ModelManager.class }, (proxy, method, args) -> {
-                    if (method.getName().equals("logits")) {
-                        if ("echo".equals(args[0])) {
-                            throw new ModelLoadException("The Echo loader exposes no logits.", "Use Transformers.");
+                    switch (method.getName()) {
+                        case "logits" -> {
+                            if ("echo".equals(args[0])) {
+                                throw new ModelLoadException("The Echo loader exposes no logits.", "Use Transformers.");
+                            }
+                            return model;
                         }
-                        return model;
+                        case "loaded" -> {
+                            return loadedNames.contains((String) args[0]) ? java.util.Optional.of(
+                                    new io.loadstone.api.runtime.LoadedModelState((String) args[0], null,
+                                            java.time.Instant.now(), java.time.Instant.now(), 0))
+                                    : java.util.Optional.empty();
+                        }
+                        case "settings" -> {
+                            if (!"bigram".equals(args[0])) {
+                                throw new ModelLoadException("There is no model named '" + args[0] + "' in models.",
+                                        "Available: bigram.");
+                            }
+                            return new io.loadstone.api.runtime.ModelSettings("bigram", bigramLoader,
+                                    java.util.Map.of("n_ctx", 0L, "b", "x,y"), null, List.of());
+                        }
+                        case "loaders" -> {
+                            return List.of(loader("Fake", true), loader("Echo", false));
+                        }
+                        case "load" -> {
+                            loads.add(args[0] + " " + args[1] + " " + new java.util.TreeMap<>((java.util.Map<?, ?>) args[2]));
+                            if (loadFailure != null) {
+                                throw loadFailure;
+                            }
+                            loadedNames.add((String) args[0]);
+                            return null;
+                        }
+                        default -> throw new UnsupportedOperationException(method.getName());
                     }
-                    throw new UnsupportedOperationException(method.getName());
                 });
+    }
+
+    private static io.loadstone.api.runtime.LoaderInfo loader(String id, boolean logits) {
+        return new io.loadstone.api.runtime.LoaderInfo(id, "", "", "", new io.loadstone.api.loader.Capabilities(
+                io.loadstone.api.loader.Capabilities.LoraSupport.NONE, false, logits, java.util.Set.of()), List.of());
     }
 
     private EvaluationResult text(String text, int stride, int maxLength, PerplexityMethod method)
@@ -235,6 +279,83 @@ class PerplexityServiceTest {
                 "missing", null, 512, 0, null, false, ""), null));
         assertMessage("There is no dataset 'notes.md.txt'", () -> service.evaluate(new EvaluationRequest(null,
                 "notes.md", null, 512, 0, null, false, ""), null));
+    }
+
+    @Test
+    void aModelThatIsNotLoadedIsLoadedWithItsSettingsAndTheLogIsReadBeforeLoadingNextTime() throws Exception {
+        loadedNames.remove("bigram");
+        List<String> phases = new ArrayList<>();
+        EvaluationProgress progress = new EvaluationProgress() {
+            @Override
+            public boolean progress(int done, int total) {
+                phases.add(done + "/" + total);
+                return true;
+            }
+
+            @Override
+            public boolean loading(String m, String loader) {
+                phases.add("loading " + m + " with " + loader);
+                return true;
+            }
+        };
+        EvaluationRequest req = new EvaluationRequest("bigram", null, "abcc", 512, 0, null, false, "");
+        EvaluationResult first = service.evaluate(req, progress);
+        assertFalse(first.fromLog());
+        assertEquals(List.of("bigram Fake {b=x,y, n_ctx=0}"), loads, "loaded with the settings' loader and options");
+        assertEquals(List.of("loading bigram with Fake", "0/1", "1/1"), phases);
+        // The effective options differ from the settings (n_ctx 0 became 16): remembered beside the log.
+        assertEquals("b=x,y, n_ctx=16", first.options());
+
+        loadedNames.remove("bigram"); // evicted meanwhile
+        phases.clear();
+        EvaluationResult again = service.evaluate(req, progress);
+        assertTrue(again.fromLog());
+        assertEquals(first.perplexity(), again.perplexity(), 0.0);
+        assertEquals(1, loads.size(), "answered from the log without loading");
+        assertEquals(List.of(), phases);
+
+        // Other settings: not known, so loaded (and then evaluated, a new combination for the log).
+        EvaluationRequest other = new EvaluationRequest("bigram", null, "abcc", 256, 0, null, false, "");
+        loadedNames.remove("bigram");
+        assertFalse(service.evaluate(other, null).fromLog());
+        assertEquals(2, loads.size());
+        // Forced: loads even though the log has it.
+        loadedNames.remove("bigram");
+        assertFalse(service.evaluate(new EvaluationRequest("bigram", null, "abcc", 512, 0, null, true, ""), null)
+                .fromLog());
+        assertEquals(3, loads.size());
+    }
+
+    @Test
+    void notAModelALoaderWithoutLogitsALoadFailureAndACancelBeforeLoadingAreClearErrors() throws Exception {
+        loadedNames.remove("bigram");
+        assertMessage("There is no model named 'nope'", () -> service.evaluate(new EvaluationRequest("nope", null,
+                "abcc", 512, 0, null, false, ""), null));
+        bigramLoader = "Echo";
+        assertMessage("The Echo loader (the one 'bigram' would be loaded with) exposes no logits", () -> service
+                .evaluate(new EvaluationRequest("bigram", null, "abcc", 512, 0, null, false, ""), null));
+        bigramLoader = "Fake";
+        loadFailure = new ModelLoadException("out of memory loading bigram", "Use a smaller n_ctx.");
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> service.evaluate(new EvaluationRequest(
+                "bigram", null, "abcc", 512, 0, null, false, ""), null));
+        assertEquals("out of memory loading bigram", e.getMessage());
+        assertEquals("Use a smaller n_ctx.", e.fix());
+        loadFailure = null;
+        assertMessage("cancelled before loading 'bigram'", () -> service.evaluate(new EvaluationRequest("bigram",
+                null, "abcc", 512, 0, null, false, ""), new EvaluationProgress() {
+                    @Override
+                    public boolean progress(int done, int total) {
+                        return true;
+                    }
+
+                    @Override
+                    public boolean loading(String m, String loader) {
+                        return false;
+                    }
+                }));
+        assertEquals(1, loads.size(), "only the failing load: neither the echo-loader one nor the cancelled one");
+        assertTrue(model.calls.isEmpty());
+        assertFalse(Files.exists(service.logFile()));
     }
 
     private static void assertMessage(String part, org.junit.jupiter.api.function.Executable call) {
