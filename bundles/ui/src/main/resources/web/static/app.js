@@ -137,6 +137,7 @@ async function refreshAll() {
     renderModelTab();
     renderGenerateTab();
     renderEvalModel();
+    renderEvalModels();
   } catch (e) {
     if (e.status !== 401) status('#model-status', 'Cannot reach the runtime: ' + e.message, 'error');
   }
@@ -849,11 +850,32 @@ function renderEvalModel() {
   return ok;
 }
 
+// The models folder for "Evaluate selected models", keeping the selection across refreshes.
+function renderEvalModels() {
+  const sel = $('#eval-models');
+  const st = ui.state;
+  if (!st) return;
+  const picked = new Set(selectedEvalModels());
+  const names = st.models.map((m) => m.name).join('\n');
+  if (sel.dataset.names !== names) {
+    sel.replaceChildren(...st.models.map((m) => el('option', { value: m.name, text: m.name })));
+    sel.dataset.names = names;
+  }
+  const loaded = new Set(st.loaded.map((m) => m.name));
+  for (const o of sel.options) {
+    o.selected = picked.has(o.value);
+    o.textContent = o.value + (loaded.has(o.value) ? '  ● loaded' : '');
+  }
+  updateEvalButtons();
+}
+function selectedEvalModels() { return [...$('#eval-models').selectedOptions].map((o) => o.value); }
+
 function updateEvalButtons(modelOk) {
   const ok = modelOk === undefined ? ui.evalModelOk : modelOk;
   ui.evalModelOk = ok;
   const available = !!(ui.evaluation && ui.evaluation.available);
   $('#eval-start').disabled = !available || !ok || !!ui.evalRunning;
+  $('#eval-start-selected').disabled = !available || !!ui.evalRunning || selectedEvalModels().length === 0;
   $('#eval-dataset').disabled = !available;
   $('#eval-refresh').disabled = !available;
 }
@@ -932,25 +954,42 @@ function renderEvalJob(j) {
     card = el('div', { class: 'job', 'data-job': j.id },
       el('div', { class: 'head' }, el('span', { class: 'name' }), el('span', { class: 'act' })),
       el('div', { class: 'bar', role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, el('span')),
-      el('div', { class: 'meta' }));
+      el('div', { class: 'meta' }),
+      el('div', { class: 'lines' }));
     box.replaceChildren(card);
   }
   if (j.state === 'running') ui.evalWatched[j.id] = true;
   ui.evalRunning = j.state === 'running';
   const pct = Math.round((j.fraction || 0) * 1000) / 10;
   card.className = 'job ' + j.state;
-  card.querySelector('.name').textContent = j.model + ' on ' + j.source;
+  const several = j.several && j.count > 1;
+  card.querySelector('.name').textContent = (several && j.state === 'running' ? 'Model ' + j.index + ' of ' + j.count + ': ' : '')
+    + (several && j.state !== 'running' ? j.count + ' models' : j.model) + ' on ' + j.source;
   const bar = card.querySelector('.bar');
   bar.setAttribute('aria-valuenow', String(pct));
   bar.setAttribute('aria-label', 'Evaluation of ' + j.model);
   bar.firstChild.style.width = pct + '%';
-  card.querySelector('.meta').textContent = j.state === 'running'
+  const entries = j.entries || [];
+  const okCount = entries.filter((e) => !e.error).length;
+  card.querySelector('.meta').textContent = j.state === 'running' && j.phase === 'loading'
+    ? 'Loading ' + j.model + (j.loader ? ' with ' + j.loader : '') + '… · ' + j.seconds.toFixed(1) + ' s'
+    : several && j.state !== 'running'
+      ? okCount + ' of ' + j.count + ' models evaluated' + (entries.length > okCount ? ' · ' + (entries.length - okCount) + ' failed' : '')
+        + ' · ' + j.seconds.toFixed(1) + ' s'
+    : j.state === 'running'
     ? (j.windowsTotal ? j.windowsDone + ' / ' + j.windowsTotal + ' windows · ' + pct.toFixed(1) + ' %' : 'Tokenizing…')
       + ' · ' + j.seconds.toFixed(1) + ' s'
     : j.state === 'done' && j.result && !j.result.from_log
       ? j.result.windows + ' windows · ' + j.result.tokens + ' tokens · ' + j.result.seconds.toFixed(1) + ' s'
       : j.state === 'done' && j.result ? 'already in the log: not run again'
         : j.windowsTotal ? j.windowsDone + ' / ' + j.windowsTotal + ' windows' : '';
+  card.querySelector('.lines').replaceChildren(...(j.lines || []).map((t) => el('div', { class: 'line', text: t })));
+  // Each model's result row appears as soon as it is logged, not only at the end of the run.
+  if (j.state === 'running' && entries.length > (ui.evalEntries[j.id] || 0)) {
+    ui.evalEntries[j.id] = entries.length;
+    const last = entries[entries.length - 1];
+    if (!last.error) { ui.evalLast = last; refreshEvaluation(); }
+  }
   const act = card.querySelector('.act');
   if (j.state === 'running') {
     if (!act.firstChild) {
@@ -972,7 +1011,16 @@ function evalFinished(j) {
   if (j.state === 'running' || ui.evalEnded[j.id]) return;
   ui.evalEnded[j.id] = true;
   ui.evalRunning = false;
-  if (j.state === 'done') {
+  if (j.several) {
+    const okOnes = (j.entries || []).filter((e) => !e.error);
+    if (okOnes.length) ui.evalLast = okOnes[okOnes.length - 1];
+    status('#eval-status', j.message || j.state, j.state === 'done' && okOnes.length === j.count ? 'ok'
+      : j.state === 'cancelled' ? '' : 'error');
+    for (const e of okOnes) log('perplexity of ' + e.model + ' on ' + j.source + ': ' + fmtPpl(e.perplexity) + (e.from_log ? ' (from the log)' : ''));
+    for (const l of j.lines || []) log(l, 'error');
+    if (j.state === 'cancelled') log('evaluation of ' + j.count + ' models cancelled at ' + j.model);
+    refreshEvaluation();
+  } else if (j.state === 'done') {
     ui.evalLast = j.result;
     status('#eval-status', j.message, 'ok');
     log('perplexity of ' + j.model + ' on ' + j.source + ': ' + fmtPpl(j.result.perplexity) + (j.result.from_log ? ' (from the log)' : ''));
@@ -987,27 +1035,28 @@ function evalFinished(j) {
   updateEvalButtons();
 }
 
-async function evalStart() {
+async function evalStart(ev, selected) {
   const text = $('#eval-text').value;
   const dataset = $('#eval-dataset').value;
   const body = { method: $('#eval-method').value, comment: $('#eval-comment').value, force: $('#eval-force').checked };
   const num = (sel, name) => { const v = $(sel).value.trim(); if (v !== '') body[name] = Number(v); };
   num('#eval-stride', 'stride');
   num('#eval-max-length', 'max_length');
+  if (selected) body.models = selectedEvalModels();
   if (text.trim()) body.text = text;
   else if (dataset) body.dataset = dataset;
   else {
     status('#eval-status', 'Choose a dataset from ' + ((ui.evaluation && ui.evaluation.datasetsDir) || 'the datasets folder') + ' or paste a text.', 'error');
     return;
   }
-  const b = $('#eval-start');
-  b.disabled = true;
+  $('#eval-start').disabled = true;
+  $('#eval-start-selected').disabled = true;
   status('#eval-status', 'Starting…', 'busy');
   try {
     const j = await api('ui/api/evaluation', { json: body });
     // A short evaluation can end (its event already shown) before this answer arrives.
     if (!ui.evalEnded[j.id]) {
-      status('#eval-status', 'Evaluating ' + j.model + ' on ' + j.source + '…', 'busy');
+      status('#eval-status', 'Evaluating ' + (j.several && j.count > 1 ? j.count + ' models' : j.model) + ' on ' + j.source + '…', 'busy');
       renderEvalJob(j);
     }
   } catch (e) {
@@ -1019,7 +1068,10 @@ async function evalStart() {
 
 ui.evalEnded = {};
 ui.evalWatched = {};
-$('#eval-start').addEventListener('click', evalStart);
+ui.evalEntries = {};
+$('#eval-start').addEventListener('click', (ev) => evalStart(ev, false));
+$('#eval-start-selected').addEventListener('click', (ev) => evalStart(ev, true));
+$('#eval-models').addEventListener('change', () => updateEvalButtons());
 $('#eval-refresh').addEventListener('click', refreshEvaluation);
 // llama.cpp's chunks do not overlap: stride has no effect there.
 $('#eval-method').addEventListener('change', () => { $('#eval-stride').disabled = $('#eval-method').value === 'chunks'; });

@@ -37,7 +37,9 @@ import jakarta.servlet.http.HttpServletResponse;
  * <li>{@code POST /ui/api/evaluation} (or {@code /ui/api/evaluation/start}): start a job, 409 while one runs;
  * progress and the end go to every page as {@code evaluation} events;</li>
  * <li>{@code POST /ui/api/evaluation/cancel};</li>
- * <li>{@code POST /v1/internal/perplexity}: for scripts, synchronous, the result as JSON;</li>
+ * <li>{@code POST /v1/internal/perplexity}: for scripts, synchronous, the result as JSON; with
+ * {@code "models": [..]} every model in turn (each loaded with its settings when it is not loaded) and
+ * {@code {"object": "list", "results": [..]}}, one result or {@code error} per model;</li>
  * <li>{@code GET /v1/internal/evaluations}: the logged results, newest first.</li>
  * </ul>
  * The exact {@code /v1/internal/...} patterns win over the OpenAI servlet's {@code /v1/*}; the access filter
@@ -226,9 +228,42 @@ public final class EvaluationServlet extends HttpServlet {
                     + " perplexity tool), not \"" + p.string("method", "") + "\".");
         }
         String comment = p.string("comment", "");
+        List<String> models = models(p);
+        if (models != null && model != null) {
+            throw ApiException.badRequest("models", "ambiguous_input", "Give either 'model' (one model) or 'models'"
+                    + " (a list evaluated in turn), not both.");
+        }
         return new EvaluationInput(model, dataset, text, stride == null ? DEFAULT_STRIDE : stride.intValue(),
                 maxLength == null ? 0 : maxLength.intValue(), method, p.bool("force", false),
-                comment == null ? "" : comment.strip());
+                comment == null ? "" : comment.strip(), models);
+    }
+
+    /** {@code "models": ["a", "b"]} (or one name as a string), or null when absent. */
+    private static List<String> models(Params p) throws ApiException {
+        com.google.gson.JsonElement e = p.raw("models");
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        List<String> names = new java.util.ArrayList<>();
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) {
+            names.add(e.getAsString().strip());
+        } else if (e.isJsonArray()) {
+            for (com.google.gson.JsonElement n : e.getAsJsonArray()) {
+                if (!n.isJsonPrimitive() || !n.getAsJsonPrimitive().isString()) {
+                    throw ApiException.badRequest("models", "invalid_type", "'models' must be a list of model names"
+                            + " (strings), as GET /v1/internal/model/list gives them.");
+                }
+                names.add(n.getAsString().strip());
+            }
+        } else {
+            throw ApiException.badRequest("models", "invalid_type", "'models' must be a list of model names.");
+        }
+        names.removeIf(String::isEmpty);
+        if (names.isEmpty()) {
+            throw ApiException.badRequest("models", "missing_parameter", "'models' names no model; give at least"
+                    + " one name, or leave it out to evaluate the loaded model.");
+        }
+        return names;
     }
 
     private static String describe(List<String> datasets) {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -18,11 +19,13 @@ import java.util.function.Supplier;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.evaluation.EvaluationProgress;
 import io.loadstone.evaluation.EvaluationRequest;
 import io.loadstone.evaluation.EvaluationResult;
 import io.loadstone.evaluation.PerplexityEvaluator;
@@ -53,14 +56,27 @@ final class PerplexityDesk implements EvaluationDesk {
     /** The latest job, running or ended, so a page opened later still sees how it ended. */
     private volatile Job latest;
 
-    /** One evaluation as the page sees it; written by its worker thread, read by requests. */
+    /**
+     * One evaluation run as the page sees it: one model, or several in turn (text-generation-webui's model
+     * multiselect). Written by its worker thread, read by requests. The top-level fields describe the model
+     * being evaluated now (or the last one); {@code entries} holds each finished model's result or error.
+     */
     private final class Job {
         final String id;
         final EvaluationInput input;
-        final String model;
-        final String loader;
+        /** The models in order; a null element is "the loaded model". */
+        final List<String> names;
+        final boolean several;
         final Instant started = Instant.now();
         final CompletableFuture<Void> ended = new CompletableFuture<>();
+        final List<JsonObject> entries = new CopyOnWriteArrayList<>();
+        /** What happened to models that failed ("Failed to load X: ... — moving on."). */
+        final List<String> lines = new CopyOnWriteArrayList<>();
+        volatile int index;
+        volatile String model;
+        volatile String loader;
+        /** "loading" while the model is being loaded, "evaluating" after. */
+        volatile String phase = "evaluating";
         volatile String state = "running";
         volatile int windowsDone;
         volatile int windowsTotal;
@@ -75,14 +91,17 @@ final class PerplexityDesk implements EvaluationDesk {
         volatile EvaluationResult result;
         volatile long lastPush;
 
-        Job(String id, EvaluationInput input, String model, String loader) {
+        Job(String id, EvaluationInput input, Target first) {
             this.id = id;
             this.input = input;
-            this.model = model;
-            this.loader = loader;
+            this.names = input.names();
+            this.several = input.models() != null;
+            this.model = first != null ? first.name : names.get(0);
+            this.loader = first != null ? first.loader : null;
         }
 
         boolean progress(int done, int total) {
+            phase = "evaluating";
             windowsDone = done;
             windowsTotal = total;
             long now = System.nanoTime();
@@ -93,23 +112,39 @@ final class PerplexityDesk implements EvaluationDesk {
             return !cancelRequested;
         }
 
+        boolean loading(String name, String loaderId) {
+            phase = "loading";
+            loader = loaderId;
+            publish(this);
+            return !cancelRequested;
+        }
+
         JsonObject json() {
             JsonObject o = new JsonObject();
             o.addProperty("id", id);
             o.addProperty("state", state);
             o.addProperty("model", model);
             o.addProperty("loader", loader);
+            o.addProperty("phase", phase);
+            JsonArray ms = new JsonArray();
+            names.forEach(n -> ms.add(n == null ? JsonNull.INSTANCE : new JsonPrimitive(n)));
+            o.add("models", ms);
+            o.addProperty("several", several);
+            o.addProperty("index", index + 1);
+            o.addProperty("count", names.size());
             o.addProperty("source", input.source());
-            o.add("dataset", input.dataset() == null ? JsonNull.INSTANCE : new com.google.gson.JsonPrimitive(
-                    input.dataset()));
+            o.add("dataset", input.dataset() == null ? JsonNull.INSTANCE : new JsonPrimitive(input.dataset()));
             o.addProperty("method", input.method());
             o.addProperty("stride", input.stride());
             o.addProperty("max_length", input.maxLength());
             o.addProperty("windowsDone", windowsDone);
             o.addProperty("windowsTotal", windowsTotal);
-            double fraction = state.equals("done") ? 1.0 : windowsTotal <= 0 ? 0.0
+            boolean modelDone = state.equals("done") || entries.size() > index;
+            double fraction = modelDone ? 1.0 : windowsTotal <= 0 ? 0.0
                     : Math.min(1.0, (double) windowsDone / windowsTotal);
             o.addProperty("fraction", fraction);
+            o.addProperty("overall", state.equals("done") ? 1.0 : Math.min(1.0, (index + (modelDone ? 1.0
+                    : fraction)) / names.size()));
             o.addProperty("started", started.toString());
             Instant end = finished;
             o.addProperty("seconds", Duration.between(started, end != null ? end : Instant.now()).toMillis() / 1000.0);
@@ -129,8 +164,18 @@ final class PerplexityDesk implements EvaluationDesk {
             if (r != null) {
                 o.add("result", resultJson(r));
             }
+            JsonArray es = new JsonArray();
+            entries.forEach(es::add);
+            o.add("entries", es);
+            JsonArray ls = new JsonArray();
+            lines.forEach(ls::add);
+            o.add("lines", ls);
             return o;
         }
+    }
+
+    /** A model an evaluation will run on: its name, its loader (known or to be loaded with), whether loaded. */
+    private record Target(String name, String loader, boolean loaded) {
     }
 
     /**
@@ -181,6 +226,16 @@ final class PerplexityDesk implements EvaluationDesk {
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         }
+        if (j.several) {
+            JsonObject o = new JsonObject();
+            o.addProperty("object", "list");
+            JsonArray es = new JsonArray();
+            j.entries.forEach(es::add);
+            o.add("results", es);
+            o.addProperty("cancelled", j.state.equals("cancelled"));
+            o.addProperty("message", j.message);
+            return o;
+        }
         switch (j.state) {
             case "done" -> {
                 return resultJson(j.result);
@@ -205,7 +260,8 @@ final class PerplexityDesk implements EvaluationDesk {
         j.cancelRequested = true;
         JsonObject o = j.json();
         o.addProperty("message", "Cancelling the evaluation of " + j.model + " on " + j.input.source()
-                + " after the current window.");
+                + (j.phase.equals("loading") ? " once it has loaded" : " after the current window")
+                + (j.names.size() > j.index + 1 ? "; the models after it are not evaluated." : "."));
         return o;
     }
 
@@ -229,8 +285,9 @@ final class PerplexityDesk implements EvaluationDesk {
 
     /** Checks the model, takes the slot and starts the worker. */
     private Job begin(EvaluationInput input) throws ApiException {
-        LoadedModelState model = resolve(input.model());
-        Job j = new Job(Long.toString(ids.incrementAndGet()), input, model.name(), model.info().loaderId());
+        // Several models: each is checked when its turn comes, so one bad name fails only its own entry.
+        Target first = input.models() == null ? resolve(input.model()) : null;
+        Job j = new Job(Long.toString(ids.incrementAndGet()), input, first);
         if (!running.compareAndSet(null, j)) {
             Job busy = running.get();
             throw new ApiException(409, "invalid_request_error", "evaluation_running", null,
@@ -239,21 +296,74 @@ final class PerplexityDesk implements EvaluationDesk {
                             + ". Wait for it to finish or cancel it (POST /ui/api/evaluation/cancel), then try again.");
         }
         latest = j;
-        EvaluationRequest request = new EvaluationRequest(model.name(), input.dataset(), input.text(), input.stride(),
-                input.maxLength(), PerplexityMethod.valueOf(input.method().toUpperCase(Locale.ROOT)), input.force(),
-                input.comment());
         publish(j);
-        Thread t = new Thread(() -> work(j, request), "loadstone-evaluation-" + j.id);
+        Thread t = new Thread(() -> work(j, first), "loadstone-evaluation-" + j.id);
         t.setDaemon(true);
         t.start();
         return j;
     }
 
-    private void work(Job j, EvaluationRequest request) {
+    private EvaluationRequest request(EvaluationInput input, String model) {
+        return new EvaluationRequest(model, input.dataset(), input.text(), input.stride(), input.maxLength(),
+                PerplexityMethod.valueOf(input.method().toUpperCase(Locale.ROOT)), input.force(), input.comment());
+    }
+
+    private void work(Job j, Target first) {
         try {
-            EvaluationResult r = evaluator.evaluate(request, j::progress);
+            int failed = 0;
+            for (int k = 0; k < j.names.size() && !j.cancelRequested; k++) {
+                if (!evaluateOne(j, k, k == 0 ? first : null)) {
+                    failed++;
+                }
+            }
+            boolean allEnded = j.entries.size() == j.names.size();
+            if (j.cancelRequested && !allEnded) {
+                cancelled(j);
+            } else if (j.several) {
+                int ok = j.entries.size() - failed;
+                j.state = ok == 0 ? "failed" : "done";
+                j.message = "Evaluated " + ok + " of " + j.names.size() + " models on " + j.input.source()
+                        + (failed == 0 ? "." : "; " + failed + " failed: " + String.join(" ", j.lines));
+            }
+        } finally {
+            j.finished = Instant.now();
+            // Free the slot before telling the pages, so one that reacts at once can start the next job.
+            running.compareAndSet(j, null);
+            publish(j);
+            j.ended.complete(null);
+        }
+    }
+
+    /** Evaluates the k-th model of the job; false when it failed (recorded in the job's entries and lines). */
+    private boolean evaluateOne(Job j, int k, Target known) {
+        String name = j.names.get(k);
+        j.index = k;
+        j.model = known != null ? known.name : name;
+        j.loader = known != null ? known.loader : null;
+        j.phase = "evaluating";
+        j.windowsDone = 0;
+        j.windowsTotal = 0;
+        j.result = null;
+        try {
+            if (known == null) {
+                Target t = resolve(name);
+                j.model = t.name;
+                j.loader = t.loader;
+            }
+            publish(j);
+            EvaluationResult r = evaluator.evaluate(request(j.input, j.model), new EvaluationProgress() {
+                @Override
+                public boolean progress(int done, int total) {
+                    return j.progress(done, total);
+                }
+
+                @Override
+                public boolean loading(String model, String loaderId) {
+                    return j.loading(model, loaderId);
+                }
+            });
             j.result = r;
-            j.state = "done";
+            j.loader = r.loader();
             j.message = r.fromLog()
                     ? String.format(Locale.ROOT, "From the log (evaluated %s): perplexity %.4f for %s on %s. Tick"
                             + " 'Evaluate again' (force) to run it anew.", r.date(), r.perplexity(), r.model(),
@@ -264,40 +374,67 @@ final class PerplexityDesk implements EvaluationDesk {
                 j.windowsDone = Math.max(j.windowsDone, r.windows());
                 j.windowsTotal = Math.max(j.windowsTotal, r.windows());
             }
+            if (!j.several) {
+                j.state = "done";
+            }
+            j.entries.add(resultJson(r));
+            return true;
+        } catch (ApiException e) {
+            fail(j, e.getMessage(), "", e.status(), e.code(), false);
+            return false;
         } catch (ModelLoadException e) {
             if (j.cancelRequested) {
-                cancelled(j);
-            } else {
-                j.state = "failed";
-                j.error = e.getMessage();
-                j.fix = e.fix();
-                // The model went away while it ran (unloaded, its loader removed): a conflict, not bad input.
-                boolean gone = manager.get() == null || manager.get().loaded(j.model).isEmpty();
-                j.status = gone ? 409 : 400;
-                j.code = gone ? "model_not_loaded" : "evaluation_failed";
-                j.message = e.userMessage();
+                return true; // reported as cancelled by the caller
             }
+            boolean loading = j.phase.equals("loading");
+            ModelManager m = manager.get();
+            boolean gone = !loading && (m == null || m.loaded(j.model).isEmpty());
+            fail(j, e.getMessage(), e.fix(), loading ? 500 : gone ? 409 : 400, loading ? "load_failed" : gone
+                    ? "model_not_loaded" : "evaluation_failed", loading);
+            return false;
         } catch (RuntimeException | Error e) {
             LOG.log(Level.ERROR, "Evaluation of " + j.model + " on " + j.input.source() + " failed", e);
-            j.state = "failed";
-            j.error = "The evaluation failed: " + e + ".";
-            j.fix = "The server keeps running; its log has the details.";
-            j.status = 500;
-            j.code = "internal_error";
-            j.message = j.error + " " + j.fix;
-        } finally {
-            j.finished = Instant.now();
-            // Free the slot before telling the pages, so one that reacts at once can start the next job.
-            running.compareAndSet(j, null);
-            publish(j);
-            j.ended.complete(null);
+            fail(j, "The evaluation failed: " + e + ".", "The server keeps running; its log has the details.", 500,
+                    "internal_error", false);
+            return false;
         }
+    }
+
+    /**
+     * Records a model's failure: for one model the job fails with it; for several, an entry and a line
+     * ("Failed to load X: why — moving on."), and the next model follows, as text-generation-webui does.
+     */
+    private void fail(Job j, String error, String fix, int status, String code, boolean loading) {
+        j.error = error;
+        j.fix = fix;
+        j.status = status;
+        j.code = code;
+        String why = fix == null || fix.isEmpty() ? error : error + " " + fix;
+        j.message = why;
+        JsonObject e = new JsonObject();
+        e.addProperty("message", error);
+        e.addProperty("fix", fix == null ? "" : fix);
+        e.addProperty("code", code);
+        e.addProperty("status", status);
+        JsonObject entry = new JsonObject();
+        entry.addProperty("model", j.model);
+        entry.add("error", e);
+        j.entries.add(entry);
+        boolean more = j.index + 1 < j.names.size();
+        j.lines.add((loading ? "Failed to load " + j.model + ": " : "Failed to evaluate " + j.model + ": ") + why
+                + (more ? " — moving on." : ""));
+        if (!j.several) {
+            j.state = "failed";
+        }
+        publish(j);
     }
 
     private static void cancelled(Job j) {
         j.state = "cancelled";
-        j.message = "Cancelled the evaluation of " + j.model + " on " + j.input.source() + " after "
-                + j.windowsDone + " of " + j.windowsTotal + " windows. Nothing was logged.";
+        j.message = "Cancelled the evaluation of " + j.model + " on " + j.input.source() + (j.phase.equals("loading")
+                ? " after loading it" : " after " + j.windowsDone + " of " + j.windowsTotal + " windows")
+                + (j.names.size() > 1 ? " (model " + (j.index + 1) + " of " + j.names.size() + "; "
+                        + j.entries.size() + " finished before)" : "") + ". Nothing was logged for it.";
     }
 
     private void publish(Job j) {
@@ -305,10 +442,11 @@ final class PerplexityDesk implements EvaluationDesk {
     }
 
     /**
-     * The loaded model a request means, with a 409 when there is none or its loader gives no logits:
-     * perplexity needs the model's next-token probabilities, which only some loaders expose.
+     * The model a request means, with a 409 when none is loaded (for no name) or its loader gives no logits
+     * (perplexity needs the model's next-token probabilities, which only some loaders expose), and a 404 for a
+     * name that is no model. A model that is not loaded is fine: the evaluator loads it with its settings.
      */
-    private LoadedModelState resolve(String name) throws ApiException {
+    private Target resolve(String name) throws ApiException {
         ModelManager m = manager.get();
         if (m == null) {
             throw new ApiException(503, "server_error", "runtime_unavailable", null,
@@ -321,28 +459,43 @@ final class PerplexityDesk implements EvaluationDesk {
             if (hit.isEmpty()) {
                 throw new ApiException(409, "invalid_request_error", "no_model_loaded", "model",
                         "No model is loaded. Load a model whose loader exposes logits (llama.cpp, Transformers) on"
-                                + " the Model tab or with POST /v1/internal/model/load, then evaluate it.");
+                                + " the Model tab or with POST /v1/internal/model/load, then evaluate it, or name"
+                                + " the models to evaluate ('models').");
             }
         } else {
             hit = loaded.stream().filter(s -> s.name().equals(name)).findFirst();
-            if (hit.isEmpty()) {
-                throw new ApiException(409, "invalid_request_error", "model_not_loaded", "model", "The model '"
-                        + name + "' is not loaded" + (loaded.isEmpty() ? "" : " (loaded: " + String.join(", ",
-                                loaded.stream().map(LoadedModelState::name).toList()) + ")")
-                        + ". Load it first: POST /v1/internal/model/load {\"model_name\": \"" + name
-                        + "\"}, or the web UI's Model tab.");
-            }
         }
-        LoadedModelState s = hit.get();
-        String loaderId = s.info().loaderId();
-        boolean logits = m.loaders().stream().filter(l -> l.id().equals(loaderId)).findFirst()
+        String loaderId;
+        String what;
+        if (hit.isPresent()) {
+            loaderId = hit.get().info().loaderId();
+            what = "The loaded model " + hit.get().name() + " runs on the " + loaderId + " loader";
+        } else {
+            if (m.models().stream().noneMatch(e -> e.name().equals(name))) {
+                throw ApiException.notFound("model_not_found", "There is no model named '" + name + "' in "
+                        + m.modelsDir() + ". Models: " + String.join(", ", m.models().stream().map(e -> e.name())
+                                .toList()) + ".");
+            }
+            try {
+                loaderId = m.settings(name).loader();
+            } catch (ModelLoadException e) {
+                throw ApiException.notFound("model_not_found", e.userMessage());
+            }
+            if (loaderId == null) {
+                throw new ApiException(409, "invalid_request_error", "no_loader", "model", "No installed loader can"
+                        + " load '" + name + "'. Install a loader bundle that accepts it on the Plugins tab.");
+            }
+            what = "'" + name + "' would be loaded with the " + loaderId + " loader (its settings)";
+        }
+        String lid = loaderId;
+        boolean logits = m.loaders().stream().filter(l -> l.id().equals(lid)).findFirst()
                 .map(LoaderInfo::capabilities).map(c -> c.logits()).orElse(false);
         if (!logits) {
-            throw new ApiException(409, "invalid_request_error", "logits_unavailable", "model", "The loaded model "
-                    + s.name() + " runs on the " + loaderId + " loader, which exposes no logits, so its perplexity"
-                    + " cannot be measured. Load it with a loader that does (llama.cpp, Transformers).");
+            throw new ApiException(409, "invalid_request_error", "logits_unavailable", "model", what
+                    + ", which exposes no logits, so its perplexity cannot be measured. Use a loader that does"
+                    + " (llama.cpp, Transformers).");
         }
-        return s;
+        return new Target(hit.map(LoadedModelState::name).orElse(name), loaderId, hit.isPresent());
     }
 
     /** A result as the API returns it: the record's fields in snake_case, the method as the API spells it. */

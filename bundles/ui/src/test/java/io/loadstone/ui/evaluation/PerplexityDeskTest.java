@@ -26,12 +26,15 @@ import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
+import io.loadstone.api.runtime.ModelEntry;
 import io.loadstone.api.runtime.ModelManager;
+import io.loadstone.api.runtime.ModelSettings;
 import io.loadstone.evaluation.EvaluationProgress;
 import io.loadstone.evaluation.EvaluationRequest;
 import io.loadstone.evaluation.EvaluationResult;
 import io.loadstone.evaluation.PerplexityEvaluator;
 import io.loadstone.evaluation.PerplexityMethod;
+import io.loadstone.ui.generation.Params;
 import io.loadstone.ui.http.ApiException;
 
 /** The job slot, cancel, events and error mapping, against a scripted evaluator and runtime. */
@@ -49,6 +52,10 @@ class PerplexityDeskTest {
         volatile double perplexity = 3.5;
         final List<EvaluationRequest> requests = new CopyOnWriteArrayList<>();
         final List<EvaluationResult> log = new CopyOnWriteArrayList<>();
+        /** The names loaded now (null: not consulted), and what loading one does. */
+        final java.util.concurrent.atomic.AtomicReference<Set<String>> loadedNames =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        volatile java.util.function.Consumer<String> onLoad = n -> { };
 
         @Override
         public Path datasetsDir() {
@@ -68,6 +75,17 @@ class PerplexityDeskTest {
         @Override
         public EvaluationResult evaluate(EvaluationRequest r, EvaluationProgress progress) throws ModelLoadException {
             requests.add(r);
+            if (r.model() != null && loadedNames.get() != null && !loadedNames.get().contains(r.model())) {
+                // Not loaded: the real evaluator loads it with its settings first.
+                if (!progress.loading(r.model(), "llama.cpp")) {
+                    throw new ModelLoadException("The evaluation was cancelled before loading '" + r.model() + "'.",
+                            "");
+                }
+                if (r.model().startsWith("broken")) {
+                    throw new ModelLoadException("'" + r.model() + "' is not a valid GGUF file.", "Download it again.");
+                }
+                onLoad.accept(r.model());
+            }
             if (failure != null) {
                 if (beforeFailure != null) {
                     beforeFailure.run();
@@ -102,6 +120,10 @@ class PerplexityDeskTest {
         }
     }
 
+    /** The models folder: one loaded model, two that load, one that fails to load, one on a loader without logits. */
+    private static final List<String> MODELS = List.of("stories260K.gguf", "other.gguf", "third.gguf", "broken.gguf",
+            "echo-story");
+
     private final Scripted evaluator = new Scripted();
     private final List<String> events = new CopyOnWriteArrayList<>();
     private volatile List<LoadedModelState> loaded = List.of(state("stories260K.gguf", "llama.cpp"));
@@ -110,6 +132,11 @@ class PerplexityDeskTest {
                 case "loaded" -> args == null ? loaded : loaded.stream().filter(s -> s.name().equals(args[0]))
                         .findFirst();
                 case "loaders" -> List.of(loader("llama.cpp", true), loader("itest-echo", false));
+                case "modelsDir" -> Path.of("/home/models");
+                case "models" -> MODELS.stream().map(n -> new ModelEntry(n, Path.of("/home/models", n), 1, List.of(),
+                        "")).toList();
+                case "settings" -> new ModelSettings((String) args[0], ((String) args[0]).startsWith("echo")
+                        ? "itest-echo" : "llama.cpp", Map.of(), null, List.of());
                 default -> throw new UnsupportedOperationException(method.getName());
             });
     private final PerplexityDesk desk = new PerplexityDesk(evaluator, (event, data) -> events.add(event + " " + data),
@@ -229,7 +256,17 @@ class PerplexityDeskTest {
         assertTrue(e.getMessage().contains("itest-echo"), e.getMessage());
         ApiException other = assertThrows(ApiException.class, () -> desk.start(new EvaluationInput("nope.gguf", null,
                 "x", 1, 0, "windows", false, "")));
-        assertEquals("model_not_loaded", other.code());
+        assertEquals(404, other.status());
+        assertEquals("model_not_found", other.code());
+        assertTrue(other.getMessage().startsWith("There is no model named 'nope.gguf' in /home/models. Models: "
+                + "stories260K.gguf, other.gguf"), other.getMessage());
+        // Not loaded, and the loader its settings name gives no logits: refused before anything is loaded.
+        loaded = List.of();
+        ApiException echo = assertThrows(ApiException.class, () -> desk.start(new EvaluationInput("echo-story", null,
+                "x", 1, 0, "windows", false, "")));
+        assertEquals("logits_unavailable", echo.code());
+        assertTrue(echo.getMessage().contains("'echo-story' would be loaded with the itest-echo loader"),
+                echo.getMessage());
         assertTrue(evaluator.requests.isEmpty());
     }
 
@@ -248,5 +285,89 @@ class PerplexityDeskTest {
         desk.run(new EvaluationInput(null, null, "x y", 64, 128, "chunks", true, "second"));
         assertEquals("second", desk.history().get(0).getAsJsonObject().get("comment").getAsString());
         assertEquals("chunks", desk.history().get(0).getAsJsonObject().get("method").getAsString());
+    }
+
+    private static EvaluationInput several(String... models) {
+        return new EvaluationInput(null, null, "Once upon a time", 64, 128, "windows", false, "", List.of(models));
+    }
+
+    @Test
+    void aNamedModelThatIsNotLoadedIsEvaluatedWithALoadingPhase() throws Exception {
+        evaluator.loadedNames.set(new java.util.HashSet<>(Set.of("stories260K.gguf")));
+        JsonObject r = desk.run(new EvaluationInput("other.gguf", null, "x", 64, 128, "windows", false, ""));
+        assertEquals("other.gguf", r.get("model").getAsString());
+        assertTrue(events.stream().anyMatch(e -> e.contains("\"phase\":\"loading\"") && e.contains("other.gguf")),
+                "" + events);
+        evaluator.loadedNames.set(new java.util.HashSet<>(Set.of("stories260K.gguf")));
+        ApiException e = assertThrows(ApiException.class, () -> desk.run(new EvaluationInput("broken.gguf", null, "x",
+                64, 128, "windows", false, "")));
+        assertEquals(500, e.status());
+        assertEquals("load_failed", e.code());
+        assertEquals("'broken.gguf' is not a valid GGUF file. Download it again.", e.getMessage());
+    }
+
+    @Test
+    void severalModelsRunInTurnAndAFailureIsReportedAndPassedOver() throws Exception {
+        evaluator.loadedNames.set(new java.util.HashSet<>(Set.of("stories260K.gguf")));
+        evaluator.onLoad = n -> evaluator.loadedNames.get().add(n);
+        JsonObject r = desk.run(several("stories260K.gguf", "nope.gguf", "broken.gguf", "other.gguf", "echo-story"));
+        assertEquals("list", r.get("object").getAsString());
+        assertFalse(r.get("cancelled").getAsBoolean());
+        var results = r.getAsJsonArray("results");
+        assertEquals(5, results.size(), r.toString());
+        assertEquals(3.5, results.get(0).getAsJsonObject().get("perplexity").getAsDouble());
+        assertEquals("model_not_found", results.get(1).getAsJsonObject().getAsJsonObject("error").get("code")
+                .getAsString());
+        JsonObject broken = results.get(2).getAsJsonObject();
+        assertEquals("broken.gguf", broken.get("model").getAsString());
+        assertEquals("load_failed", broken.getAsJsonObject("error").get("code").getAsString());
+        assertEquals("other.gguf", results.get(3).getAsJsonObject().get("model").getAsString());
+        assertEquals("logits_unavailable", results.get(4).getAsJsonObject().getAsJsonObject("error").get("code")
+                .getAsString());
+        assertEquals(List.of("stories260K.gguf", "broken.gguf", "other.gguf"), evaluator.requests.stream()
+                .map(EvaluationRequest::model).toList(), "the names that are no model, or have no logits, never reach it");
+        JsonObject j = job();
+        assertEquals("done", j.get("state").getAsString());
+        var lines = j.getAsJsonArray("lines");
+        assertEquals(3, lines.size(), j.toString());
+        assertEquals("Failed to load broken.gguf: 'broken.gguf' is not a valid GGUF file. Download it again."
+                + " — moving on.", lines.get(1).getAsString());
+        assertTrue(j.get("message").getAsString().startsWith("Evaluated 2 of 5 models"), j.toString());
+        // Pages saw "model 4 of 5" loading, and each model's result as it finished.
+        assertTrue(events.stream().anyMatch(e -> e.contains("\"phase\":\"loading\"") && e.contains("\"index\":4")
+                && e.contains("\"count\":5")), "" + events);
+        assertTrue(events.stream().anyMatch(e -> e.contains("\"running\"") && e.contains("\"index\":2")
+                && e.contains("\"perplexity\":3.5")), "the first result is out while the run goes on");
+    }
+
+    @Test
+    void cancelStopsTheWholeRun() throws Exception {
+        evaluator.windows = 1000;
+        evaluator.step = new CountDownLatch(1);
+        desk.start(several("stories260K.gguf", "other.gguf"));
+        while (evaluator.requests.isEmpty()) {
+            Thread.sleep(2);
+        }
+        desk.cancel();
+        evaluator.step.countDown();
+        awaitState("cancelled");
+        assertEquals(1, evaluator.requests.size(), "the second model was not started");
+        assertTrue(job().get("message").getAsString().contains("(model 1 of 2; 0 finished before)"), job().toString());
+    }
+
+    @Test
+    void theApiTakesAListOfModels() throws Exception {
+        Params p = new Params(JsonParser.parseString("{\"models\": [\"a.gguf\", \" \", \"b\"], \"text\": \"x\"}")
+                .getAsJsonObject());
+        assertEquals(List.of("a.gguf", "b"), EvaluationServlet.input(p, List.of()).models());
+        assertEquals("ambiguous_input", assertThrows(ApiException.class, () -> EvaluationServlet.input(new Params(
+                JsonParser.parseString("{\"models\": [\"a\"], \"model\": \"b\", \"text\": \"x\"}")
+                        .getAsJsonObject()), List.of())).code());
+        assertEquals("missing_parameter", assertThrows(ApiException.class, () -> EvaluationServlet.input(new Params(
+                JsonParser.parseString("{\"models\": [], \"text\": \"x\"}").getAsJsonObject()), List.of()))
+                .code());
+        assertEquals("invalid_type", assertThrows(ApiException.class, () -> EvaluationServlet.input(new Params(
+                JsonParser.parseString("{\"models\": [1], \"text\": \"x\"}").getAsJsonObject()), List.of()))
+                .code());
     }
 }
