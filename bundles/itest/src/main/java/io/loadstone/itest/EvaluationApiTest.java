@@ -36,7 +36,8 @@ import io.loadstone.api.runtime.ModelManager;
  * (stories260K.gguf): the page's job API (start, progress on the page event stream, cancel, one job at a
  * time) and the scripts' synchronous {@code POST /v1/internal/perplexity} agree, results land in the log
  * and come back from {@code GET /v1/internal/evaluations} newest first, bad input is a 400 naming the
- * field, no model (or one whose loader has no logits) a 409, and without the evaluation bundle the routes
+ * field, no model loaded (or one whose loader has no logits) a 409, a name that is no model a 404, and
+ * without the evaluation bundle the routes
  * say to install it (503) until it is back.
  */
 class EvaluationApiTest {
@@ -296,9 +297,16 @@ class EvaluationApiTest {
         assertEquals(409, r.statusCode(), r.body());
         assertEquals("no_model_loaded", code(r));
         assertTrue(error(r).contains("logits"), error(r));
-        r = web.post("v1/internal/perplexity", "{\"model\":\"stories260K.gguf\",\"text\":\"hello\"}");
-        assertEquals(409, r.statusCode(), r.body());
-        assertEquals("model_not_loaded", code(r));
+        // A named model that is not loaded is loaded with its settings and evaluated; a name that is no model is a 404.
+        r = web.post("v1/internal/perplexity", "{\"model\":\"stories260K.gguf\",\"text\":\"hello, little one " + run
+                + "\"}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(manager.loaded("stories260K.gguf").isPresent(), "left loaded");
+        manager.unload("stories260K.gguf");
+        r = web.post("v1/internal/perplexity", "{\"model\":\"nope.gguf\",\"text\":\"hello\"}");
+        assertEquals(404, r.statusCode(), r.body());
+        assertEquals("model_not_found", code(r));
+        assertTrue(error(r).contains("nope.gguf"), error(r));
 
         // The test-only echo loader gives no logits: a 409 that says so.
         Files.createDirectories(models.resolve("echo-story"));
