@@ -3,7 +3,8 @@
 // the llama.cpp loader (with its runtime, natives and native fragment) and the evaluation bundle into
 // plugins/ brings it to life without a restart. With the starter model stories260K.gguf loaded: a long
 // evaluation shows its progress bar and is cancelled, a short one ends with a result line and a row
-// in the history table, asking again shows the logged result marked "from log", and the tab fits
+// in the history table, asking again shows the logged result marked "from log", two models picked in the
+// multi-select are evaluated in turn (the one not loaded is loaded first; two rows), and the tab fits
 // 1280x800 and 390x844 (a screenshot of each).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -159,6 +160,41 @@ describe('Evaluate tab in Chromium', { skip: skip || (process.arch !== 'x64' || 
     assert.match(msg, /max_length 1000 is more than the context length 256/);
     assert.match(msg, /Use max_length 256 or less/);
     await page.fill('#eval-max-length', '128');
+  });
+
+  test('two models from the multi-select: evaluated in turn (the one not loaded is loaded), two result rows', async () => {
+    // A second model: the starter model under another name, not loaded, on llama.cpp by its settings.
+    fs.copyFileSync(path.join(BUNDLES, 'stories260K.gguf'), path.join(srv.home, 'models', 'stories260K-copy.gguf'));
+    await srv.api('ui/api/models/refresh', {});
+    await page.evaluate(() => refreshAll());
+    await page.waitForSelector('#eval-models option[value="stories260K-copy.gguf"]', { state: 'attached', timeout: 20000 });
+    assert.equal(await page.isDisabled('#eval-start-selected'), true, 'nothing selected yet');
+    await page.selectOption('#eval-models', ['stories260K.gguf', 'stories260K-copy.gguf']);
+    assert.equal(await page.isDisabled('#eval-start-selected'), false);
+    await page.selectOption('#eval-dataset', 'lily.txt');
+    await page.fill('#eval-stride', '32');
+    await page.fill('#eval-max-length', '128');
+    await page.fill('#eval-comment', 'two models');
+    await page.click('#eval-start-selected');
+    await page.waitForSelector('#eval-job .job.done', { timeout: 60000 });
+    await waitText('#eval-job .job.done .name', '2 models on lily.txt');
+    await waitText('#eval-job .job.done .meta', '2 of 2 models evaluated');
+    await waitText('#eval-status', 'Evaluated 2 of 2 models');
+    await page.waitForFunction(() => [...document.querySelectorAll('#eval-history tbody tr')]
+      .filter((tr) => tr.lastChild.textContent === 'two models').length === 2, null, { timeout: 20000 });
+    const rows = await page.$$eval('#eval-history tbody tr', (trs) => trs.map((tr) => [...tr.children].map((t) => t.textContent))
+      .filter((r) => r[7] === 'two models'));
+    assert.deepEqual(rows.map((r) => r[0]).sort(), ['stories260K-copy.gguf', 'stories260K.gguf']);
+    for (const r of rows) {
+      assert.match(r[2], /^\d+\.\d{4}$/);
+      assert.deepEqual(r.slice(4, 6), ['32', '128']);
+    }
+    // Evaluated in the list's order; the last one stays loaded (the memory budget may have let the first go).
+    const order = await page.$$eval('#eval-models option:checked', (os) => os.map((o) => o.value));
+    const st = await srv.api('ui/api/state');
+    assert.ok(st.json.loaded.some((m) => m.name === order[order.length - 1]), 'the last model stays loaded: '
+      + JSON.stringify(st.json.loaded.map((m) => m.name)));
+    await shot('evaluate-two-models-1280');
   });
 
   test('phone width: the tab fits the screen', async () => {
