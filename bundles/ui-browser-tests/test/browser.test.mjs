@@ -24,10 +24,19 @@ describe('web UI in Chromium', { skip }, () => {
     await p.screenshot({ path: path.join(SCREENSHOTS, name + '.png'), fullPage: true });
   };
   const text = (p, sel) => p.locator(sel).first().textContent();
-  const waitText = (p, sel, want, timeout = 20000) => p.waitForFunction(([s, w]) => {
-    const e = document.querySelector(s);
-    return e && e.textContent.includes(w);
-  }, [sel, want], { timeout });
+  // On a timeout, say what the element did show: a bare timeout makes a rare failure undiagnosable.
+  const waitText = async (p, sel, want, timeout = 20000) => {
+    try {
+      await p.waitForFunction(([s, w]) => {
+        const e = document.querySelector(s);
+        return e && e.textContent.includes(w);
+      }, [sel, want], { timeout });
+    } catch (e) {
+      const shown = await p.evaluate((s) => { const x = document.querySelector(s); return x ? x.textContent : '(no element)'; }, sel)
+        .catch(() => '(page gone)');
+      throw new Error(sel + ' never showed "' + want + '"; it shows "' + shown + '" (' + e.message.split('\n')[0] + ')');
+    }
+  };
   const options = async (p, sel) => p.$$eval(sel + ' option', (os) => os.map((o) => o.value));
 
   before(async () => {
@@ -56,12 +65,16 @@ describe('web UI in Chromium', { skip }, () => {
   test('Model tab: pick the model, see the detected loader, change an option, load', async () => {
     assert.deepEqual(await options(page, '#model-select'), ['', 'echo-story']);
     await page.selectOption('#model-select', 'echo-story');
+    // The page then asks the server for the model's settings and rebuilds the form with them;
+    // type only after that, as a user would once the form has settled.
+    await waitText(page, '#settings-source', 'Settings:');
     assert.equal(await page.inputValue('#loader-select'), 'itest-echo', 'the detected loader is preselected');
     assert.deepEqual(await options(page, '#loader-select'), ['itest-echo'], 'only installed loaders are offered');
     assert.match(await text(page, '#detect'), /Detected: echo-model\.txt present/);
     assert.match(await text(page, '[data-option="delay_ms"] .help'), /Range 0–10000\. Default 0\./);
 
     await page.fill('#opt-delay_ms', '120');
+    assert.equal(await page.inputValue('#opt-delay_ms'), '120');
     await page.click('#load');
     await waitText(page, '#model-status', 'Successfully loaded `echo-story` with itest-echo');
     await waitText(page, '#loaded-info', 'delay_ms=120');
