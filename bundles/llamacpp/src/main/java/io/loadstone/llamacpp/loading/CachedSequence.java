@@ -2,6 +2,7 @@ package io.loadstone.llamacpp.loading;
 
 import java.util.Arrays;
 
+import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.llamacpp.InferenceContext;
 import io.loadstone.llamacpp.LlamaException;
 
@@ -87,6 +88,27 @@ public final class CachedSequence {
         cached = tokens.clone();
         length = tokens.length;
         return out;
+    }
+
+    /**
+     * What a loader's {@code LogitsAccess.evaluate} promises: {@code tokens} from an empty
+     * context, the logits after every position or only after the last one.
+     *
+     * @throws ModelLoadException no tokens, or more than the context holds (nothing evaluated)
+     */
+    public float[][] evaluateFromEmpty(int[] tokens, boolean allPositions) throws LlamaException, ModelLoadException {
+        if (tokens.length == 0) {
+            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token.");
+        }
+        if (tokens.length > context.nCtx()) {
+            throw new ModelLoadException(tokens.length + " tokens do not fit into the context length n_ctx="
+                    + context.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.");
+        }
+        if (allPositions) {
+            return evaluateAll(tokens);
+        }
+        forget();
+        return new float[][] {prefill(tokens)};
     }
 
     /** The cache content is unknown (an error, a close): the next prefill starts afresh. */

@@ -278,21 +278,10 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
 
     @Override
     public float[][] evaluate(int[] tokens, boolean allPositions) throws ModelLoadException {
-        if (tokens.length == 0) {
-            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token.");
-        }
-        if (tokens.length > model.nCtx()) {
-            throw new ModelLoadException(tokens.length + " tokens do not fit into the context length n_ctx="
-                    + model.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.");
-        }
         turn.lock();
         try {
             ensureOpen();
-            if (allPositions) {
-                return main.evaluateAll(tokens);
-            }
-            main.forget(); // from an empty context, as LogitsAccess promises
-            return new float[][] {main.prefill(tokens)};
+            return main.evaluateFromEmpty(tokens, allPositions);
         } catch (LlamaException e) {
             main.forget();
             throw failure("evaluate logits", e);

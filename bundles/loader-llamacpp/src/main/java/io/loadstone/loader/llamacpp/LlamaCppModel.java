@@ -271,20 +271,9 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
 
     @Override
     public float[][] evaluate(int[] tokens, boolean allPositions) throws ModelLoadException {
-        if (tokens.length == 0) {
-            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token.");
-        }
-        if (tokens.length > model.nCtx()) {
-            throw new ModelLoadException(tokens.length + " tokens do not fit into the context length n_ctx="
-                    + model.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.");
-        }
         turn.lock();
         try {
-            if (allPositions) {
-                return sequence.evaluateAll(tokens);
-            }
-            sequence.forget(); // from an empty context, as LogitsAccess promises
-            return new float[][] {sequence.prefill(tokens)};
+            return sequence.evaluateFromEmpty(tokens, allPositions);
         } catch (LlamaException e) {
             throw failure("evaluate logits", e);
         } finally {
