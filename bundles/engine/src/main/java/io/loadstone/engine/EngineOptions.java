@@ -19,6 +19,7 @@ public final class EngineOptions {
     private final WeightQuantization quantization;
     private final LinearFormat linearFormat;
     private final long memoryBudget;
+    private final boolean bf16Weights;
 
     private EngineOptions(Builder b) {
         this.threads = b.threads;
@@ -31,6 +32,7 @@ public final class EngineOptions {
         this.quantization = b.quantization;
         this.linearFormat = b.linearFormat;
         this.memoryBudget = b.memoryBudget;
+        this.bf16Weights = b.bf16Weights;
     }
 
     /** All defaults: every core, the model's own context length and RoPE, F32 KV cache, weights as stored. */
@@ -55,6 +57,7 @@ public final class EngineOptions {
         b.quantization = quantization;
         b.linearFormat = linearFormat;
         b.memoryBudget = memoryBudget;
+        b.bf16Weights = bf16Weights;
         return b;
     }
 
@@ -67,6 +70,16 @@ public final class EngineOptions {
      */
     public long memoryBudget() {
         return memoryBudget;
+    }
+
+    /**
+     * Every F32/F16 weight converted to bfloat16 at load, rounding to nearest even as torch's
+     * {@code .to(torch.bfloat16)} does (text-generation-webui's {@code bf16}, transformers'
+     * {@code torch_dtype=bfloat16}): an F32 checkpoint then takes half the memory and bandwidth.
+     * Linear layers that a {@link #quantization()} replaces are quantized from the stored weights.
+     */
+    public boolean bf16Weights() {
+        return bf16Weights;
     }
 
     /** Compute threads the model owns (matrix products are split across them). */
@@ -122,7 +135,7 @@ public final class EngineOptions {
                 + ", kvCache=" + kvCache + ", ropeFreqBase=" + ropeFreqBase + ", compressPosEmb=" + compressPosEmb
                 + ", alphaValue=" + alphaValue + ", quantization=" + quantization
                 + (linearFormat == null ? "" : ", linearFormat=" + linearFormat.name())
-                + (memoryBudget == 0 ? "" : ", memoryBudget=" + memoryBudget) + "]";
+                + (memoryBudget == 0 ? "" : ", memoryBudget=" + memoryBudget) + (bf16Weights ? ", bf16Weights" : "") + "]";
     }
 
     /** Mutable builder; every setter checks its value at once. */
@@ -137,6 +150,7 @@ public final class EngineOptions {
         private WeightQuantization quantization = WeightQuantization.NONE;
         private LinearFormat linearFormat;
         private long memoryBudget;
+        private boolean bf16Weights;
 
         private Builder() {
         }
@@ -211,6 +225,12 @@ public final class EngineOptions {
                 throw new IllegalArgumentException("the memory budget must be 0 (no limit) or positive, not " + bytes);
             }
             this.memoryBudget = bytes;
+            return this;
+        }
+
+        /** See {@link EngineOptions#bf16Weights()}. */
+        public Builder bf16Weights(boolean bf16Weights) {
+            this.bf16Weights = bf16Weights;
             return this;
         }
 

@@ -76,8 +76,10 @@ public final class LlamaModel implements EngineModel {
             Checkpoint ck = Checkpoint.open(folder, arena);
             pool = new ComputePool(options.threads(), "loadstone-engine-" + folder.getFileName());
             ComputePool p = pool;
-            Placement placement = new Placement(options.memoryBudget(), options.quantization(), arena, p);
-            LlamaWeights w = LlamaWeights.bind(c, ck, options.linearFormat(), placement);
+            Placement placement = new Placement(options.memoryBudget(), options.quantization(), options.bf16Weights(), arena, p);
+            LlamaWeights w = options.bf16Weights()
+                    ? LlamaWeights.bind(c, ck, options.linearFormat(), placement, m -> Quantizer.bf16(m, arena, p), LlamaModel::roundToBf16)
+                    : LlamaWeights.bind(c, ck, options.linearFormat(), placement);
             ModelConfig full = new ModelConfig(c.modelType(), c.architecture(), c.hiddenSize(), c.intermediateSize(), c.numLayers(),
                     c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(), c.rmsNormEps(),
                     c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.slidingWindow(), c.bosTokenId(),
@@ -86,7 +88,8 @@ public final class LlamaModel implements EngineModel {
                     placement.result());
             LOG.log(Level.INFO, () -> String.format("Opened %s (%s, %d layers, %s weights%s, %.1f MB) in %d ms; RoPE base %.1f, scaling %s; %d threads",
                     folder, full.modelType(), full.numLayers(), full.weightType(),
-                    options.quantization() == io.loadstone.engine.WeightQuantization.NONE ? "" : " → " + options.quantization(),
+                    options.quantization() == io.loadstone.engine.WeightQuantization.NONE ? (options.bf16Weights() ? " → BF16" : "")
+                            : " → " + options.quantization(),
                     m.weightBytes() / 1e6, (System.nanoTime() - t0) / 1_000_000, ropeSpec.base(), ropeSpec.describe(), options.threads()));
             if (maxContext > c.maxPositionEmbeddings() * Math.max(1.0, options.compressPosEmb())) {
                 LOG.log(Level.WARNING, "Context limit {0} exceeds what {1} was trained for ({2} positions); output may degrade "
@@ -108,6 +111,15 @@ public final class LlamaModel implements EngineModel {
      * NTK-style to {@code base·α^(d/(d-2))}; {@code compress_pos_emb} replaces the config's scaling
      * with linear scaling by that factor.
      */
+    /** A norm weight or bias as a bfloat16 checkpoint would hold it (computed in float32 all the same). */
+    private static float[] roundToBf16(float[] v) {
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = io.loadstone.engine.kernel.Vectors.bf16ToFloat(io.loadstone.engine.kernel.Vectors.floatToBf16(v[i]));
+        }
+        return out;
+    }
+
     static RopeSpec effectiveRope(RopeSpec fromConfig, int headDim, EngineOptions o) {
         RopeSpec r = fromConfig;
         if (o.compressPosEmb() != 1.0) {

@@ -52,6 +52,15 @@ final class LlamaWeights {
      */
     static LlamaWeights bind(ModelConfig c, Checkpoint ck, LinearFormat format, UnaryOperator<Matrix> linear)
             throws ModelLoadException {
+        return bind(c, ck, format, linear, UnaryOperator.identity(), UnaryOperator.identity());
+    }
+
+    /**
+     * @param table  turns the stored embedding (and an untied lm_head) into the matrix used
+     * @param vector turns each stored norm weight or bias, as floats, into the values used
+     */
+    static LlamaWeights bind(ModelConfig c, Checkpoint ck, LinearFormat format, UnaryOperator<Matrix> linear,
+            UnaryOperator<Matrix> table, UnaryOperator<float[]> vector) throws ModelLoadException {
         Binder b = new Binder(c, ck, format);
         int d = c.hiddenSize();
         int qd = c.numHeads() * c.headDim();
@@ -102,17 +111,17 @@ final class LlamaWeights {
                     params += ((TensorInfo) t[i]).elements();
                 }
             }
-            layers[l] = new Layer(floats(t[0]), m[1], m[2], m[3], m[4], floats(t[5]), floats(t[6]), floats(t[7]), floats(t[8]),
-                    m[9], m[10], m[11]);
+            layers[l] = new Layer(floats(t[0], vector), m[1], m[2], m[3], m[4], floats(t[5], vector), floats(t[6], vector),
+                    floats(t[7], vector), floats(t[8], vector), m[9], m[10], m[11]);
         }
-        Matrix embedding = new StoredMatrix(embed);
-        Matrix lmHead = head == null ? embedding : new StoredMatrix(head);
+        Matrix embedding = table.apply(new StoredMatrix(embed));
+        Matrix lmHead = head == null ? embedding : table.apply(new StoredMatrix(head));
         String weightType = types.size() == 1 ? types.iterator().next() : "mixed " + types;
-        return new LlamaWeights(embedding, layers, Tensors.toFloats(norm), lmHead, weightType, params);
+        return new LlamaWeights(embedding, layers, vector.apply(Tensors.toFloats(norm)), lmHead, weightType, params);
     }
 
-    private static float[] floats(Object t) {
-        return t == null ? null : Tensors.toFloats((TensorInfo) t);
+    private static float[] floats(Object t, UnaryOperator<float[]> vector) {
+        return t == null ? null : vector.apply(Tensors.toFloats((TensorInfo) t));
     }
 
     /** Bytes of weight data the forward pass reads (each matrix once, even when tied). */

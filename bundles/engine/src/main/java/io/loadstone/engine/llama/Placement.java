@@ -20,6 +20,7 @@ final class Placement implements UnaryOperator<Matrix> {
 
     private final long budget;
     private final WeightQuantization quantization;
+    private final boolean bf16;
     private final Arena arena;
     private final ComputePool pool;
     private long resident;
@@ -27,9 +28,10 @@ final class Placement implements UnaryOperator<Matrix> {
     private int mapped;
     private String firstMapped = "";
 
-    Placement(long budget, WeightQuantization quantization, Arena arena, ComputePool pool) {
+    Placement(long budget, WeightQuantization quantization, boolean bf16, Arena arena, ComputePool pool) {
         this.budget = budget;
         this.quantization = quantization;
+        this.bf16 = bf16;
         this.arena = arena;
         this.pool = pool;
     }
@@ -47,6 +49,9 @@ final class Placement implements UnaryOperator<Matrix> {
         placed++;
         return switch (quantization) {
             case NONE -> {
+                if (bf16 && !isBf16(m)) {
+                    yield released(m, Quantizer.bf16(m, arena, pool));
+                }
                 if (budget > 0 && m instanceof StoredMatrix s) {
                     s.loadPages();
                 }
@@ -62,10 +67,14 @@ final class Placement implements UnaryOperator<Matrix> {
         long rows = m.rows();
         long cols = m.cols();
         return switch (quantization) {
-            case NONE -> m.byteSize();
+            case NONE -> bf16 ? rows * cols * 2 : m.byteSize();
             case INT8 -> rows * cols + rows * Float.BYTES;
             case NF4 -> rows * ((cols + 1) / 2) + rows * ((cols + 63) / 64) * Float.BYTES;
         };
+    }
+
+    private static boolean isBf16(Matrix m) {
+        return m instanceof StoredMatrix s && s.dtype() == io.loadstone.engine.safetensors.DType.BF16;
     }
 
     /** The stored original is no longer read once quantized; keep it out of resident memory. */

@@ -26,6 +26,32 @@ public final class Quantizer {
     private Quantizer() {
     }
 
+    /**
+     * A bfloat16 copy (round to nearest even, as torch's {@code .to(torch.bfloat16)}); a matrix
+     * already stored as BF16 is returned as it is.
+     */
+    public static Matrix bf16(Matrix m, Arena arena, ComputePool pool) {
+        if (m instanceof StoredMatrix s && s.dtype() == io.loadstone.engine.safetensors.DType.BF16) {
+            return m;
+        }
+        int rows = m.rows();
+        int cols = m.cols();
+        MemorySegment out = arena.allocate((long) rows * cols * 2, 64);
+        java.lang.foreign.ValueLayout.OfShort le = java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED
+                .withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+        pool.parallelFor(rows, 16, (r0, r1) -> {
+            float[] row = new float[cols];
+            for (int r = r0; r < r1; r++) {
+                m.row(r, row, 0);
+                long base = (long) r * cols * 2;
+                for (int c = 0; c < cols; c++) {
+                    out.set(le, base + 2L * c, io.loadstone.engine.kernel.Vectors.floatToBf16(row[c]));
+                }
+            }
+        });
+        return new StoredMatrix(m.name(), rows, cols, io.loadstone.engine.safetensors.DType.BF16, out);
+    }
+
     /** Per-row absmax int8: {@code q = round(w · 127 / absmax)}. */
     public static Matrix int8(Matrix m, Arena arena, ComputePool pool) {
         int rows = m.rows();

@@ -22,6 +22,17 @@ public final class StoredMatrix extends Matrix {
         this.rowBytes = (long) cols * dtype.size();
     }
 
+    /** A matrix in {@code data}, little-endian rows of {@code cols} values (e.g. a converted copy). */
+    public StoredMatrix(String name, int rows, int cols, DType dtype, MemorySegment data) {
+        super(name, rows, cols);
+        if (!supports(dtype) || data.byteSize() != (long) rows * cols * dtype.size()) {
+            throw new IllegalArgumentException(name + ": " + data.byteSize() + " bytes are not " + rows + " x " + cols + " " + dtype);
+        }
+        this.dtype = dtype;
+        this.data = data;
+        this.rowBytes = (long) cols * dtype.size();
+    }
+
     public static boolean supports(DType d) {
         return d == DType.F32 || d == DType.F16 || d == DType.BF16;
     }

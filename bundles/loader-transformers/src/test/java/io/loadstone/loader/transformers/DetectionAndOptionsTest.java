@@ -131,7 +131,7 @@ class DetectionAndOptionsTest {
 
     @Test
     void optionsWithoutEffectAreMarkedAndWarnedAbout() throws Exception {
-        for (String name : List.of("cpu", "bf16", "use_double_quant", "compute_dtype", "gpu_memory",
+        for (String name : List.of("cpu", "use_double_quant", "compute_dtype", "gpu_memory",
                 "disk", "auto_devices", "trust_remote_code", "no_use_fast", "use_flash_attention_2")) {
             OptionSpec s = loader.options().stream().filter(o -> o.name().equals(name)).findFirst().orElseThrow();
             assertTrue(s.applies() != null && !s.applies().isBlank(), name);
@@ -139,7 +139,7 @@ class DetectionAndOptionsTest {
         ModelLoadException flash = assertThrows(ModelLoadException.class, () -> loader.load(
                 ModelSource.of(TestModels.model("stories260K-hf")), LoaderOptions.of(Map.of("use_flash_attention_2", true))));
         assertTrue(flash.getMessage().contains("CUDA") && flash.fix().contains("off"), flash.getMessage());
-        Map<String, Object> set = Map.of("bf16", true, "no_use_fast", true, "gpu_memory", "10GiB",
+        Map<String, Object> set = Map.of("no_use_fast", true, "gpu_memory", "10GiB",
                 "trust_remote_code", true);
         try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf")), LoaderOptions.of(set))) {
             List<String> w = m.info().warnings();
@@ -156,6 +156,25 @@ class DetectionAndOptionsTest {
             assertEquals(512, m.info().vocabSize());
             assertEquals("Transformers", m.info().loaderId());
             assertEquals(2048L, m.info().effectiveOptions().get("max_seq_len"));
+        }
+    }
+
+    @Test
+    void bf16LoadsAnF32CheckpointAsTheBf16CheckpointComputes() throws Exception {
+        int[] ids = {1, 403, 407, 261, 378};
+        float[] cast;
+        try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf-bf16")), LoaderOptions.of(Map.of()))) {
+            cast = m.logits().orElseThrow().evaluate(ids, false)[0];
+        }
+        try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf")),
+                LoaderOptions.of(Map.of("bf16", true)))) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(cast, m.logits().orElseThrow().evaluate(ids, false)[0]);
+            assertEquals(List.of(), m.info().warnings());
+        }
+        try (LoadedModel m = loader.load(ModelSource.of(TestModels.model("stories260K-hf")),
+                LoaderOptions.of(Map.of("bf16", true, "load_in_8bit", true)))) {
+            assertTrue(m.info().warnings().stream().anyMatch(w -> w.startsWith("bf16 applies to the embedding")),
+                    m.info().warnings().toString());
         }
     }
 
