@@ -33,6 +33,29 @@ public interface LoadedModel extends AutoCloseable {
         return Optional.empty();
     }
 
+    /**
+     * Applies exactly {@code adapters}, in this order, replacing whatever was applied before (an
+     * empty list removes them all). The base weights are never changed on disk. A loader whose
+     * {@link Capabilities#lora()} is {@code NONE} keeps this default, which refuses; one that says
+     * {@code SINGLE} refuses more than one. A generation running meanwhile finishes with the
+     * adapters it started with or is ended; the next one uses the new set.
+     *
+     * @throws ModelLoadException an adapter does not fit this model (the message names the
+     *         folder and the mismatch) or cannot be read; the previous set then stays applied
+     */
+    default void setLoras(java.util.List<LoraAdapter> adapters) throws ModelLoadException {
+        if (adapters.isEmpty()) {
+            return;
+        }
+        throw new ModelLoadException("The " + info().loaderId() + " loader cannot apply LoRA adapters.",
+                "Use a loader that can (llama.cpp or Transformers), or clear the LoRA selection.");
+    }
+
+    /** The adapters applied now, in order (empty when none). */
+    default java.util.List<LoraAdapter> loras() {
+        return java.util.List.of();
+    }
+
     /** Frees everything this model holds (native memory, threads, mapped files). Idempotent. */
     @Override
     void close();

@@ -29,6 +29,8 @@ public record ModelEvent(Type type, String model, String loader, String message,
         LOADER_GONE,
         LOADER_ADDED, LOADER_REMOVED,
         /** The models folder changed. */
-        MODELS_CHANGED
+        MODELS_CHANGED,
+        /** The LoRA adapters applied to a loaded model changed (or the loras folder did). */
+        LORAS_CHANGED
     }
 }

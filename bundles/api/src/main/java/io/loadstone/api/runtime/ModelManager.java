@@ -45,6 +45,34 @@ public interface ModelManager {
      */
     Path saveSettings(String model, String loaderId, Map<String, ?> options) throws ModelLoadException;
 
+    /** The folder LoRA adapters are listed from ({@code loras/}). */
+    Path lorasDir();
+
+    /**
+     * LoRA adapters in the loras folder, sorted: its sub-folders, except names ending in
+     * {@code .txt}, {@code -np}, {@code .pt} or {@code .json} (text-generation-webui's rule).
+     */
+    List<String> loras();
+
+    /**
+     * Applies exactly these adapters to a loaded model, in order, replacing the previous set
+     * ({@code names} empty: remove them all). Checked against the loader's LoRA support before
+     * anything changes; emits {@link ModelEvent.Type#LORAS_CHANGED}.
+     *
+     * @param model  a loaded model's name, or null for the most recently loaded one
+     * @param names  names from {@link #loras()}
+     * @param scales one factor per name (1 = as trained), or null for all 1
+     * @return the adapters applied now
+     * @throws ModelLoadException no such model loaded, an unknown adapter name (the message
+     *         lists the known ones), a loader without LoRA (or with one only, and several
+     *         asked), or an adapter that does not fit; the previous set then stays applied
+     */
+    List<io.loadstone.api.loader.LoraAdapter> setLoras(String model, List<String> names, List<Double> scales)
+            throws ModelLoadException;
+
+    /** The adapters applied to a loaded model now (empty when none or not loaded). */
+    List<io.loadstone.api.loader.LoraAdapter> loras(String model);
+
     /** Loaders installed right now. */
     List<LoaderInfo> loaders();
 

@@ -3,7 +3,7 @@
  * third-party front ends): the {@link io.loadstone.api.runtime.ModelManager} and its events; {@link io.loadstone.api.runtime.ModelLogits} for evaluation (1.1).
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.loadstone.api.runtime;
 
 import org.osgi.annotation.bundle.Export;
