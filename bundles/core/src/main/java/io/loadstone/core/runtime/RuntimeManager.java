@@ -40,6 +40,7 @@ import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.LoadedModel;
 import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.LogitsAccess;
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
@@ -55,6 +56,7 @@ import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.api.runtime.ModelMetadata;
 import io.loadstone.api.runtime.ModelSettings;
 import io.loadstone.core.models.FormatHints;
+import io.loadstone.core.models.LoraFolder;
 import io.loadstone.core.models.MetadataReader;
 import io.loadstone.core.models.ModelFolder;
 import io.loadstone.core.settings.UserSettings;
@@ -87,6 +89,8 @@ public final class RuntimeManager implements ModelManager {
     });
 
     private volatile Path modelsDir = Paths.get("models").toAbsolutePath();
+    private volatile Path lorasDir = Paths.get("loras").toAbsolutePath();
+    private volatile FolderWatch lorasWatch;
     private volatile int maxLoaded = 1;
     private volatile long budgetBytes;
     private volatile int contextCap = 8192;
@@ -107,6 +111,8 @@ public final class RuntimeManager implements ModelManager {
         final long bytes;
         final Instant loadedAt = Instant.now();
         volatile Instant lastUsed = loadedAt;
+        /** The LoRA adapters applied to this instance; a reload makes a new slot, so it starts empty. */
+        volatile List<LoraAdapter> loras = List.of();
 
         Slot(ModelSource source, ServiceReference<ModelLoader> loaderRef, LoadedModel model,
                 Capabilities capabilities, LoaderOptions options, long bytes) {
@@ -144,9 +150,14 @@ public final class RuntimeManager implements ModelManager {
     @Modified
     void modified(RuntimeConfig config) {
         Path before = modelsDir;
+        Path lorasBefore = lorasDir;
         apply(config);
         if (!before.equals(modelsDir)) {
             events.fire(new ModelEvent(ModelEvent.Type.MODELS_CHANGED, null, null, "Models folder is now " + modelsDir,
+                    null));
+        }
+        if (!lorasBefore.equals(lorasDir)) {
+            events.fire(new ModelEvent(ModelEvent.Type.LORAS_CHANGED, null, null, "LoRA folder is now " + lorasDir,
                     null));
         }
         background.execute(this::tryAutoload);
@@ -154,6 +165,7 @@ public final class RuntimeManager implements ModelManager {
 
     private void apply(RuntimeConfig config) {
         modelsDir = home.resolve(config.models_dir()).toAbsolutePath().normalize();
+        lorasDir = home.resolve(config.loras_dir()).toAbsolutePath().normalize();
         maxLoaded = Math.max(1, config.max_loaded_models());
         budgetBytes = config.memory_budget_mb() > 0 ? config.memory_budget_mb() * 1024L * 1024L
                 : MemoryBudget.defaultBytes();
@@ -187,6 +199,18 @@ public final class RuntimeManager implements ModelManager {
         if (old != null) {
             old.close();
         }
+        // The LoRA menu refreshes itself when an adapter is copied in, as the model menu does.
+        try {
+            Files.createDirectories(lorasDir);
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "Cannot create the LoRA folder " + lorasDir + ": " + e.getMessage());
+        }
+        FolderWatch oldLoras = lorasWatch;
+        lorasWatch = FolderWatch.start(lorasDir, () -> events.fire(new ModelEvent(ModelEvent.Type.LORAS_CHANGED,
+                null, null, "", null)));
+        if (oldLoras != null) {
+            oldLoras.close();
+        }
     }
 
     @Deactivate
@@ -194,6 +218,10 @@ public final class RuntimeManager implements ModelManager {
         FolderWatch w = watch;
         if (w != null) {
             w.close();
+        }
+        FolderWatch lw = lorasWatch;
+        if (lw != null) {
+            lw.close();
         }
         background.shutdownNow();
         for (String name : List.copyOf(loaded.keySet())) {
@@ -634,6 +662,116 @@ public final class RuntimeManager implements ModelManager {
 
     private Optional<Slot> mostRecent() {
         return loaded.values().stream().max(Comparator.comparing((Slot s) -> s.loadedAt));
+    }
+
+    // ---- LoRA adapters --------------------------------------------------------------------
+
+    @Override
+    public Path lorasDir() {
+        return lorasDir;
+    }
+
+    @Override
+    public List<String> loras() {
+        return LoraFolder.list(lorasDir);
+    }
+
+    /**
+     * Everything is checked before the model is touched; the change itself runs under the load
+     * lock, as loads do, so it never races a reload or eviction of the same model. Generations
+     * are not blocked: the loader's contract lets one that is running finish with its adapters.
+     */
+    @Override
+    public List<LoraAdapter> setLoras(String model, List<String> names, List<Double> scales)
+            throws ModelLoadException {
+        Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
+        if (s == null) {
+            throw new ModelLoadException(model == null || model.isBlank() ? "No model is loaded, so no LoRA can be "
+                    + "applied." : "The model '" + model + "' is not loaded.", loaded.isEmpty()
+                            ? "Load a model first, then apply the LoRA(s)."
+                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
+        }
+        List<String> wanted = names == null ? List.of() : List.copyOf(names);
+        if (scales != null && scales.size() != wanted.size()) {
+            throw new ModelLoadException("Got " + wanted.size() + " LoRA name(s) but " + scales.size() + " scale(s).",
+                    "Give one scale per LoRA, or none (each is then 1).");
+        }
+        List<String> known = loras();
+        Set<String> seen = new TreeSet<>();
+        for (String n : wanted) {
+            if (!known.contains(n)) {
+                throw new ModelLoadException("There is no LoRA named '" + n + "' in " + lorasDir + ".",
+                        known.isEmpty() ? "The LoRA folder has no adapters: put a PEFT adapter folder (with "
+                                + "adapter_config.json) there." : "Known LoRAs: " + String.join(", ", known) + ".");
+            }
+            if (!seen.add(n)) {
+                throw new ModelLoadException("The LoRA '" + n + "' is named twice.", "Name each LoRA once; "
+                        + "use its scale to strengthen it.");
+            }
+        }
+        Capabilities.LoraSupport support = s.capabilities.lora();
+        String loaderId = s.info.loaderId();
+        if (!wanted.isEmpty() && support == Capabilities.LoraSupport.NONE) {
+            List<String> able = loaders().stream().filter(l -> l.capabilities().lora()
+                    != Capabilities.LoraSupport.NONE).map(LoaderInfo::id).toList();
+            throw new ModelLoadException("The " + loaderId + " loader cannot apply LoRA adapters, so '" + s.name
+                    + "' cannot take " + String.join(", ", wanted) + ".", able.isEmpty()
+                            ? "No installed loader can apply LoRAs: install llama.cpp or Transformers."
+                            : "Load the model with a loader that can: " + String.join(", ", able) + ".");
+        }
+        if (wanted.size() > 1 && support == Capabilities.LoraSupport.SINGLE) {
+            throw new ModelLoadException("The " + loaderId + " loader applies one LoRA at a time, not "
+                    + wanted.size() + " (" + String.join(", ", wanted) + ").", "Pick one LoRA, or load the "
+                            + "model with a loader that applies several.");
+        }
+        List<LoraAdapter> adapters = new ArrayList<>(wanted.size());
+        for (int i = 0; i < wanted.size(); i++) {
+            double scale = scales == null || scales.get(i) == null ? 1.0 : scales.get(i);
+            if (!Double.isFinite(scale)) {
+                throw new ModelLoadException("The scale " + scale + " for LoRA '" + wanted.get(i)
+                        + "' is not a finite number.", "Use a number such as 1 (as trained) or 0.5.");
+            }
+            adapters.add(new LoraAdapter(wanted.get(i), lorasDir.resolve(wanted.get(i)), scale));
+        }
+        List<LoraAdapter> applied = List.copyOf(adapters);
+        loadLock.lock();
+        try {
+            if (loaded.get(s.name) != s) {
+                throw new ModelLoadException("'" + s.name + "' was unloaded or reloaded while the LoRAs were "
+                        + "being applied.", "Apply them again to the model now loaded.");
+            }
+            try {
+                s.model.setLoras(applied);
+            } catch (RuntimeException | LinkageError e) {
+                throw new ModelLoadException("The " + loaderId + " loader failed applying " + names(applied) + " to '"
+                        + s.name + "': " + e, "This is a bug in the loader; the previous LoRA set ("
+                                + names(s.loras) + ") should still be applied.", e);
+            }
+            s.loras = applied;
+            s.lastUsed = Instant.now();
+        } finally {
+            loadLock.unlock();
+        }
+        events.fire(new ModelEvent(ModelEvent.Type.LORAS_CHANGED, s.name, loaderId, applied.isEmpty()
+                ? "No LoRA applied to '" + s.name + "'." : "Applied " + describeLoras(applied) + " to '" + s.name
+                        + "'.", null));
+        return applied;
+    }
+
+    @Override
+    public List<LoraAdapter> loras(String model) {
+        Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
+        return s == null ? List.of() : s.loras;
+    }
+
+    private static String names(List<LoraAdapter> adapters) {
+        return adapters.isEmpty() ? "none" : adapters.stream().map(LoraAdapter::name).collect(Collectors.joining(
+                ", "));
+    }
+
+    private static String describeLoras(List<LoraAdapter> adapters) {
+        return adapters.stream().map(a -> a.scale() == 1.0 ? a.name() : a.name() + " (scale " + a.scale() + ")")
+                .collect(Collectors.joining(", "));
     }
 
     // ---- generation ---------------------------------------------------------------------

@@ -27,7 +27,7 @@ import io.loadstone.api.runtime.ModelManager;
         "osgi.command.scope=loadstone",
         "osgi.command.function=models", "osgi.command.function=loaders", "osgi.command.function=load",
         "osgi.command.function=unload", "osgi.command.function=loaded", "osgi.command.function=generate",
-        "osgi.command.function=refresh" })
+        "osgi.command.function=refresh", "osgi.command.function=loras", "osgi.command.function=lora" })
 public final class ShellCommands {
 
     private final ModelManager manager;
@@ -176,6 +176,68 @@ public final class ShellCommands {
                     r.promptTokens(), r.generatedTokens(), r.tokensPerSecond(), r.reason());
         } catch (ModelLoadException e) {
             return "\nFailed: " + e.userMessage() + "\n";
+        }
+    }
+
+    /** Lists the LoRA folder (and why other entries there are not offered) and what each loaded model has applied. */
+    public String loras() {
+        List<String> loras = manager.loras();
+        StringBuilder sb = new StringBuilder("LoRAs in ").append(manager.lorasDir()).append(":\n");
+        if (loras.isEmpty()) {
+            sb.append("  (none: put a PEFT adapter folder, with adapter_config.json, there)\n");
+        }
+        loras.forEach(l -> sb.append("  ").append(l).append('\n'));
+        io.loadstone.core.models.LoraFolder.skipped(manager.lorasDir()).forEach((name, why) -> sb.append("  (")
+                .append(name).append(": skipped, ").append(why).append(")\n"));
+        for (LoadedModelState s : manager.loaded()) {
+            List<io.loadstone.api.loader.LoraAdapter> applied = manager.loras(s.name());
+            sb.append("Applied to ").append(s.name()).append(" (").append(s.info().loaderId()).append("): ")
+                    .append(applied.isEmpty() ? "none" : String.join(", ", applied.stream().map(a -> a.scale() == 1.0
+                            ? a.name() : a.name() + "=" + a.scale()).toList())).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /**
+     * {@code lora [-m MODEL] NAME[=SCALE] [NAME[=SCALE] ...]} applies exactly these adapters to
+     * the most recently loaded model (or MODEL); {@code lora --none} removes them all.
+     */
+    public String lora(String... args) {
+        String model = null;
+        List<String> names = new java.util.ArrayList<>();
+        List<Double> scales = new java.util.ArrayList<>();
+        boolean none = false;
+        String usage = "Usage: lora [-m MODEL] NAME[=SCALE] [NAME[=SCALE] ...]  or  lora [-m MODEL] --none\n";
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("-m")) {
+                if (i + 1 >= args.length) {
+                    return "Missing value after -m\n" + usage;
+                }
+                model = args[++i];
+            } else if (a.equals("--none")) {
+                none = true;
+            } else if (a.startsWith("-")) {
+                return "Unknown flag " + a + ". " + usage;
+            } else {
+                int eq = a.lastIndexOf('=');
+                try {
+                    scales.add(eq > 0 ? Double.parseDouble(a.substring(eq + 1)) : 1.0);
+                } catch (NumberFormatException e) {
+                    return "Not a number: " + a.substring(eq + 1) + "\n" + usage;
+                }
+                names.add(eq > 0 ? a.substring(0, eq) : a);
+            }
+        }
+        if (none == !names.isEmpty()) {
+            return (none ? "--none takes no LoRA names. " : "Name at least one LoRA, or --none. ") + usage;
+        }
+        try {
+            List<io.loadstone.api.loader.LoraAdapter> applied = manager.setLoras(model, names, scales);
+            return applied.isEmpty() ? "No LoRA applied now.\n" : "Applied: " + String.join(", ", applied.stream()
+                    .map(x -> x.scale() == 1.0 ? x.name() : x.name() + "=" + x.scale()).toList()) + "\n";
+        } catch (ModelLoadException e) {
+            return "Failed: " + e.userMessage() + "\n";
         }
     }
 
