@@ -177,8 +177,79 @@ function renderModelTab() {
     status('#model-status', last ? 'Ready: ' + last.name + ' is loaded with ' + last.loader + '.' : 'No model is loaded.',
       last ? 'ok' : '', true);
   }
+  renderLoras();
   updateModelButtons();
 }
+
+// ---- LoRA menu (webui: LoRA(s) multiselect with refresh and Apply LoRAs) --------------------
+
+/** The loaded model the LoRA menu acts on: the selected model when it is loaded, else the newest one. */
+function loraTarget() {
+  const st = ui.state;
+  if (!st || !st.loaded.length) return null;
+  const m = selectedModel();
+  return (m && loadedState(m.name)) || st.loaded[st.loaded.length - 1];
+}
+
+function renderLoras() {
+  const st = ui.state;
+  const target = loraTarget();
+  const sel = $('#lora-select');
+  const applied = target ? target.loras.map((l) => l.name) : [];
+  const key = target ? target.name + '|' + applied.join(',') : '';
+  // Keep what the user picked until the applied set or the target changes; then show the applied set.
+  const picked = ui.loraKey === key ? [...sel.selectedOptions].map((o) => o.value) : applied;
+  ui.loraKey = key;
+  sel.replaceChildren(...st.loras.map((n) => el('option', { value: n, text: n + (applied.includes(n) ? '  ● applied' : '') })));
+  for (const o of sel.options) o.selected = picked.includes(o.value);
+  const able = st.loaders.filter((l) => l.capabilities.lora !== 'NONE').map((l) => l.id);
+  let reason = '';
+  if (!target) reason = 'Load a model to apply LoRAs.';
+  else if (target.loraSupport === 'NONE') {
+    reason = 'The ' + target.loader + ' loader cannot apply LoRA adapters to ' + target.name + '. '
+      + (able.length ? 'Load it with a loader that can: ' + able.join(', ') + '.' : 'No installed loader can.');
+  }
+  const disabled = ui.busy || !!reason;
+  sel.disabled = disabled;
+  $('#lora-apply').disabled = disabled;
+  sel.title = reason;
+  $('#lora-apply').title = reason || 'Apply exactly the selected LoRAs to ' + target.name + ' (none selected: remove them)';
+  const note = $('#lora-note');
+  const parts = [];
+  if (reason) parts.push(reason);
+  else {
+    parts.push(applied.length ? 'Applied to ' + target.name + ': ' + target.loras.map((l) => l.scale === 1 ? l.name : l.name + ' ×' + l.scale).join(', ') + '.'
+      : 'No LoRA applied to ' + target.name + '.');
+    if (target.loraSupport === 'SINGLE') parts.push('The ' + target.loader + ' loader applies one LoRA at a time.');
+  }
+  if (!st.loras.length) parts.push('No adapters in ' + st.lorasDir + ' (a PEFT folder with adapter_config.json).');
+  note.textContent = parts.join(' ');
+  note.className = 'note' + (reason && target ? ' warn' : '');
+}
+
+$('#lora-refresh').addEventListener('click', async () => {
+  try {
+    ui.state = await api('ui/api/loras/refresh', { json: {} });
+    renderModelTab();
+    log('LoRA list refreshed: ' + ui.state.loras.length + ' adapter(s).');
+  } catch (e) { status('#model-status', e.message, 'error'); }
+});
+$('#lora-apply').addEventListener('click', async () => {
+  const target = loraTarget();
+  if (!target) return;
+  const names = [...$('#lora-select').selectedOptions].map((o) => o.value);
+  status('#model-status', names.length ? 'Applying the following LoRAs to ' + target.name + ': ' + names.join(', ') + '…'
+    : 'Removing the LoRAs from ' + target.name + '…', 'busy');
+  try {
+    const r = await api('ui/api/loras', { json: { model: target.name, loras: names } });
+    status('#model-status', r.message, 'ok');
+    ui.state = r.state;
+    ui.loraKey = '';
+    renderModelTab();
+  } catch (e) {
+    status('#model-status', 'LoRAs not applied: ' + e.message, 'error');
+  }
+});
 
 function updateModelButtons() {
   const m = selectedModel();
@@ -1101,6 +1172,7 @@ function connectEvents() {
     else if (bad) status('#model-status', e.message, 'error');
     else if (e.type === 'UNLOADED' && !ui.busy) status('#model-status', 'Unloaded ' + e.model + '. ' + e.message, 'ok');
     else if (e.type === 'LOADING' && !ui.busy) status('#model-status', 'Loading ' + e.model + ' with ' + e.loader + '…', 'busy');
+    else if (e.type === 'LORAS_CHANGED' && e.model && !ui.busy) status('#model-status', e.message, 'ok');
     else if (e.type === 'LOADED' && !ui.busy) status('#model-status', 'Loaded ' + e.model + ' with ' + e.loader + ': ' + e.message, 'ok');
     refreshSoon();
   });

@@ -29,10 +29,12 @@ import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.api.loader.StopReason;
 import io.loadstone.api.loader.TokenSink;
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.ModelEntry;
 import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.ui.generation.Generations;
+import io.loadstone.ui.generation.LoraActions;
 import io.loadstone.ui.generation.ModelActions;
 import io.loadstone.ui.generation.Params;
 import io.loadstone.ui.http.ApiException;
@@ -102,6 +104,34 @@ public final class OpenAiServlet extends HttpServlet {
                     only(method, "POST");
                     unload(req, resp);
                 }
+                case "/internal/lora/list" -> {
+                    only(method, "GET");
+                    JsonObject o = new JsonObject();
+                    o.add("lora_names", HttpIo.GSON.toJsonTree(manager().loras()));
+                    HttpIo.send(resp, 200, o);
+                }
+                case "/internal/lora/load" -> {
+                    only(method, "POST");
+                    Params p = new Params(HttpIo.readObject(req));
+                    List<String> names = LoraActions.names(p.raw("lora_names"), "lora_names");
+                    if (names.isEmpty()) {
+                        throw ApiException.badRequest("lora_names", "missing_parameter", "No LoRA given: send "
+                                + "\"lora_names\", a list from GET /v1/internal/lora/list (known: " + String.join(", ",
+                                        manager().loras()) + "). POST /v1/internal/lora/unload removes them.");
+                    }
+                    LoraActions.apply(manager(), p.string("model_name", null), names, LoraActions.scales(p.raw(
+                            "lora_scales"), "lora_scales"));
+                    HttpIo.send(resp, 200, new JsonPrimitive("OK"));
+                }
+                case "/internal/lora/unload" -> {
+                    only(method, "POST");
+                    String name = null;
+                    if (req.getContentLengthLong() > 0 || req.getHeader("Transfer-Encoding") != null) {
+                        name = new Params(HttpIo.readObject(req)).string("model_name", null);
+                    }
+                    LoraActions.apply(manager(), name, List.of(), null);
+                    HttpIo.send(resp, 200, new JsonPrimitive("OK"));
+                }
                 default -> {
                     if (path.startsWith("/models/")) {
                         only(method, "GET");
@@ -110,7 +140,9 @@ public final class OpenAiServlet extends HttpServlet {
                         throw ApiException.notFound("unknown_url", "Unknown API path " + req.getRequestURI()
                                 + ". Available: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, "
                                 + "GET /v1/internal/model/list, GET /v1/internal/model/info, "
-                                + "POST /v1/internal/model/load, POST /v1/internal/model/unload.");
+                                + "POST /v1/internal/model/load, POST /v1/internal/model/unload, "
+                                + "GET /v1/internal/lora/list, POST /v1/internal/lora/load, "
+                                + "POST /v1/internal/lora/unload.");
                     }
                 }
             }
@@ -185,7 +217,9 @@ public final class OpenAiServlet extends HttpServlet {
         Optional<LoadedModelState> last = loaded.stream().max(Comparator.comparing(LoadedModelState::loadedAt));
         JsonObject o = new JsonObject();
         o.addProperty("model_name", last.map(LoadedModelState::name).orElse("None"));
-        o.add("lora_names", new JsonArray());
+        // webui's shared.lora_names: the adapters applied to the model this reports on.
+        o.add("lora_names", HttpIo.GSON.toJsonTree(last.map(s -> manager().loras(s.name()).stream().map(
+                LoraAdapter::name).toList()).orElse(List.of())));
         o.add("loader", last.<JsonElement>map(s -> new JsonPrimitive(s.info().loaderId())).orElse(JsonNull.INSTANCE));
         o.add("loaded_models", HttpIo.GSON.toJsonTree(loaded.stream().map(LoadedModelState::name).toList()));
         return o;

@@ -8,6 +8,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
@@ -27,6 +28,8 @@ final class StateJson {
     static JsonObject of(ModelManager m, Map<String, int[]> queue) {
         JsonObject o = new JsonObject();
         o.addProperty("modelsDir", m.modelsDir().toString());
+        o.addProperty("lorasDir", m.lorasDir().toString());
+        o.add("loras", HttpIo.GSON.toJsonTree(m.loras()));
         List<LoadedModelState> loaded = m.loaded();
         JsonArray models = new JsonArray();
         for (ModelEntry e : m.models()) {
@@ -67,6 +70,17 @@ final class StateJson {
             x.add("effectiveOptions", HttpIo.GSON.toJsonTree(s.info().effectiveOptions()));
             x.addProperty("loadedAt", s.loadedAt().toString());
             x.addProperty("lastUsed", s.lastUsed().toString());
+            // What the LoRA menu needs without a second look-up: the loader's support and the applied set.
+            x.addProperty("loraSupport", m.loaders().stream().filter(l -> l.id().equals(s.info().loaderId()))
+                    .map(l -> l.capabilities().lora().name()).findFirst().orElse("NONE"));
+            JsonArray applied = new JsonArray();
+            for (LoraAdapter a : m.loras(s.name())) {
+                JsonObject y = new JsonObject();
+                y.addProperty("name", a.name());
+                y.addProperty("scale", a.scale());
+                applied.add(y);
+            }
+            x.add("loras", applied);
             ls.add(x);
         }
         o.add("loaded", ls);

@@ -33,6 +33,7 @@ import io.loadstone.api.loader.StopReason;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.ui.generation.Generations;
+import io.loadstone.ui.generation.LoraActions;
 import io.loadstone.ui.generation.ModelActions;
 import io.loadstone.ui.generation.Params;
 import io.loadstone.ui.http.ApiException;
@@ -94,6 +95,8 @@ public final class WebApiServlet extends HttpServlet {
                     HttpIo.send(resp, 200, state());
                 }
                 case "/load" -> load(req, resp);
+                case "/loras" -> loras(req, resp);
+                case "/loras/refresh" -> HttpIo.send(resp, 200, state());
                 case "/settings" -> saveSettings(req, resp);
                 case "/autoload" -> {
                     Params p = new Params(HttpIo.readObject(req));
@@ -183,6 +186,22 @@ public final class WebApiServlet extends HttpServlet {
             msg.append(" Note: ").append(w);
         }
         JsonObject o = message(msg.toString());
+        o.add("state", state());
+        HttpIo.send(resp, 200, o);
+    }
+
+    /** The Apply LoRAs button: {@code {"model": name, "loras": [names], "scales": [numbers]?}}. */
+    private void loras(HttpServletRequest req, HttpServletResponse resp) throws ApiException, IOException {
+        Params p = new Params(HttpIo.readObject(req));
+        String model = p.string("model", null);
+        List<String> names = LoraActions.names(p.raw("loras"), "loras");
+        List<io.loadstone.api.loader.LoraAdapter> applied = LoraActions.apply(manager(), model, names,
+                LoraActions.scales(p.raw("scales"), "scales"));
+        String target = model == null || model.isBlank() ? manager().loaded().stream().max(java.util.Comparator
+                .comparing(LoadedModelState::loadedAt)).map(LoadedModelState::name).orElse("") : model;
+        JsonObject o = message(applied.isEmpty() ? "Removed the LoRAs from `" + target + "`."
+                : "Successfully applied the LoRAs to `" + target + "`: " + String.join(", ", applied.stream().map(
+                        a -> a.scale() == 1.0 ? a.name() : a.name() + " (scale " + a.scale() + ")").toList()) + ".");
         o.add("state", state());
         HttpIo.send(resp, 200, o);
     }
