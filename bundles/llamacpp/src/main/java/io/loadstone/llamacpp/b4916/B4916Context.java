@@ -1,6 +1,7 @@
 package io.loadstone.llamacpp.b4916;
 
 import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LoraAdapter;
 import io.loadstone.llamacpp.SecondaryContext;
 
 /** A secondary llama_context of a {@link B4916Model}; every call goes through the model, under its lock. */
@@ -51,6 +52,21 @@ final class B4916Context implements SecondaryContext {
     @Override
     public boolean removeFromKvCache(int p0, int p1) throws LlamaException {
         return model.removeFromKvCache(ctx, p0, p1);
+    }
+
+    @Override
+    public void setLora(LoraAdapter adapter, float scale) throws LlamaException {
+        model.setLora(ctx, adapter, scale);
+    }
+
+    @Override
+    public boolean removeLora(LoraAdapter adapter) throws LlamaException {
+        return model.removeLora(ctx, adapter);
+    }
+
+    @Override
+    public void clearLoras() throws LlamaException {
+        model.clearLoras(ctx);
     }
 
     @Override

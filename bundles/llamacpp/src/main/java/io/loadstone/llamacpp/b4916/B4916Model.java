@@ -719,10 +719,16 @@ final class B4916Model implements NativeModel {
 
     @Override
     public void setLora(LoraAdapter adapter, float scale) throws LlamaException {
+        setLora(main, adapter, scale);
+    }
+
+    void setLora(Ctx c, LoraAdapter adapter, float scale) throws LlamaException {
         B4916Lora l = own(adapter);
+        requireContext();
         locked(() -> {
+            requireOpen(c);
             l.requireOpen();
-            int rc = abi.setAdapterLora(ctx, l.pointer(), scale);
+            int rc = abi.setAdapterLora(c.ptr, l.pointer(), scale);
             if (rc != 0) {
                 throw new LlamaException("llama.cpp refused to activate LoRA " + l.file() + " (code " + rc + ").");
             }
@@ -732,15 +738,28 @@ final class B4916Model implements NativeModel {
 
     @Override
     public boolean removeLora(LoraAdapter adapter) throws LlamaException {
+        return removeLora(main, adapter);
+    }
+
+    boolean removeLora(Ctx c, LoraAdapter adapter) throws LlamaException {
         B4916Lora l = own(adapter);
-        return locked(() -> !l.isFreed() && abi.rmAdapterLora(ctx, l.pointer()) == 0);
+        requireContext();
+        return locked(() -> {
+            requireOpen(c);
+            return !l.isFreed() && abi.rmAdapterLora(c.ptr, l.pointer()) == 0;
+        });
     }
 
     @Override
     public void clearLoras() throws LlamaException {
+        clearLoras(main);
+    }
+
+    void clearLoras(Ctx c) throws LlamaException {
         requireContext();
         locked(() -> {
-            abi.clearAdapterLora(ctx);
+            requireOpen(c);
+            abi.clearAdapterLora(c.ptr);
             return null;
         });
     }
@@ -750,7 +769,15 @@ final class B4916Model implements NativeModel {
         try {
             locked(() -> {
                 if (!l.isFreed()) {
-                    abi.rmAdapterLora(ctx, l.pointer());
+                    // Every context that has it active keeps a pointer to it: deactivate it everywhere first.
+                    if (hasContext()) {
+                        abi.rmAdapterLora(ctx, l.pointer());
+                    }
+                    for (B4916Context c : secondaries) {
+                        if (!c.ctx().freed) {
+                            abi.rmAdapterLora(c.ctx().ptr, l.pointer());
+                        }
+                    }
                     abi.loraFree(l.pointer());
                     l.markFreed();
                 }

@@ -35,6 +35,7 @@ import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SecondaryContext;
+import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
 import io.loadstone.sampling.SamplerSettings;
@@ -76,6 +77,8 @@ public class LlamaCppHfLoader implements ModelLoader {
     private final List<OptionSpec> options;
     private final Set<LlamaCppHfModel> models = ConcurrentHashMap.newKeySet();
     private final TokenizerLookup lookup;
+    /** Where PEFT LoRA adapters converted to GGUF are kept (see {@link AppliedLoras}); null: temporary files. */
+    private final Path loraCache;
 
     /**
      * No {@code @Modified} on purpose: a new tokenizer.dir re-registers this loader, so the
@@ -85,15 +88,28 @@ public class LlamaCppHfLoader implements ModelLoader {
     @Activate
     public LlamaCppHfLoader(@Reference LlamaRuntime runtime, @Reference TokenizerFactory tokenizers,
             BundleContext context, LlamaCppHfConfig config) {
-        this(runtime, tokenizers, home(context.getProperty(HOME_PROPERTY)), config.tokenizer_dir());
+        this(runtime, tokenizers, home(context.getProperty(HOME_PROPERTY)), config.tokenizer_dir(),
+                dataFile(context, "lora-gguf"));
     }
 
-    /** Outside OSGi (tests): {@code tokenizerDir} relative to {@code home}. */
+    /** Outside OSGi (tests): {@code tokenizerDir} relative to {@code home}; converted LoRAs in temporary files. */
     LlamaCppHfLoader(LlamaRuntime runtime, TokenizerFactory tokenizers, Path home, String tokenizerDir) {
+        this(runtime, tokenizers, home, tokenizerDir, null);
+    }
+
+    /** Converted LoRAs go to {@code loraCache} (in OSGi this bundle's data area, never the user's loras folder). */
+    LlamaCppHfLoader(LlamaRuntime runtime, TokenizerFactory tokenizers, Path home, String tokenizerDir,
+            Path loraCache) {
+        this.loraCache = loraCache;
         this.runtime = runtime;
         this.tokenizers = tokenizers;
         this.options = LlamaCppHfOptions.specs(runtime);
         this.lookup = lookup(home, tokenizerDir);
+    }
+
+    private static Path dataFile(BundleContext context, String name) {
+        java.io.File f = context.getDataFile(name);
+        return f == null ? null : f.toPath();
     }
 
     private static Path home(String property) {
@@ -132,7 +148,9 @@ public class LlamaCppHfLoader implements ModelLoader {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(Capabilities.LoraSupport.NONE, true, true, SamplerSettings.supportedParameters());
+        // LoRA: several adapters at once, changed at run time, in the CFG context too (text-generation-webui's
+        // llamacpp_HF has none).
+        return new Capabilities(Capabilities.LoraSupport.MULTI, true, true, SamplerSettings.supportedParameters());
     }
 
     @Override
@@ -235,7 +253,9 @@ public class LlamaCppHfLoader implements ModelLoader {
                     : "from " + where.folder().getFileName());
             ModelInfo info = new ModelInfo(ID, description, nm.nCtx(), nm.nCtxTrain(), nm.nVocab(), template,
                     warnings, effective);
-            LlamaCppHfModel m = new LlamaCppHfModel(nm, cfg, tokenizer, info, plan.seed(), eos, models::remove);
+            AppliedLoras loras = new AppliedLoras(nm, gguf, loraCache, cfg == null ? List.of() : List.of(cfg));
+            LlamaCppHfModel m = new LlamaCppHfModel(nm, cfg, tokenizer, info, plan.seed(), eos, loras,
+                    models::remove);
             models.add(m);
             for (String w : warnings) {
                 LOG.log(System.Logger.Level.INFO, source.name() + ": " + w);

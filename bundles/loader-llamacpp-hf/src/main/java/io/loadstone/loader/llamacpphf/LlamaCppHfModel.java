@@ -1,6 +1,7 @@
 package io.loadstone.loader.llamacpphf;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -11,6 +12,7 @@ import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.LoadedModel;
 import io.loadstone.api.loader.LogitsAccess;
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.Sampling;
@@ -18,6 +20,7 @@ import io.loadstone.api.loader.StopReason;
 import io.loadstone.api.loader.TokenSink;
 import io.loadstone.llamacpp.ContextFullException;
 import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.CachedSequence;
 import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.NativeModel;
@@ -55,11 +58,14 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
     private final CachedSequence main;
     /** The negative prompt's sequence, with cfg_cache; else null. */
     private final CachedSequence negative;
+    /** The LoRA adapters applied now, in the main and the CFG context; changed under {@link #turn}. */
+    private final AppliedLoras loras;
     private volatile boolean closed;
 
     LlamaCppHfModel(NativeModel model, SecondaryContext cfgContext, HfTokenizer tokenizer, ModelInfo info,
-            long defaultSeed, Set<Integer> eos, Consumer<LlamaCppHfModel> onClose) {
+            long defaultSeed, Set<Integer> eos, AppliedLoras loras, Consumer<LlamaCppHfModel> onClose) {
         this.model = model;
+        this.loras = loras;
         this.tokenizer = tokenizer;
         this.info = info;
         this.defaultSeed = defaultSeed;
@@ -262,6 +268,41 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
                 return s.position() >= nCtx;
             }
         };
+    }
+
+    // ---- LoRA ----
+
+    /**
+     * Under {@link #turn}: a running generation finishes with the adapters it started with. When
+     * the set changes both KV-prefix caches (the prompt's and the negative prompt's) are forgotten,
+     * since their keys and values were computed with other weights.
+     */
+    @Override
+    public void setLoras(List<LoraAdapter> adapters) throws ModelLoadException {
+        turn.lock();
+        try {
+            ensureOpen();
+            boolean changed = true;
+            try {
+                changed = loras.apply(adapters);
+            } finally {
+                if (changed) {
+                    forgetAll();
+                }
+            }
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    @Override
+    public List<LoraAdapter> loras() {
+        return loras.requested();
+    }
+
+    /** For tests: how many adapters llama.cpp holds for this model. */
+    int loadedLoraCount() {
+        return loras.loadedCount();
     }
 
     // ---- logits ----

@@ -102,7 +102,7 @@ class LlamaCppHfLoaderTest {
         Capabilities c = loader.capabilities();
         assertTrue(c.cfg());
         assertTrue(c.logits());
-        assertEquals(Capabilities.LoraSupport.NONE, c.lora());
+        assertEquals(Capabilities.LoraSupport.MULTI, c.lora());
         assertEquals(SamplerSettings.supportedParameters(), c.samplers());
         List<String> names = loader.options().stream().map(OptionSpec::name).toList();
         for (OptionSpec s : reference.options()) {

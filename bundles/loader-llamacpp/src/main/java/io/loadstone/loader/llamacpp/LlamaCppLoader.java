@@ -1,5 +1,6 @@
 package io.loadstone.loader.llamacpp;
 
+import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
 
@@ -13,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
+import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -50,11 +52,29 @@ public class LlamaCppLoader implements ModelLoader {
     private final LlamaRuntime runtime;
     private final List<OptionSpec> options;
     private final Set<LlamaCppModel> models = ConcurrentHashMap.newKeySet();
+    /** Where PEFT LoRA adapters converted to GGUF are kept (see {@link AppliedLoras}); null: temporary files. */
+    private final Path loraCache;
 
+    /** In OSGi: converted LoRAs go to this bundle's data area, never into the user's loras folder. */
     @Activate
-    public LlamaCppLoader(@Reference LlamaRuntime runtime) {
+    public LlamaCppLoader(@Reference LlamaRuntime runtime, BundleContext context) {
+        this(runtime, dataFile(context, "lora-gguf"));
+    }
+
+    /** Outside OSGi (tests, benchmarks): converted LoRAs go to temporary files. */
+    public LlamaCppLoader(LlamaRuntime runtime) {
+        this(runtime, (Path) null);
+    }
+
+    LlamaCppLoader(LlamaRuntime runtime, Path loraCache) {
         this.runtime = runtime;
         this.options = LlamaCppOptions.specs(runtime);
+        this.loraCache = loraCache;
+    }
+
+    private static Path dataFile(BundleContext context, String name) {
+        java.io.File f = context.getDataFile(name);
+        return f == null ? null : f.toPath();
     }
 
     @Deactivate
@@ -82,9 +102,9 @@ public class LlamaCppLoader implements ModelLoader {
 
     @Override
     public Capabilities capabilities() {
-        // LoRA: the runtime can apply several GGUF adapters at run time, but the loader API has
-        // no call to do it through yet.
-        return new Capabilities(Capabilities.LoraSupport.NONE, false, true, LlamaCppModel.SAMPLERS);
+        // LoRA: several adapters at once, each with its own scale, changed at run time without a
+        // reload (text-generation-webui's llama.cpp loader has none).
+        return new Capabilities(Capabilities.LoraSupport.MULTI, false, true, LlamaCppModel.SAMPLERS);
     }
 
     @Override
@@ -151,7 +171,8 @@ public class LlamaCppLoader implements ModelLoader {
             String template = gguf.chatTemplate().orElse("");
             ModelInfo info = new ModelInfo(ID, gguf.describe(), nm.nCtx(), nm.nCtxTrain(), nm.nVocab(), template,
                     warnings, effective);
-            LlamaCppModel m = new LlamaCppModel(nm, info, plan.seed(), models::remove);
+            LlamaCppModel m = new LlamaCppModel(nm, info, plan.seed(), new AppliedLoras(nm, gguf, loraCache,
+                    List.of()), models::remove);
             models.add(m);
             for (String w : warnings) {
                 LOG.log(System.Logger.Level.INFO, source.name() + ": " + w);

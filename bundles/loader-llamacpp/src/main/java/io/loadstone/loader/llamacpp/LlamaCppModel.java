@@ -14,6 +14,7 @@ import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.LoadedModel;
 import io.loadstone.api.loader.LogitsAccess;
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.Sampling;
@@ -25,6 +26,7 @@ import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SamplerParams;
 import io.loadstone.llamacpp.TokenSampler;
+import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.CachedSequence;
 
 /**
@@ -55,9 +57,13 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
 
     /** What the KV cache holds, reused by the next prompt that starts the same way; guarded by {@link #turn}. */
     private final CachedSequence sequence;
+    /** The LoRA adapters applied now; changed under {@link #turn}. */
+    private final AppliedLoras loras;
 
-    LlamaCppModel(NativeModel model, ModelInfo info, long defaultSeed, Consumer<LlamaCppModel> onClose) {
+    LlamaCppModel(NativeModel model, ModelInfo info, long defaultSeed, AppliedLoras loras,
+            Consumer<LlamaCppModel> onClose) {
         this.model = model;
+        this.loras = loras;
         this.info = info;
         this.defaultSeed = defaultSeed;
         this.onClose = onClose;
@@ -255,6 +261,43 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         }
         long genNanos = System.nanoTime() - t0 - promptNanos;
         return new GenerationResult(stops.text(), prompt.length, generated, reason, promptNanos, genNanos);
+    }
+
+    // ---- LoRA ----
+
+    /**
+     * Under {@link #turn}: a running generation finishes with the adapters it started with. When
+     * the set changes the KV-prefix cache is forgotten, since its keys and values were computed
+     * with other weights.
+     */
+    @Override
+    public void setLoras(List<LoraAdapter> adapters) throws ModelLoadException {
+        turn.lock();
+        try {
+            if (closed) {
+                throw failure("apply LoRA adapters", new ModelClosedException("closed"));
+            }
+            boolean changed = true;
+            try {
+                changed = loras.apply(adapters);
+            } finally {
+                if (changed) {
+                    sequence.forget();
+                }
+            }
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    @Override
+    public List<LoraAdapter> loras() {
+        return loras.requested();
+    }
+
+    /** For tests: how many adapters llama.cpp holds for this model. */
+    int loadedLoraCount() {
+        return loras.loadedCount();
     }
 
     // ---- logits ----

@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.llamacpp.loading;
 
 import java.io.IOException;
 import java.io.Reader;
@@ -24,6 +24,7 @@ import com.google.gson.JsonParser;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.gguf.GgmlType;
 import io.loadstone.gguf.GgufFile;
+import io.loadstone.gguf.GgufTensor;
 import io.loadstone.gguf.GgufWriter;
 
 /**
@@ -35,8 +36,16 @@ import io.loadstone.gguf.GgufWriter;
  * {@code ne = [in, r]} and {@code [r, out]}), reorders the rows of the q/k B matrices the
  * way the base model's q/k weights were reordered for llama.cpp's RoPE, and stores
  * {@code lora_alpha} so llama.cpp scales by alpha/r (alpha*sqrt(r) for rsLoRA).
+ *
+ * <p>Everything is checked in Java before llama.cpp sees the result: the safetensors header and
+ * offsets, dtypes, that A and B form a pair, that every value is finite, and that each update has
+ * the shape of the base model's weight it adds to (an adapter trained for another model is
+ * refused here, naming the tensor, both shapes and the hidden sizes).
  */
-final class PeftLoraConverter {
+public final class PeftLoraConverter {
+
+    /** Changes when the output for the same input changes (cached conversions are then redone). */
+    public static final int FORMAT = 2;
 
     private static final Pattern KEY = Pattern.compile(
             "base_model\\.model\\.model\\.layers\\.(\\d+)\\.(self_attn|mlp)\\.(\\w+)\\.lora_([AB])\\.weight");
@@ -64,7 +73,7 @@ final class PeftLoraConverter {
      * @throws ModelLoadException when the folder is not a PEFT LoRA this converter understands,
      *                            naming the file and what is wrong
      */
-    static void convert(Path peftDir, GgufFile base, Path out) throws ModelLoadException {
+    public static void convert(Path peftDir, GgufFile base, Path out) throws ModelLoadException {
         Path configFile = peftDir.resolve("adapter_config.json");
         Path weights = peftDir.resolve("adapter_model.safetensors");
         if (!Files.isRegularFile(configFile)) {
@@ -85,7 +94,17 @@ final class PeftLoraConverter {
         }
         JsonObject config = readJson(configFile);
         int rank = intValue(config, "r", configFile);
-        double alpha = config.has("lora_alpha") ? config.get("lora_alpha").getAsDouble() : rank;
+        double alpha;
+        try {
+            alpha = config.has("lora_alpha") ? config.get("lora_alpha").getAsDouble() : rank;
+        } catch (RuntimeException e) {
+            throw new ModelLoadException(configFile + ": lora_alpha is not a number.",
+                    "Use an adapter_config.json written by PEFT.", e);
+        }
+        if (rank <= 0 || !Double.isFinite(alpha)) {
+            throw new ModelLoadException(configFile + " has r=" + rank + ", lora_alpha=" + alpha + ".",
+                    "Use an adapter_config.json written by PEFT (r of 1 or more).");
+        }
         if (bool(config, "use_rslora")) {
             alpha = alpha * Math.sqrt(rank); // llama.cpp scales by alpha/r; rsLoRA means alpha/sqrt(r)
         }
@@ -126,16 +145,25 @@ final class PeftLoraConverter {
                 if (e.getKey().equals("__metadata__")) {
                     continue;
                 }
-                JsonObject t = e.getValue().getAsJsonObject();
-                var shapeJson = t.getAsJsonArray("shape");
-                long[] shape = new long[shapeJson.size()];
-                for (int i = 0; i < shape.length; i++) {
-                    shape[i] = shapeJson.get(i).getAsLong();
+                Entry en;
+                try {
+                    JsonObject t = e.getValue().getAsJsonObject();
+                    var shapeJson = t.getAsJsonArray("shape");
+                    long[] shape = new long[shapeJson.size()];
+                    for (int i = 0; i < shape.length; i++) {
+                        shape[i] = shapeJson.get(i).getAsLong();
+                        if (shape[i] <= 0 || shape[i] > Integer.MAX_VALUE) {
+                            throw new IllegalStateException("dimension " + shape[i]);
+                        }
+                    }
+                    var off = t.getAsJsonArray("data_offsets");
+                    en = new Entry(t.get("dtype").getAsString(), shape, off.get(0).getAsLong(),
+                            off.get(1).getAsLong());
+                } catch (RuntimeException x) { // missing keys, wrong JSON types, bad numbers
+                    throw new ModelLoadException(weights + " has a malformed safetensors header entry for "
+                            + e.getKey() + " (" + x.getMessage() + ").", "Download the adapter again.", x);
                 }
-                var off = t.getAsJsonArray("data_offsets");
-                Entry en = new Entry(t.get("dtype").getAsString(), shape, off.get(0).getAsLong(),
-                        off.get(1).getAsLong());
-                if (en.end() < en.begin() || dataStart + en.end() > ch.size()) {
+                if (en.begin() < 0 || en.end() < en.begin() || dataStart + en.end() > ch.size()) {
                     throw new ModelLoadException(weights + ": tensor " + e.getKey() + " lies outside the file "
                             + "(truncated download?).", "Download the adapter again.");
                 }
@@ -181,6 +209,7 @@ final class PeftLoraConverter {
                             a.shape()) + " and lora_B " + java.util.Arrays.toString(b.shape())
                             + ", which do not form a low-rank pair.", "Use an adapter saved by PEFT.");
                 }
+                checkFitsBase(peftDir, config, base, p[0], a.shape(), b.shape());
                 float[] av = floats(ch, dataStart, a, p[1], weights);
                 float[] bv = floats(ch, dataStart, b, p[2], weights);
                 if (p[0].contains(".attn_q.")) {
@@ -200,10 +229,40 @@ final class PeftLoraConverter {
     }
 
     /**
+     * The update B·A must have the shape of the base weight it is added to: A {@code [r, in]},
+     * B {@code [out, r]}, the base weight ggml {@code ne = [in, out]}. llama.cpp checks this too,
+     * but only after reading the file natively; here the message can say what went wrong.
+     */
+    private static void checkFitsBase(Path peftDir, JsonObject config, GgufFile base, String name, long[] a, long[] b)
+            throws ModelLoadException {
+        String model = base.path().getFileName().toString();
+        String trainedFor = config.has("base_model_name_or_path") && config.get("base_model_name_or_path")
+                .isJsonPrimitive() ? " (its adapter_config.json names base_model_name_or_path="
+                        + config.get("base_model_name_or_path").getAsString() + ")" : "";
+        String fix = "Use a LoRA trained on this model's base model" + trainedFor + ", or load the model it was "
+                + "trained for.";
+        long hidden = base.integer(base.architecture() + ".embedding_length").orElse(-1);
+        java.util.Optional<GgufTensor> t = base.tensor(name);
+        if (t.isEmpty()) {
+            long layers = base.integer(base.architecture() + ".block_count").orElse(-1);
+            throw new ModelLoadException("The LoRA adapter " + peftDir + " was made for another model: it changes "
+                    + name + ", which " + model + " does not have (" + layers + " layers).", fix);
+        }
+        long[] ne = t.get().dims();
+        if (ne.length != 2 || ne[0] != a[1] || ne[1] != b[0]) {
+            String baseShape = ne.length == 2 ? ne[1] + "x" + ne[0] : java.util.Arrays.toString(ne);
+            throw new ModelLoadException("The LoRA adapter " + peftDir + " was made for another model: its update of "
+                    + name + " is " + b[0] + "x" + a[1] + " (lora_A " + java.util.Arrays.toString(a) + ", lora_B "
+                    + java.util.Arrays.toString(b) + ") but that weight is " + baseShape + " in " + model
+                    + " (hidden size " + hidden + ").", fix);
+        }
+    }
+
+    /**
      * llama.cpp's q/k row order (convert_hf_to_gguf.py {@code LlamaModel.permute}): within each
      * head, the rows of the first and second half are interleaved, for its RoPE layout.
      */
-    static float[] permuteRows(float[] w, int rows, int cols, int heads, String name) throws ModelLoadException {
+    public static float[] permuteRows(float[] w, int rows, int cols, int heads, String name) throws ModelLoadException {
         if (heads <= 0 || rows % (2 * heads) != 0) {
             throw new ModelLoadException(name + ": " + rows + " rows cannot be split into " + heads + " heads.",
                     "Use an adapter trained for this model.");
@@ -245,6 +304,10 @@ final class PeftLoraConverter {
                 case "F16" -> Float.float16ToFloat(b.getShort());
                 default -> Float.intBitsToFloat((b.getShort() & 0xFFFF) << 16);
             };
+            if (!Float.isFinite(out[i])) {
+                throw new ModelLoadException(file + ": tensor " + name + " holds " + out[i] + " at element " + i
+                        + " (a damaged file, or a training run that diverged).", "Download the adapter again.");
+            }
         }
         return out;
     }
@@ -282,10 +345,16 @@ final class PeftLoraConverter {
             throw new ModelLoadException(file + " has no '" + key + "'.",
                     "Use an adapter_config.json written by PEFT.");
         }
-        return o.get(key).getAsInt();
+        try {
+            return o.get(key).getAsInt();
+        } catch (RuntimeException e) {
+            throw new ModelLoadException(file + ": '" + key + "' is not a whole number.",
+                    "Use an adapter_config.json written by PEFT.", e);
+        }
     }
 
     private static boolean bool(JsonObject o, String key) {
-        return o.has(key) && o.get(key).isJsonPrimitive() && o.get(key).getAsBoolean();
+        return o.has(key) && o.get(key).isJsonPrimitive() && o.get(key).getAsJsonPrimitive().isBoolean()
+                && o.get(key).getAsBoolean();
     }
 }
