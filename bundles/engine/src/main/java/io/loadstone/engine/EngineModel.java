@@ -1,8 +1,10 @@
 package io.loadstone.engine;
 
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.engine.llama.LlamaModel;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -46,6 +48,23 @@ public interface EngineModel extends AutoCloseable {
 
     /** Which weights are in memory and which stay mapped from disk (see {@link EngineOptions#memoryBudget()}). */
     WeightPlacement placement();
+
+    /**
+     * Applies exactly {@code adapters} (PEFT LoRA folders), in order, on top of the base weights,
+     * which stay unchanged: each adapted linear layer computes {@code W·x + Σ scale·(α/r)·B·(A·x)}.
+     * An empty list restores the base model exactly. The change waits for running forward passes
+     * and applies to the next; a session whose KV cache holds positions computed under the previous
+     * set refuses to continue ({@link IllegalStateException}) until it is {@linkplain EngineSession#reset() reset}.
+     *
+     * @throws ModelFileException an adapter is unreadable, unsupported or made for another model
+     *                            (the message names the folder and the tensor); the previous set
+     *                            then stays applied
+     * @since 1.2
+     */
+    void setLoras(List<LoraAdapter> adapters) throws ModelLoadException;
+
+    /** The adapters applied now, in order (empty when none). @since 1.2 */
+    List<LoraAdapter> loras();
 
     /** A new, empty session (own KV cache). */
     EngineSession newSession();

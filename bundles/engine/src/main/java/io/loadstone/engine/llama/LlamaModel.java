@@ -1,5 +1,6 @@
 package io.loadstone.engine.llama;
 
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
@@ -8,13 +9,16 @@ import io.loadstone.engine.ModelConfig;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.WeightPlacement;
 import io.loadstone.engine.kernel.ComputePool;
+import io.loadstone.engine.lora.PeftAdapter;
 import io.loadstone.engine.safetensors.Checkpoint;
+import io.loadstone.engine.tensor.LoraMatrix;
 import io.loadstone.engine.tensor.Matrix;
 import io.loadstone.engine.tensor.Quantizer;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -42,6 +46,10 @@ public final class LlamaModel implements EngineModel {
     /** Forward passes hold the read lock; close() takes the write lock, so it never unmaps under a running pass. */
     final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
     private boolean closed;
+    /** The adapters applied now; written under the write lock. */
+    private volatile List<LoraAdapter> loras = List.of();
+    /** Counts adapter changes, so a session never continues a KV cache filled under other adapters. */
+    int loraEpoch;
     /** Open sessions, closed with the model so that their off-heap KV caches never outlive it. */
     private final Set<LlamaSession> sessions = ConcurrentHashMap.newKeySet();
 
@@ -179,6 +187,80 @@ public final class LlamaModel implements EngineModel {
         } finally {
             lifecycle.readLock().unlock();
         }
+    }
+
+    @Override
+    public List<LoraAdapter> loras() {
+        return loras;
+    }
+
+    /**
+     * Reads the adapters (outside the lock, so running passes go on meanwhile), wraps the base
+     * linear matrices of the modules they adapt, then swaps the layers in under the write lock:
+     * no forward pass sees a half-applied set. A failure leaves the previous set applied.
+     */
+    @Override
+    public void setLoras(List<LoraAdapter> adapters) throws ModelLoadException {
+        List<LoraAdapter> list = List.copyOf(adapters);
+        LlamaWeights.Layer[] base = weights.baseLayers;
+        String describe = folder.getFileName() + " (" + config.modelType() + ", hidden_size " + config.hiddenSize() + ", "
+                + config.numLayers() + " layers, intermediate_size " + config.intermediateSize() + ")";
+        java.util.function.Function<String, int[]> shapeOf = module -> {
+            Matrix m = linear(base, module);
+            return m == null ? null : new int[] {m.rows(), m.cols()};
+        };
+        Map<String, List<LoraMatrix.Factors>> factors = new java.util.LinkedHashMap<>();
+        for (LoraAdapter a : list) {
+            PeftAdapter read = PeftAdapter.read(a.folder(), shapeOf, describe);
+            for (PeftAdapter.Module m : read.modules().values()) {
+                factors.computeIfAbsent(m.module(), k -> new java.util.ArrayList<>())
+                        .add(new LoraMatrix.Factors(m.rank(), m.a(), m.b(), (float) (m.scaling() * a.scale())));
+            }
+        }
+        LlamaWeights.Layer[] next = new LlamaWeights.Layer[base.length];
+        for (int l = 0; l < base.length; l++) {
+            List<Matrix> linears = base[l].linears();
+            Matrix[] m = new Matrix[linears.size()];
+            for (int i = 0; i < m.length; i++) {
+                List<LoraMatrix.Factors> f = factors.get("model.layers." + l + "." + LlamaWeights.Layer.LINEARS.get(i));
+                m[i] = f == null ? linears.get(i) : new LoraMatrix(linears.get(i), f);
+            }
+            next[l] = base[l].withLinears(m);
+        }
+        lifecycle.writeLock().lock();
+        try {
+            checkOpen();
+            System.arraycopy(next, 0, weights.layers, 0, next.length);
+            loras = list;
+            loraEpoch++;
+        } finally {
+            lifecycle.writeLock().unlock();
+        }
+        LOG.log(Level.INFO, () -> "LoRA on " + folder.getFileName() + ": " + (list.isEmpty() ? "none"
+                : list.stream().map(a -> a.name() + " ×" + a.scale()).toList() + ", " + factors.size() + " modules adapted"));
+    }
+
+    /** The base linear matrix of {@code model.layers.N.<linear>}, or null. */
+    private static Matrix linear(LlamaWeights.Layer[] layers, String module) {
+        String prefix = "model.layers.";
+        if (!module.startsWith(prefix)) {
+            return null;
+        }
+        int dot = module.indexOf('.', prefix.length());
+        if (dot < 0) {
+            return null;
+        }
+        int l;
+        try {
+            l = Integer.parseInt(module.substring(prefix.length(), dot));
+        } catch (NumberFormatException e) {
+            return null;
+        }
+        int i = LlamaWeights.Layer.LINEARS.indexOf(module.substring(dot + 1));
+        if (l < 0 || l >= layers.length || i < 0 || !module.substring(prefix.length(), dot).equals(Integer.toString(l))) {
+            return null;
+        }
+        return layers[l].linears().get(i);
     }
 
     void forget(LlamaSession s) {

@@ -30,6 +30,8 @@ final class LlamaSession implements EngineSession {
     private final int batch;
     private int position;
     private boolean closed;
+    /** The model's adapter set the cached positions were computed under. */
+    private int loraEpoch;
 
     // Activations for one batch, [token][feature] row-major.
     private final float[] x;
@@ -134,6 +136,12 @@ final class LlamaSession implements EngineSession {
         model.lifecycle.readLock().lock();
         try {
             model.checkOpen();
+            if (position == 0) {
+                loraEpoch = model.loraEpoch;
+            } else if (loraEpoch != model.loraEpoch) {
+                throw new IllegalStateException("The LoRA adapters changed since this session's " + position + " cached positions "
+                        + "were computed; reset() the session (or open a new one) to continue under the new adapters");
+            }
             cache.ensureCapacity(position + tokens.length);
             float[][] out = new float[allPositions ? tokens.length : 1][];
             for (int s = 0; s < tokens.length; s += batch) {

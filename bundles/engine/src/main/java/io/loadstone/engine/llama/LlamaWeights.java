@@ -28,10 +28,26 @@ final class LlamaWeights {
 
     record Layer(float[] attnNorm, Matrix q, Matrix k, Matrix v, Matrix o, float[] qBias, float[] kBias, float[] vBias,
             float[] ffnNorm, Matrix gate, Matrix up, Matrix down) {
+
+        /** The linear layers' module names within a decoder layer, in the order of {@link #linears()}. */
+        static final List<String> LINEARS = List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj");
+
+        List<Matrix> linears() {
+            return List.of(q, k, v, o, gate, up, down);
+        }
+
+        /** This layer with its linear matrices replaced ({@code m} in the order of {@link #LINEARS}). */
+        Layer withLinears(Matrix[] m) {
+            return new Layer(attnNorm, m[0], m[1], m[2], m[3], qBias, kBias, vBias, ffnNorm, m[4], m[5], m[6]);
+        }
     }
 
     final Matrix embed;
+    /** The layers the forward pass reads: the base ones, or with LoRA wrappers (swapped under the model's write lock). */
     final Layer[] layers;
+    /** The layers as bound from the checkpoint, never wrapped. */
+    final Layer[] baseLayers;
     final float[] finalNorm;
     final Matrix lmHead;
     final String weightType;
@@ -40,6 +56,7 @@ final class LlamaWeights {
     private LlamaWeights(Matrix embed, Layer[] layers, float[] finalNorm, Matrix lmHead, String weightType, long parameterCount) {
         this.embed = embed;
         this.layers = layers;
+        this.baseLayers = layers.clone();
         this.finalNorm = finalNorm;
         this.lmHead = lmHead;
         this.weightType = weightType;

@@ -104,13 +104,24 @@ public abstract class Matrix {
     public static void multiplyAll(ComputePool pool, float[] x, int xs, int n, Matrix[] ms, float[][] outs, int[] os) {
         int total = 0;
         long work = 0;
-        for (Matrix m : ms) {
+        // LoRA: each adapted matrix's low-rank features A·x, once per call for all its tokens,
+        // before the rows are split among threads (per range they would be computed again).
+        float[][] features = null;
+        for (int i = 0; i < ms.length; i++) {
+            Matrix m = ms[i];
             total += m.rows;
             work += (long) m.rows * m.cols * n;
+            if (m instanceof LoraMatrix lm) {
+                if (features == null) {
+                    features = new float[ms.length][];
+                }
+                features[i] = lm.features(pool, x, xs, n);
+            }
         }
+        float[][] h = features;
         if (work < MIN_PARALLEL_WORK) {
             for (int i = 0; i < ms.length; i++) {
-                ms[i].multiply(x, xs, n, outs[i], os[i], 0, ms[i].rows);
+                multiplyRange(ms[i], h == null ? null : h[i], x, xs, n, outs[i], os[i], 0, ms[i].rows);
             }
             return;
         }
@@ -125,11 +136,19 @@ public abstract class Matrix {
                 int lo = Math.max(from, base) - base;
                 int hi = Math.min(to, base + m.rows) - base;
                 if (lo < hi) {
-                    m.multiply(x, xs, n, outs[i], os[i], lo, hi);
+                    multiplyRange(m, h == null ? null : h[i], x, xs, n, outs[i], os[i], lo, hi);
                 }
                 base += m.rows;
             }
         });
+    }
+
+    private static void multiplyRange(Matrix m, float[] features, float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
+        if (features != null) {
+            ((LoraMatrix) m).multiply(x, xs, n, out, os, r0, r1, features);
+        } else {
+            m.multiply(x, xs, n, out, os, r0, r1);
+        }
     }
 
     @Override

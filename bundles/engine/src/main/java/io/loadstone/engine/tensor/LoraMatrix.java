@@ -1,0 +1,165 @@
+package io.loadstone.engine.tensor;
+
+import io.loadstone.engine.kernel.ComputePool;
+import io.loadstone.engine.kernel.Ops;
+import io.loadstone.engine.safetensors.DType;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/**
+ * A base matrix with LoRA adapters on top, applied at run time as PEFT's {@code LoraLayer}
+ * does: {@code y = W·x + Σ_i s_i · B_i·(A_i·x)}; the base weights (stored, int8, NF4 or a
+ * loader's format) are never changed.
+ *
+ * <p>The adapters are stacked: {@code A} holds every adapter's rows ({@code R = Σ r_i} rows of
+ * {@code cols}), {@code B} every adapter's columns ({@code rows × R}), and each of the {@code R}
+ * low-rank features carries its adapter's scale. A product first computes the low-rank features
+ * {@code h = s·(A·x)} of every token once (a small {@code R × cols} product), then adds
+ * {@code B·h} to each output row of the base product; {@link Matrix#multiplyAll} computes
+ * {@code h} before splitting rows among threads, so it is not recomputed per row range.
+ */
+public final class LoraMatrix extends Matrix {
+
+    private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** One adapter's factors for this matrix, fp32, row-major: {@code a[rank][cols]}, {@code b[rows][rank]}. */
+    public record Factors(int rank, float[] a, float[] b, float scale) {
+    }
+
+    private final Matrix base;
+    private final int rank;
+    /** {@code A} stacked, F32 off-heap (GC-managed) so the vector kernels read it like any stored matrix. */
+    private final StoredMatrix a;
+    /** {@code B} stacked, {@code [rows][rank]}. */
+    private final float[] b;
+    private final float[] scales;
+
+    public LoraMatrix(Matrix base, List<Factors> adapters) {
+        super(base.name(), base.rows(), base.cols());
+        if (base instanceof LoraMatrix) {
+            throw new IllegalArgumentException(base.name() + " already carries adapters; wrap the base matrix");
+        }
+        this.base = base;
+        int total = 0;
+        for (Factors f : adapters) {
+            if (f.a.length != f.rank * cols || f.b.length != rows * f.rank) {
+                throw new IllegalArgumentException(name + ": LoRA factors of rank " + f.rank + " do not fit " + rows + " x " + cols);
+            }
+            total += f.rank;
+        }
+        if (total == 0) {
+            throw new IllegalArgumentException(name + ": no LoRA factors");
+        }
+        this.rank = total;
+        MemorySegment seg = Arena.ofAuto().allocate((long) total * cols * Float.BYTES, 64);
+        this.b = new float[rows * total];
+        this.scales = new float[total];
+        int k0 = 0;
+        for (Factors f : adapters) {
+            for (int i = 0; i < f.a.length; i++) {
+                seg.setAtIndex(LE_FLOAT, (long) k0 * cols + i, f.a[i]);
+            }
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(f.b, r * f.rank, b, r * total + k0, f.rank);
+            }
+            for (int k = 0; k < f.rank; k++) {
+                scales[k0 + k] = f.scale;
+            }
+            k0 += f.rank;
+        }
+        this.a = new StoredMatrix(name + ".lora_A", total, cols, DType.F32, seg);
+    }
+
+    /** The matrix without adapters. */
+    public Matrix base() {
+        return base;
+    }
+
+    /** Sum of the adapters' ranks. */
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public String type() {
+        return base.type();
+    }
+
+    /** The base's bytes; the adapters' are counted by {@link #loraBytes()}. */
+    @Override
+    public long byteSize() {
+        return base.byteSize();
+    }
+
+    public long loraBytes() {
+        return a.byteSize() + 4L * b.length;
+    }
+
+    /** Low-rank features {@code h[t][k] = s_k · (A_k · x_t)} of {@code n} tokens, computed with the pool. */
+    float[] features(ComputePool pool, float[] x, int xs, int n) {
+        float[] h = new float[n * rank];
+        if (pool == null) {
+            a.multiply(x, xs, n, h, rank, 0, rank);
+        } else {
+            a.multiply(pool, x, xs, n, h, rank);
+        }
+        scale(h, n);
+        return h;
+    }
+
+    private void scale(float[] h, int n) {
+        for (int t = 0; t < n; t++) {
+            for (int k = 0; k < rank; k++) {
+                h[t * rank + k] *= scales[k];
+            }
+        }
+    }
+
+    /** The base product of rows {@code [r0, r1)} plus {@code B·h} with features already computed. */
+    void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1, float[] h) {
+        base.multiply(x, xs, n, out, os, r0, r1);
+        for (int r = r0; r < r1; r++) {
+            int bo = r * rank;
+            for (int t = 0; t < n; t++) {
+                out[t * os + r] += Ops.dot(b, bo, h, t * rank, rank);
+            }
+        }
+    }
+
+    @Override
+    public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
+        multiply(x, xs, n, out, os, r0, r1, features(null, x, xs, n));
+    }
+
+    /** One row with the adapters (computes {@code A·x} for this call alone; products use the batched path). */
+    @Override
+    public float dot(int r, float[] x, int xo) {
+        float[] h = new float[rank];
+        for (int k = 0; k < rank; k++) {
+            h[k] = a.dot(k, x, xo) * scales[k];
+        }
+        return base.dot(r, x, xo) + Ops.dot(b, r * rank, h, 0, rank);
+    }
+
+    /** The merged row {@code W[r] + Σ_k s_k·B[r][k]·A[k]}. */
+    @Override
+    public void row(int r, float[] dst, int off) {
+        base.row(r, dst, off);
+        float[] ak = new float[cols];
+        for (int k = 0; k < rank; k++) {
+            float f = b[r * rank + k] * scales[k];
+            if (f != 0) {
+                a.row(k, ak, 0);
+                Ops.axpy(f, ak, 0, dst, off, cols);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return super.toString() + " + LoRA rank " + rank;
+    }
+}
