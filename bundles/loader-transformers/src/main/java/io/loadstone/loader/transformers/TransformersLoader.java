@@ -77,8 +77,8 @@ public class TransformersLoader implements ModelLoader {
 
     @Override
     public Capabilities capabilities() {
-        // LoRA: the engine has no adapter support yet.
-        return new Capabilities(Capabilities.LoraSupport.NONE, true, true, SamplerSettings.supportedParameters());
+        // LoRA: several PEFT adapters at once, as text-generation-webui's Transformers does through PEFT.
+        return new Capabilities(Capabilities.LoraSupport.MULTI, true, true, SamplerSettings.supportedParameters());
     }
 
     @Override

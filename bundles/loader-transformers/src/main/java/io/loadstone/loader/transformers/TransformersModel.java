@@ -5,6 +5,7 @@ import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.LoadedModel;
 import io.loadstone.api.loader.LogitsAccess;
+import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.StopReason;
@@ -16,6 +17,7 @@ import io.loadstone.sampling.TokenLoop;
 import io.loadstone.tokenizer.HfTokenizer;
 import io.loadstone.tokenizer.StreamDecoder;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
@@ -76,6 +78,27 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
         } catch (IllegalStateException e) {
             throw closedError();
         }
+    }
+
+    /**
+     * Under {@code turn}, so it waits for a running generation or evaluation and the next one
+     * runs wholly under the new set; every generation and evaluation opens a new engine session,
+     * so no KV cache computed under the previous adapters is reused.
+     */
+    @Override
+    public void setLoras(List<LoraAdapter> adapters) throws ModelLoadException {
+        turn.lock();
+        try {
+            ensureOpen();
+            engine.setLoras(adapters);
+        } finally {
+            turn.unlock();
+        }
+    }
+
+    @Override
+    public List<LoraAdapter> loras() {
+        return engine.loras();
     }
 
     @Override

@@ -242,7 +242,7 @@ class DetectionAndOptionsTest {
     @Test
     void capabilitiesNameTheEngineFeatures() {
         Capabilities c = loader.capabilities();
-        assertEquals(Capabilities.LoraSupport.NONE, c.lora());
+        assertEquals(Capabilities.LoraSupport.MULTI, c.lora());
         assertTrue(c.cfg() && c.logits());
         assertEquals(SamplerSettings.supportedParameters(), c.samplers());
         assertEquals("Transformers", loader.id());
