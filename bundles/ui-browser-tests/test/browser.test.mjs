@@ -82,6 +82,33 @@ describe('web UI in Chromium', { skip }, () => {
     await shot(page, 'model-tab-1280');
   });
 
+  test('LoRA menu: lists the adapters copied into loras/, disabled with the reason for a loader without LoRA', async () => {
+    // Copied while the page is open: the loras folder is watched, so the menu fills without a reload.
+    const shared = process.env.LOADSTONE_SHARED_MODELS || path.resolve('../../../shared/models');
+    for (const name of ['stories260K-lora-r8', 'stories260K-lora-r4-qv']) {
+      const to = path.join(srv.home, 'loras', name);
+      fs.mkdirSync(to, { recursive: true });
+      if (fs.existsSync(path.join(shared, name))) fs.cpSync(path.join(shared, name), to, { recursive: true });
+      else fs.writeFileSync(path.join(to, 'adapter_config.json'), '{"r": 8}');
+    }
+    fs.writeFileSync(path.join(srv.home, 'loras', 'notes.txt'), 'not an adapter');
+    await until('the LoRA menu lists both adapters', async () => (await options(page, '#lora-select')).length === 2);
+    assert.deepEqual(await options(page, '#lora-select'), ['stories260K-lora-r4-qv', 'stories260K-lora-r8']);
+    // echo-story is loaded with the echo loader, which has no LoRA: menu and button say why they are off.
+    await waitText(page, '#lora-note', 'The itest-echo loader cannot apply LoRA adapters to echo-story');
+    assert.equal(await page.isDisabled('#lora-select'), true);
+    assert.equal(await page.isDisabled('#lora-apply'), true);
+    assert.match(await page.getAttribute('#lora-apply', 'title'), /itest-echo loader cannot apply LoRA/);
+    const list = await srv.api('v1/internal/lora/list');
+    assert.deepEqual(list.json, { lora_names: ['stories260K-lora-r4-qv', 'stories260K-lora-r8'] });
+    const refused = await srv.api('v1/internal/lora/load', { lora_names: ['stories260K-lora-r8'] });
+    assert.equal(refused.status, 400);
+    assert.match(refused.json.error.message, /itest-echo loader cannot apply LoRA/);
+    await page.click('#lora-refresh');
+    await waitText(page, '#activity', 'LoRA list refreshed: 2 adapter(s)');
+    await shot(page, 'model-tab-lora-1280');
+  });
+
   test('another open page follows the runtime live (server-sent events)', async () => {
     const other = await browser.newPage();
     await other.goto(srv.base);
