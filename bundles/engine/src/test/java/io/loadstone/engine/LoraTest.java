@@ -209,6 +209,73 @@ class LoraTest {
                 float d = TestModels.maxAbsDiff(qv, s.forward(input));
                 assertTrue(d > 0.01, "the regex adapter must differ from all seven modules adapted: " + d);
             }
+            // alpha_pattern zeroing every other module (a regex key, matched at the end of the
+            // module name as PEFT's get_pattern_key does) leaves the same q_proj/v_proj adapter.
+            Path zero = Files.createDirectory(tmp.resolve("alpha-pattern"));
+            Files.writeString(zero.resolve("adapter_config.json"), config.replace("\"alpha_pattern\": {}",
+                    "\"alpha_pattern\": {\"k_proj|o_proj\": 0, \"mlp\\\\.[a-z_]+\": 0}"));
+            Files.copy(r8.resolve("adapter_model.safetensors"), zero.resolve("adapter_model.safetensors"));
+            m.setLoras(List.of(new LoraAdapter("zero", zero, 1.0)));
+            try (EngineSession s = m.newSession()) {
+                assertArrayEquals(qv, s.forward(input));
+            }
+        }
+    }
+
+    @Test
+    void anAdapterModelBinGivesTheSameLogitsAsItsSafetensors(@TempDir Path tmp) throws Exception {
+        Path bin = Files.createDirectory(tmp.resolve("bin"));
+        Files.copy(r8.resolve("adapter_config.json"), bin.resolve("adapter_config.json"));
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            var sf = io.loadstone.engine.safetensors.SafetensorsFile.open(r8.resolve("adapter_model.safetensors"), arena);
+            List<io.loadstone.engine.pytorch.TorchSaveWriter.Tensor> tensors = sf.tensors().values().stream()
+                    .map(t -> new io.loadstone.engine.pytorch.TorchSaveWriter.Tensor(t.name(), t.dtype(), t.shape(), t.data()))
+                    .toList();
+            io.loadstone.engine.pytorch.TorchSaveWriter.write(bin.resolve("adapter_model.bin"), tensors);
+        }
+        try (EngineModel m = EngineModel.open(TestModels.model("stories260K-hf"), EngineOptions.builder().threads(1).build())) {
+            m.setLoras(List.of(new LoraAdapter("bin", bin, 1.0)));
+            check(m, ref(ref8, "adapter_scale_1_last_logits"), 1e-4f, "r8 from adapter_model.bin");
+        }
+    }
+
+    /** Swaps happen between forward passes: every pass sees the whole old set or the whole new one. */
+    @Test
+    void swappingWhileOtherThreadsRunGivesNoMixedPass() throws Exception {
+        try (EngineModel m = EngineModel.open(TestModels.model("stories260K-hf"), EngineOptions.builder().threads(2).build())) {
+            float[] base;
+            float[] adapted;
+            try (EngineSession s = m.newSession()) {
+                base = s.forward(input);
+            }
+            m.setLoras(List.of(new LoraAdapter("r8", r8, 1.0)));
+            try (EngineSession s = m.newSession()) {
+                adapted = s.forward(input);
+            }
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.concurrent.atomic.AtomicInteger passes = new java.util.concurrent.atomic.AtomicInteger();
+            List<java.util.concurrent.CompletableFuture<Void>> runners = new java.util.ArrayList<>();
+            for (int i = 0; i < 2; i++) {
+                runners.add(java.util.concurrent.CompletableFuture.runAsync(() -> {
+                    while (!stop.get()) {
+                        try (EngineSession s = m.newSession()) {
+                            float[] l = s.forward(input);
+                            if (!java.util.Arrays.equals(l, base) && !java.util.Arrays.equals(l, adapted)) {
+                                throw new AssertionError("a forward pass saw a mix of adapter sets");
+                            }
+                            passes.incrementAndGet();
+                        }
+                    }
+                }));
+            }
+            for (int i = 0; i < 40; i++) {
+                m.setLoras(i % 2 == 0 ? List.of() : List.of(new LoraAdapter("r8", r8, 1.0)));
+            }
+            stop.set(true);
+            for (var r : runners) {
+                r.get(60, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            assertTrue(passes.get() > 0);
         }
     }
 }
