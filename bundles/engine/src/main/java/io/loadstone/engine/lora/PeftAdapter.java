@@ -120,7 +120,8 @@ public final class PeftAdapter {
                             + "linear layer (DoRA magnitudes, embedding or bias adapters are not supported)",
                             "Use a plain LoRA adapter (use_dora=false, bias=none, linear target modules only).");
                 }
-                String module = m.group(1);
+                // Adapters trained on the bare LlamaModel (no LM head) name its layers without "model.".
+                String module = m.group(1).startsWith("layers.") ? "model." + m.group(1) : m.group(1);
                 if (!cfg.targets(module)) {
                     LOG.log(Level.WARNING, "{0}: tensor {1} is for module {2}, which target_modules does not name; ignored, as PEFT does",
                             weights, t.name(), module);

@@ -23,6 +23,9 @@ import java.util.List;
  */
 public final class LoraMatrix extends Matrix {
 
+    /** Below this many multiply-adds the {@code A} products of a call run on the calling thread. */
+    private static final long SERIAL_WORK = 1 << 18;
+
     private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One adapter's factors for this matrix, fp32, row-major: {@code a[rank][cols]}, {@code b[rows][rank]}. */
@@ -98,14 +101,43 @@ public final class LoraMatrix extends Matrix {
         return a.byteSize() + 4L * b.length;
     }
 
-    /** Low-rank features {@code h[t][k] = s_k · (A_k · x_t)} of {@code n} tokens, computed with the pool. */
-    float[] features(ComputePool pool, float[] x, int xs, int n) {
-        float[] h = new float[n * rank];
-        if (pool == null) {
-            a.multiply(x, xs, n, h, rank, 0, rank);
-        } else {
-            a.multiply(pool, x, xs, n, h, rank);
+    /**
+     * Low-rank features {@code h[t][k] = s_k · (A_k · x_t)} of {@code n} tokens for each adapted
+     * matrix of {@code ms} (null for the others): every {@code A} in one parallel region, or on
+     * the calling thread when that is less work than waking the pool costs (decoding one token).
+     */
+    static float[][] features(ComputePool pool, float[] x, int xs, int n, Matrix[] ms) {
+        float[][] h = new float[ms.length][];
+        java.util.List<Matrix> as = new java.util.ArrayList<>();
+        java.util.List<float[]> outs = new java.util.ArrayList<>();
+        long work = 0;
+        for (int i = 0; i < ms.length; i++) {
+            if (ms[i] instanceof LoraMatrix lm) {
+                h[i] = new float[n * lm.rank];
+                as.add(lm.a);
+                outs.add(h[i]);
+                work += (long) lm.rank * lm.cols * n;
+            }
         }
+        int[] os = as.stream().mapToInt(Matrix::rows).toArray();
+        if (pool == null || work < SERIAL_WORK) {
+            for (int i = 0; i < os.length; i++) {
+                as.get(i).multiply(x, xs, n, outs.get(i), os[i], 0, os[i]);
+            }
+        } else {
+            Matrix.multiplyAll(pool, x, xs, n, as.toArray(Matrix[]::new), outs.toArray(float[][]::new), os);
+        }
+        for (int i = 0; i < ms.length; i++) {
+            if (h[i] != null) {
+                ((LoraMatrix) ms[i]).scale(h[i], n);
+            }
+        }
+        return h;
+    }
+
+    private float[] features(float[] x, int xs, int n) {
+        float[] h = new float[n * rank];
+        a.multiply(x, xs, n, h, rank, 0, rank);
         scale(h, n);
         return h;
     }
@@ -131,7 +163,7 @@ public final class LoraMatrix extends Matrix {
 
     @Override
     public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
-        multiply(x, xs, n, out, os, r0, r1, features(null, x, xs, n));
+        multiply(x, xs, n, out, os, r0, r1, features(x, xs, n));
     }
 
     /** One row with the adapters (computes {@code A·x} for this call alone; products use the batched path). */

@@ -106,19 +106,13 @@ public abstract class Matrix {
         long work = 0;
         // LoRA: each adapted matrix's low-rank features A·x, once per call for all its tokens,
         // before the rows are split among threads (per range they would be computed again).
-        float[][] features = null;
-        for (int i = 0; i < ms.length; i++) {
-            Matrix m = ms[i];
+        boolean lora = false;
+        for (Matrix m : ms) {
             total += m.rows;
             work += (long) m.rows * m.cols * n;
-            if (m instanceof LoraMatrix lm) {
-                if (features == null) {
-                    features = new float[ms.length][];
-                }
-                features[i] = lm.features(pool, x, xs, n);
-            }
+            lora |= m instanceof LoraMatrix;
         }
-        float[][] h = features;
+        float[][] h = lora ? LoraMatrix.features(pool, x, xs, n, ms) : null;
         if (work < MIN_PARALLEL_WORK) {
             for (int i = 0; i < ms.length; i++) {
                 multiplyRange(ms[i], h == null ? null : h[i], x, xs, n, outs[i], os[i], 0, ms[i].rows);
