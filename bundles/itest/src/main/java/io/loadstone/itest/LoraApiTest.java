@@ -49,6 +49,7 @@ class LoraApiTest {
         Files.copy(Framework.testBundle("stories260K.gguf"), models.resolve("stories260K.gguf"));
         loras = Framework.workDir("loras");
         Path shared = Paths.get(Framework.context().getProperty("loadstone.shared.models"));
+        copyFolder(shared.resolve("stories260K-hf"), models.resolve("stories260K-hf"));
         copyFolder(shared.resolve(R8), loras.resolve(R8));
         copyFolder(shared.resolve(QV), loras.resolve(QV));
         // What webui's rule and the adapter_config.json check leave out of the menu.
@@ -131,8 +132,8 @@ class LoraApiTest {
         assertEquals("[]", obj(web.get("v1/internal/model/info")).getAsJsonArray("lora_names").toString());
     }
 
-    private String greedy() throws Exception {
-        var r = web.post("v1/completions", "{\"model\":\"stories260K.gguf\",\"prompt\":\"Once upon a time\","
+    private String greedy(String model) throws Exception {
+        var r = web.post("v1/completions", "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\","
                 + "\"max_tokens\":30,\"temperature\":0}");
         assertEquals(200, r.statusCode(), r.body());
         return obj(r).getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
@@ -140,13 +141,25 @@ class LoraApiTest {
 
     @Test
     void llamaCppAppliesOneThenBothAndRemovingRestoresTheBaseOutput() throws Exception {
-        var llama = manager.loaders().stream().filter(l -> l.id().equals("llama.cpp")).findFirst().orElseThrow();
-        assumeTrue(llama.capabilities().lora() != Capabilities.LoraSupport.NONE,
-                "the llama.cpp loader does not apply LoRAs in this build");
-        var r = web.post("v1/internal/model/load", "{\"model_name\":\"stories260K.gguf\",\"args\":{\"loader\":"
-                + "\"llama.cpp\",\"n_ctx\":256}}");
+        appliesOneThenBothAndRemovingRestoresTheBaseOutput("stories260K.gguf", "llama.cpp", "\"n_ctx\":256");
+    }
+
+    @Test
+    void transformersAppliesOneThenBothAndRemovingRestoresTheBaseOutput() throws Exception {
+        appliesOneThenBothAndRemovingRestoresTheBaseOutput("stories260K-hf", "Transformers", "\"threads\":2");
+    }
+
+    private void appliesOneThenBothAndRemovingRestoresTheBaseOutput(String model, String loaderId, String args)
+            throws Exception {
+        Framework.await(loaderId + " loader", Duration.ofSeconds(20), () -> manager.loaders().stream().anyMatch(
+                l -> l.id().equals(loaderId)));
+        var loader = manager.loaders().stream().filter(l -> l.id().equals(loaderId)).findFirst().orElseThrow();
+        assumeTrue(loader.capabilities().lora() != Capabilities.LoraSupport.NONE,
+                "the " + loaderId + " loader does not apply LoRAs in this build");
+        var r = web.post("v1/internal/model/load", "{\"model_name\":\"" + model + "\",\"args\":{\"loader\":\""
+                + loaderId + "\"," + args + "}}");
         assertEquals(200, r.statusCode(), r.body());
-        String base = greedy();
+        String base = greedy(model);
         // PEFT's own greedy continuations (reference.json, made with the peft library on the HF copy).
         JsonObject ref = com.google.gson.JsonParser.parseString(Files.readString(loras.resolve(R8).resolve(
                 "reference.json"))).getAsJsonObject();
@@ -156,31 +169,31 @@ class LoraApiTest {
         assertEquals(200, r.statusCode(), r.body());
         assertEquals("[\"" + R8 + "\"]", obj(web.get("v1/internal/model/info")).getAsJsonArray("lora_names")
                 .toString());
-        String one = greedy();
+        String one = greedy(model);
         assertNotEquals(base, one, "the r8 adapter changes the greedy continuation");
         assertEquals(ref.get("adapter_greedy_text").getAsString(), one, "as PEFT continues with the adapter");
 
-        r = web.post("ui/api/loras", "{\"model\":\"stories260K.gguf\",\"loras\":[\"" + R8 + "\",\"" + QV + "\"]}");
+        r = web.post("ui/api/loras", "{\"model\":\"" + model + "\",\"loras\":[\"" + R8 + "\",\"" + QV + "\"]}");
         assertEquals(200, r.statusCode(), r.body());
         JsonObject loaded = obj(r).getAsJsonObject("state").getAsJsonArray("loaded").get(0).getAsJsonObject();
         assertEquals(2, loaded.getAsJsonArray("loras").size(), loaded.toString());
-        String both = greedy();
+        String both = greedy(model);
         assertNotEquals(one, both, "adding the r4-qv adapter changes it again");
         assertEquals(ref.get("both_adapters_greedy_text").getAsString(), both, "as PEFT with both active");
 
         // A scale reaches the loader: r8 at 0 contributes nothing.
         r = web.post("v1/internal/lora/load", "{\"lora_names\":[\"" + R8 + "\"],\"lora_scales\":[0]}");
         assertEquals(200, r.statusCode(), r.body());
-        assertEquals(0.0, manager.loras("stories260K.gguf").get(0).scale());
-        assertEquals(base, greedy(), "r8 at scale 0 leaves the base output");
+        assertEquals(0.0, manager.loras(model).get(0).scale());
+        assertEquals(base, greedy(model), "r8 at scale 0 leaves the base output");
         manager.setLoras(null, List.of(R8, QV), null);
-        System.out.println("LoRA on llama.cpp, greedy 30 tokens:\n  base: " + base + "\n  r8:   " + one
+        System.out.println("LoRA on " + loaderId + ", greedy 30 tokens:\n  base: " + base + "\n  r8:   " + one
                 + "\n  both: " + both);
 
         r = web.post("v1/internal/lora/unload", "");
         assertEquals(200, r.statusCode(), r.body());
         assertEquals("[]", obj(web.get("v1/internal/model/info")).getAsJsonArray("lora_names").toString());
-        assertEquals(base, greedy(), "without adapters the base output is back, exactly");
+        assertEquals(base, greedy(model), "without adapters the base output is back, exactly");
         assertFalse(base.isBlank());
     }
 }
