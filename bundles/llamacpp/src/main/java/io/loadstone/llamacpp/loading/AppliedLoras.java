@@ -82,7 +82,12 @@ public final class AppliedLoras implements AutoCloseable {
 
     /** How many adapters llama.cpp holds for this model now (each applied one, nothing else). */
     public synchronized int loadedCount() {
-        return (int) active.stream().map(Active::loaded).distinct().count();
+        return loaded().size();
+    }
+
+    /** The native adapters behind {@link #requested()} (one each); those of an earlier set are freed. */
+    public synchronized List<io.loadstone.llamacpp.LoraAdapter> loaded() {
+        return active.stream().map(Active::loaded).distinct().toList();
     }
 
     /**
