@@ -237,7 +237,7 @@ public final class LlamaModel implements EngineModel {
             lifecycle.writeLock().unlock();
         }
         LOG.log(Level.INFO, () -> "LoRA on " + folder.getFileName() + ": " + (list.isEmpty() ? "none"
-                : list.stream().map(a -> a.name() + " ×" + a.scale()).toList() + ", " + factors.size() + " modules adapted"));
+                : list.stream().map(a -> a.name() + " at scale " + a.scale()).toList() + ", " + factors.size() + " modules adapted"));
     }
 
     /** The base linear matrix of {@code model.layers.N.<linear>}, or null. */
