@@ -94,6 +94,47 @@ class LoraTest {
         }
     }
 
+    /** A change waits for the running generation, which finishes wholly under the set it started with. */
+    @Test
+    void aChangeWaitsForTheRunningGeneration() throws Exception {
+        Path r8 = TestModels.model("stories260K-lora-r8");
+        JsonObject ref = References.read(r8.resolve("reference.json"));
+        try (LoadedModel m = load("stories260K-hf", Map.of("threads", 1))) {
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            var generation = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return m.generate(GenerationRequest.greedy(ref.get("prompt").getAsString(), 30), (id, t) -> {
+                        started.countDown();
+                        try {
+                            return release.await(30, java.util.concurrent.TimeUnit.SECONDS);
+                        } catch (InterruptedException e) {
+                            return false;
+                        }
+                    }).text();
+                } catch (ModelLoadException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            assertTrue(started.await(30, java.util.concurrent.TimeUnit.SECONDS));
+            var change = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    m.setLoras(List.of(new LoraAdapter("r8", r8, 1.0)));
+                } catch (ModelLoadException e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            Thread.sleep(200);
+            assertTrue(!change.isDone(), "setLoras waits while a generation runs");
+            release.countDown();
+            assertEquals(ref.get("base_greedy_text").getAsString(), generation.get(30, java.util.concurrent.TimeUnit.SECONDS));
+            change.get(30, java.util.concurrent.TimeUnit.SECONDS);
+            StringBuilder text = new StringBuilder();
+            greedyIds(m, ref.get("prompt").getAsString(), 30, text);
+            assertEquals(ref.get("adapter_greedy_text").getAsString(), text.toString());
+        }
+    }
+
     @Test
     void loadIn8bitWithAnAdapterStaysClose() throws Exception {
         Path r8 = TestModels.model("stories260K-lora-r8");
