@@ -244,6 +244,41 @@ class SetLorasTest {
     }
 
     @Test
+    void aRunningGenerationFinishesWithTheAdaptersItStartedWith() throws Exception {
+        try (LoadedModel m = open()) {
+            java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.CountDownLatch proceed = new java.util.concurrent.CountDownLatch(1);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+            try {
+                var generation = pool.submit(() -> m.generate(GenerationRequest.greedy(PROMPT, 30), (i, t) -> {
+                    started.countDown();
+                    try {
+                        proceed.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return true;
+                }).text());
+                assertTrue(started.await(10, java.util.concurrent.TimeUnit.SECONDS));
+                var change = pool.submit(() -> {
+                    m.setLoras(List.of(r8(1)));
+                    return null;
+                });
+                Thread.sleep(200);
+                assertFalse(change.isDone(), "setLoras waits for the running generation");
+                proceed.countDown();
+                assertEquals(r8ref.get("base_greedy_text").getAsString(), generation.get(10,
+                        java.util.concurrent.TimeUnit.SECONDS));
+                change.get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(r8ref.get("adapter_greedy_text").getAsString(), greedy(m));
+            } finally {
+                proceed.countDown();
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void aClosedModelRefuses() throws Exception {
         LoadedModel m = open();
         m.close();
