@@ -320,7 +320,7 @@ public final class AppliedLoras implements AutoCloseable {
                     + a.string("general.type").orElse("none") + ").", "Pick a LoRA converted with llama.cpp's "
                             + "convert_lora_to_gguf.py, or the PEFT folder itself.");
         }
-        if (!a.architecture().equals(base.architecture())) {
+        if (!a.architecture().isEmpty() && !a.architecture().equals(base.architecture())) {
             throw new ModelLoadException("The LoRA " + file + " was made for a '" + a.architecture() + "' model, but "
                     + model + " is '" + base.architecture() + "'.", "Use a LoRA trained on this model's base model.");
         }
@@ -345,16 +345,20 @@ public final class AppliedLoras implements AutoCloseable {
         }
     }
 
-    /** Size and modification time of what the adapter is read from. */
+    /** Names, sizes and modification times of the adapter's files (a folder's top level). */
     private static String fingerprint(Path folder) throws ModelLoadException {
         StringBuilder sb = new StringBuilder(folder.toString());
         try {
-            List<Path> files = Files.isDirectory(folder)
-                    ? List.of(folder.resolve("adapter_config.json"), folder.resolve("adapter_model.safetensors"))
-                    : List.of(folder);
+            List<Path> files = List.of(folder);
+            if (Files.isDirectory(folder)) {
+                try (Stream<Path> s = Files.list(folder)) {
+                    files = s.sorted().toList();
+                }
+            }
             for (Path f : files) {
                 if (Files.isRegularFile(f)) {
-                    sb.append('|').append(Files.size(f)).append('|').append(Files.getLastModifiedTime(f).toMillis());
+                    sb.append('|').append(f.getFileName()).append('|').append(Files.size(f)).append('|')
+                            .append(Files.getLastModifiedTime(f).toMillis());
                 }
             }
         } catch (IOException e) {
