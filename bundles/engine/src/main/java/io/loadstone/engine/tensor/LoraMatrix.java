@@ -36,8 +36,12 @@ public final class LoraMatrix extends Matrix {
     private final int rank;
     /** {@code A} stacked, F32 off-heap (GC-managed) so the vector kernels read it like any stored matrix. */
     private final StoredMatrix a;
-    /** {@code B} stacked, {@code [rows][rank]}. */
-    private final float[] b;
+    /**
+     * {@code B} stacked and transposed, {@code [rank][rows]}: adding {@code B·h} is then one
+     * vectorized {@code y += h_k·Bᵀ[k]} per feature over contiguous output rows, with no
+     * horizontal sums of short rank-long dot products.
+     */
+    private final float[] bt;
     private final float[] scales;
 
     public LoraMatrix(Matrix base, List<Factors> adapters) {
@@ -58,7 +62,7 @@ public final class LoraMatrix extends Matrix {
         }
         this.rank = total;
         MemorySegment seg = Arena.ofAuto().allocate((long) total * cols * Float.BYTES, 64);
-        this.b = new float[rows * total];
+        this.bt = new float[total * rows];
         this.scales = new float[total];
         int k0 = 0;
         for (Factors f : adapters) {
@@ -66,7 +70,9 @@ public final class LoraMatrix extends Matrix {
                 seg.setAtIndex(LE_FLOAT, (long) k0 * cols + i, f.a[i]);
             }
             for (int r = 0; r < rows; r++) {
-                System.arraycopy(f.b, r * f.rank, b, r * total + k0, f.rank);
+                for (int k = 0; k < f.rank; k++) {
+                    bt[(k0 + k) * rows + r] = f.b[r * f.rank + k];
+                }
             }
             for (int k = 0; k < f.rank; k++) {
                 scales[k0 + k] = f.scale;
@@ -98,7 +104,7 @@ public final class LoraMatrix extends Matrix {
     }
 
     public long loraBytes() {
-        return a.byteSize() + 4L * b.length;
+        return a.byteSize() + 4L * bt.length;
     }
 
     /**
@@ -153,10 +159,12 @@ public final class LoraMatrix extends Matrix {
     /** The base product of rows {@code [r0, r1)} plus {@code B·h} with features already computed. */
     void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1, float[] h) {
         base.multiply(x, xs, n, out, os, r0, r1);
-        for (int r = r0; r < r1; r++) {
-            int bo = r * rank;
-            for (int t = 0; t < n; t++) {
-                out[t * os + r] += Ops.dot(b, bo, h, t * rank, rank);
+        for (int t = 0; t < n; t++) {
+            for (int k = 0; k < rank; k++) {
+                float f = h[t * rank + k];
+                if (f != 0) {
+                    Ops.axpy(f, bt, k * rows + r0, out, t * os + r0, r1 - r0);
+                }
             }
         }
     }
@@ -169,11 +177,11 @@ public final class LoraMatrix extends Matrix {
     /** One row with the adapters (computes {@code A·x} for this call alone; products use the batched path). */
     @Override
     public float dot(int r, float[] x, int xo) {
-        float[] h = new float[rank];
+        float sum = 0;
         for (int k = 0; k < rank; k++) {
-            h[k] = a.dot(k, x, xo) * scales[k];
+            sum += bt[k * rows + r] * (a.dot(k, x, xo) * scales[k]);
         }
-        return base.dot(r, x, xo) + Ops.dot(b, r * rank, h, 0, rank);
+        return base.dot(r, x, xo) + sum;
     }
 
     /** The merged row {@code W[r] + Σ_k s_k·B[r][k]·A[k]}. */
@@ -182,7 +190,7 @@ public final class LoraMatrix extends Matrix {
         base.row(r, dst, off);
         float[] ak = new float[cols];
         for (int k = 0; k < rank; k++) {
-            float f = b[r * rank + k] * scales[k];
+            float f = bt[k * rows + r] * scales[k];
             if (f != 0) {
                 a.row(k, ak, 0);
                 Ops.axpy(f, ak, 0, dst, off, cols);
