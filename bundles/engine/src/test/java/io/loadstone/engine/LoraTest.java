@@ -159,7 +159,8 @@ class LoraTest {
                 new Case("\"use_dora\": false", "\"use_dora\": true", "DoRA"),
                 new Case("\"modules_to_save\": null", "\"modules_to_save\": [\"lm_head\"]", "modules_to_save"),
                 new Case("\"bias\": \"none\"", "\"bias\": \"all\"", "bias=all"),
-                new Case("\"r\": 8", "\"r\": 4", "rank 4"));
+                new Case("\"r\": 8", "\"r\": 4", "rank 4"),
+                new Case("\"peft_type\": \"LORA\"", "\"peft_type\": \"IA3\"", "IA3"));
         try (EngineModel m = EngineModel.open(TestModels.model("stories260K-hf"), EngineOptions.builder().threads(1).build())) {
             m.setLoras(List.of(new LoraAdapter("r4-qv", r4, 1.0)));
             int i = 0;
@@ -173,6 +174,26 @@ class LoraTest {
                 // The previous set stays applied.
                 assertEquals("r4-qv", m.loras().get(0).name());
             }
+        }
+    }
+
+    @Test
+    void anLmHeadAdapterIsRefusedByName(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("lm-head"));
+        Files.writeString(dir.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 2, "
+                + "\"target_modules\": [\"lm_head\"], \"bias\": \"none\"}");
+        try (EngineModel m = EngineModel.open(TestModels.model("stories260K-hf"), EngineOptions.builder().threads(1).build())) {
+            int d = m.config().hiddenSize();
+            int vocab = m.config().vocabSize();
+            java.util.function.BiFunction<Long, Long, java.util.function.Consumer<java.lang.foreign.MemorySegment>> zeros =
+                    (r, c) -> seg -> seg.fill((byte) 0);
+            io.loadstone.engine.safetensors.SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of("format", "pt"),
+                    List.of(new io.loadstone.engine.safetensors.SafetensorsWriter.Tensor("base_model.model.lm_head.lora_A.weight",
+                                    io.loadstone.engine.safetensors.DType.F32, new long[] {2, d}, zeros.apply(2L, (long) d)),
+                            new io.loadstone.engine.safetensors.SafetensorsWriter.Tensor("base_model.model.lm_head.lora_B.weight",
+                                    io.loadstone.engine.safetensors.DType.F32, new long[] {vocab, 2}, zeros.apply((long) vocab, 2L))));
+            ModelFileException e = assertThrows(ModelFileException.class, () -> m.setLoras(List.of(new LoraAdapter("x", dir, 1))));
+            assertTrue(e.getMessage().contains("lm_head") && e.getMessage().contains(dir.toString()), e.getMessage());
         }
     }
 

@@ -128,6 +128,11 @@ public final class PeftAdapter {
                     continue;
                 }
                 int[] shape = shapeOf.apply(module);
+                if (shape == null && (module.equals("lm_head") || module.endsWith(".lm_head"))) {
+                    throw new ModelFileException(weights, "tensor '" + t.name() + "' adapts lm_head; the Java engine applies "
+                            + "LoRA to the decoder layers' projections only",
+                            "Use an adapter trained without lm_head in target_modules, or merge it into the model.");
+                }
                 if (shape == null) {
                     throw new ModelFileException(weights, "tensor '" + t.name() + "' adapts module '" + module
                             + "', which " + model + " has no linear layer of that name", fix);
