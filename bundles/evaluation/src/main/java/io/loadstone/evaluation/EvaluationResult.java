@@ -7,7 +7,8 @@ import java.time.Instant;
  *
  * @param model        model name
  * @param loader       loader id
- * @param options      the load's effective options as compact {@code k=v, k=v} (sorted by key)
+ * @param options      the load's effective options as compact {@code k=v, k=v} (sorted by key), with
+ *                     {@code loras=name@scale+...} when LoRA adapters were applied
  * @param dataset      the dataset file name, or {@code pasted:<first 12 hex digits of the text's sha256>}
  * @param stride       stride used
  * @param maxLength    window length used (0 already replaced by the context length)

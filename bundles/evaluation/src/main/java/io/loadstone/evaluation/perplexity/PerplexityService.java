@@ -209,7 +209,7 @@ public final class PerplexityService implements PerplexityEvaluator {
                                     * Float.BYTES) + "), or start Loadstone with a larger -Xmx.");
         }
         int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
-        String options = compact(model.options());
+        String options = compact(withLoras(model.options(), manager.loras(model.model())));
         String comment = request.comment() == null ? "" : request.comment();
         if (loadedWith != null) {
             lm.remember(model.model(), model.loaderId(), loadedWith, new LoadMemory.Load(options, ctx));
@@ -288,6 +288,21 @@ public final class PerplexityService implements PerplexityEvaluator {
         int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
         return lg.find(settings.model(), settings.loader(), known.get().options(), dataset, method, stride,
                 maxLength);
+    }
+
+    /**
+     * The load's options plus the LoRA adapters applied now ({@code loras=name@scale+...}, in
+     * order), so that a result with adapters is never answered from a row without them (the
+     * column text-generation-webui's log keeps separately as "LoRAs").
+     */
+    static Map<String, Object> withLoras(Map<String, Object> options, List<io.loadstone.api.loader.LoraAdapter> loras) {
+        if (loras.isEmpty()) {
+            return options;
+        }
+        Map<String, Object> out = new TreeMap<>(options);
+        out.put("loras", loras.stream().map(a -> a.name() + "@" + a.scale())
+                .collect(java.util.stream.Collectors.joining("+")));
+        return out;
     }
 
     /** The effective options as "k=v, k=v", sorted by key so the same load always gives the same text. */

@@ -23,7 +23,7 @@ class EvaluationCommandsTest {
     void flagsDatasetsTextAndTheLog() throws Exception {
         BigramModel model = new BigramModel(16);
         ModelManager manager = (ModelManager) Proxy.newProxyInstance(getClass().getClassLoader(),
-                new Class<?>[] {ModelManager.class }, (p, m, a) -> model);
+                new Class<?>[] {ModelManager.class }, (p, m, a) -> m.getName().equals("loras") ? java.util.List.of() : model);
         PerplexityService service = new PerplexityService(manager, home, "datasets", "logs");
         Files.createDirectories(service.datasetsDir());
         Files.writeString(service.datasetsDir().resolve("tiny.txt"), "abcc");
@@ -61,6 +61,7 @@ class EvaluationCommandsTest {
                             : java.util.Optional.empty();
                     case "settings" -> throw new io.loadstone.api.loader.ModelLoadException("There is no model named '"
                             + a[0] + "' in models.", "Available: bigram.");
+                    case "loras" -> java.util.List.of();
                     default -> model;
                 });
         PerplexityService service = new PerplexityService(manager, home, "datasets", "logs");

@@ -52,6 +52,9 @@ class PerplexityServiceTest {
      * A ModelManager with the loaded bigram model's logits, a loader without logits ("echo"), and
      * settings/load for "bigram" when it is not loaded ("nope" is no model at all).
      */
+    /** What ModelManager.loras(model) answers: the adapters "applied" to the loaded model. */
+    private List<io.loadstone.api.loader.LoraAdapter> applied = List.of();
+
     private ModelManager manager() {
         return (ModelManager) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {
                 ModelManager.class }, (proxy, method, args) -> {
@@ -75,6 +78,9 @@ class PerplexityServiceTest {
                             }
                             return new io.loadstone.api.runtime.ModelSettings("bigram", bigramLoader,
                                     java.util.Map.of("n_ctx", 0L, "b", "x,y"), null, List.of());
+                        }
+                        case "loras" -> {
+                            return applied;
                         }
                         case "loaders" -> {
                             return List.of(loader("Fake", true), loader("Echo", false));
@@ -100,6 +106,21 @@ class PerplexityServiceTest {
     private EvaluationResult text(String text, int stride, int maxLength, PerplexityMethod method)
             throws ModelLoadException {
         return service.evaluate(new EvaluationRequest(null, null, text, stride, maxLength, method, true, ""), null);
+    }
+
+    @Test
+    void appliedLorasArePartOfTheLoggedOptionsSoABaseRowNeverAnswersForThem() throws Exception {
+        EvaluationRequest r = new EvaluationRequest(null, null, "abcabc", 512, 0, PerplexityMethod.WINDOWS, false, "");
+        EvaluationResult base = service.evaluate(r, null);
+        assertFalse(base.options().contains("loras="), base.options());
+        applied = List.of(new io.loadstone.api.loader.LoraAdapter("r8", java.nio.file.Path.of("loras/r8"), 1.0),
+                new io.loadstone.api.loader.LoraAdapter("qv", java.nio.file.Path.of("loras/qv"), 0.5));
+        EvaluationResult withLoras = service.evaluate(r, null);
+        assertFalse(withLoras.fromLog(), "the base row must not answer for a model with adapters");
+        assertTrue(withLoras.options().contains("loras=r8@1.0+qv@0.5"), withLoras.options());
+        assertTrue(service.evaluate(r, null).fromLog(), "the same adapters again: from the log");
+        applied = List.of();
+        assertTrue(service.evaluate(r, null).fromLog(), "and the base row still answers for the base");
     }
 
     @Test
