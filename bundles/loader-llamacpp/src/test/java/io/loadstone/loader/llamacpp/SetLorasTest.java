@@ -1,5 +1,7 @@
 package io.loadstone.loader.llamacpp;
 
+import io.loadstone.testsupport.LoraAdapters;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

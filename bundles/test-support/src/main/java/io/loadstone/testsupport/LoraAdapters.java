@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpphf;
+package io.loadstone.testsupport;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,26 +13,26 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 
 /** PEFT adapter folders for the tests: the shared ones, and broken or foreign ones made from them. */
-final class LoraAdapters {
+public final class LoraAdapters {
 
-    static final String Q = "base_model.model.model.layers.%d.self_attn.q_proj.lora_%s.weight";
+    public static final String Q = "base_model.model.model.layers.%d.self_attn.q_proj.lora_%s.weight";
 
     private LoraAdapters() {
     }
 
-    static Path r8() {
-        return TestFiles.models().resolve("stories260K-lora-r8");
+    public static Path r8() {
+        return SharedModels.root().resolve("stories260K-lora-r8");
     }
 
-    static Path r4() {
-        return TestFiles.models().resolve("stories260K-lora-r4-qv");
+    public static Path r4() {
+        return SharedModels.root().resolve("stories260K-lora-r4-qv");
     }
 
     /**
      * An adapter as PEFT would save it for another model: r8's config, and for each named tensor
      * ({@link #Q} filled in) F32 values of that shape.
      */
-    static Path foreign(Path dir, Map<String, long[]> shapes) throws IOException {
+    public static Path foreign(Path dir, Map<String, long[]> shapes) throws IOException {
         Files.createDirectories(dir);
         Files.copy(r8().resolve("adapter_config.json"), dir.resolve("adapter_config.json"));
         JsonObject header = new JsonObject();
@@ -67,7 +67,7 @@ final class LoraAdapters {
     }
 
     /** r8 with its adapter_model.safetensors changed by {@code damage}. */
-    static Path damaged(Path dir, java.util.function.UnaryOperator<byte[]> damage) throws IOException {
+    public static Path damaged(Path dir, java.util.function.UnaryOperator<byte[]> damage) throws IOException {
         Files.createDirectories(dir);
         Files.copy(r8().resolve("adapter_config.json"), dir.resolve("adapter_config.json"));
         byte[] st = Files.readAllBytes(r8().resolve("adapter_model.safetensors"));
@@ -76,14 +76,14 @@ final class LoraAdapters {
     }
 
     /** r8 with one F32 value of its tensor data replaced by NaN (the last one). */
-    static byte[] withNaN(byte[] st) {
+    public static byte[] withNaN(byte[] st) {
         byte[] out = st.clone();
         ByteBuffer.wrap(out, out.length - 4, 4).order(ByteOrder.LITTLE_ENDIAN).putFloat(Float.NaN);
         return out;
     }
 
     /** r8 with its JSON header overwritten by noise (the length prefix intact). */
-    static byte[] withNoisyHeader(byte[] st) {
+    public static byte[] withNoisyHeader(byte[] st) {
         byte[] out = st.clone();
         java.util.Random rnd = new java.util.Random(1);
         for (int i = 8; i < 200; i++) {
@@ -93,7 +93,7 @@ final class LoraAdapters {
     }
 
     /** Random bytes of r8's size: not even a length prefix. */
-    static byte[] noise(byte[] st) {
+    public static byte[] noise(byte[] st) {
         byte[] out = new byte[st.length];
         new java.util.Random(2).nextBytes(out);
         return out;
