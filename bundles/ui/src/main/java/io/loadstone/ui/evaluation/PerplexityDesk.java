@@ -321,9 +321,10 @@ final class PerplexityDesk implements EvaluationDesk {
                 cancelled(j);
             } else if (j.several) {
                 int ok = j.entries.size() - failed;
-                j.state = ok == 0 ? "failed" : "done";
+                // The message before the state: readers poll the state and then read the message.
                 j.message = "Evaluated " + ok + " of " + j.names.size() + " models on " + j.input.source()
                         + (failed == 0 ? "." : "; " + failed + " failed: " + String.join(" ", j.lines));
+                j.state = ok == 0 ? "failed" : "done";
             }
         } finally {
             j.finished = Instant.now();
@@ -374,10 +375,10 @@ final class PerplexityDesk implements EvaluationDesk {
                 j.windowsDone = Math.max(j.windowsDone, r.windows());
                 j.windowsTotal = Math.max(j.windowsTotal, r.windows());
             }
-            if (!j.several) {
-                j.state = "done";
-            }
             j.entries.add(resultJson(r));
+            if (!j.several) {
+                j.state = "done"; // last: readers poll the state, then read the rest
+            }
             return true;
         } catch (ApiException e) {
             fail(j, e.getMessage(), "", e.status(), e.code(), false);
@@ -430,11 +431,12 @@ final class PerplexityDesk implements EvaluationDesk {
     }
 
     private static void cancelled(Job j) {
-        j.state = "cancelled";
+        // The message before the state: readers poll the state and then read the message.
         j.message = "Cancelled the evaluation of " + j.model + " on " + j.input.source() + (j.phase.equals("loading")
                 ? " after loading it" : " after " + j.windowsDone + " of " + j.windowsTotal + " windows")
                 + (j.names.size() > 1 ? " (model " + (j.index + 1) + " of " + j.names.size() + "; "
                         + j.entries.size() + " finished before)" : "") + ". Nothing was logged for it.";
+        j.state = "cancelled";
     }
 
     private void publish(Job j) {
