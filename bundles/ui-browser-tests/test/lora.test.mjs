@@ -104,6 +104,14 @@ describe('LoRA menu with llama.cpp in Chromium', { skip }, () => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, 'model-tab-lora-applied-1280.png'), fullPage: true });
 
+    // A scale per selected adapter: r8 at 0 computes the base model, exactly.
+    await page.selectOption('#lora-select', [R8]);
+    assert.equal(await page.inputValue('#lora-scales input[data-lora="' + R8 + '"]'), '1', 'the applied scale');
+    await page.fill('#lora-scales input[data-lora="' + R8 + '"]', '0');
+    await page.click('#lora-apply');
+    await waitText(page, '#lora-note', 'Applied to stories260K.gguf: ' + R8 + ' ×0.');
+    assert.equal(await greedy(), base, 'r8 at scale 0: the base text');
+
     await page.selectOption('#lora-select', []);
     await page.click('#lora-apply');
     await waitText(page, '#model-status', 'Removed the LoRAs from `stories260K.gguf`.');

@@ -202,6 +202,7 @@ function renderLoras() {
   ui.loraKey = key;
   sel.replaceChildren(...st.loras.map((n) => el('option', { value: n, text: n + (applied.includes(n) ? '  ● applied' : '') })));
   for (const o of sel.options) o.selected = picked.includes(o.value);
+  renderLoraScales(target);
   const able = st.loaders.filter((l) => l.capabilities.lora !== 'NONE').map((l) => l.id);
   let reason = '';
   if (!target) reason = 'Load a model to apply LoRAs.';
@@ -227,6 +228,29 @@ function renderLoras() {
   note.className = 'note' + (reason && target ? ' warn' : '');
 }
 
+/**
+ * One scale per selected adapter (1 = as trained; PEFT's alpha/r is applied on top), filled with
+ * the applied scale when the adapter is applied, else with what the user typed last.
+ */
+function renderLoraScales(target) {
+  const box = $('#lora-scales');
+  const typed = {};
+  for (const input of box.querySelectorAll('input')) typed[input.dataset.lora] = input.value;
+  const applied = {};
+  if (target) for (const l of target.loras) applied[l.name] = l.scale;
+  const names = [...$('#lora-select').selectedOptions].map((o) => o.value);
+  box.replaceChildren(...names.map((n) => {
+    const id = 'lora-scale-' + n.replace(/[^A-Za-z0-9_-]/g, '_');
+    const input = el('input', { type: 'number', id, step: '0.05', min: '-10', max: '10' });
+    input.dataset.lora = n;
+    input.value = n in typed ? typed[n] : (n in applied ? applied[n] : 1);
+    input.disabled = $('#lora-select').disabled;
+    return el('div', { class: 'lora-scale' }, el('label', { for: id, text: n + ' scale' }), input);
+  }));
+}
+
+$('#lora-select').addEventListener('change', () => renderLoraScales(loraTarget()));
+
 $('#lora-refresh').addEventListener('click', async () => {
   try {
     ui.state = await api('ui/api/loras/refresh', { json: {} });
@@ -238,10 +262,15 @@ $('#lora-apply').addEventListener('click', async () => {
   const target = loraTarget();
   if (!target) return;
   const names = [...$('#lora-select').selectedOptions].map((o) => o.value);
+  const scales = names.map((n) => {
+    const input = [...$('#lora-scales').querySelectorAll('input')].find((i) => i.dataset.lora === n);
+    const v = input ? Number(input.value) : 1;
+    return Number.isFinite(v) ? v : 1;
+  });
   status('#model-status', names.length ? 'Applying the following LoRAs to ' + target.name + ': ' + names.join(', ') + '…'
     : 'Removing the LoRAs from ' + target.name + '…', 'busy');
   try {
-    const r = await api('ui/api/loras', { json: { model: target.name, loras: names } });
+    const r = await api('ui/api/loras', { json: { model: target.name, loras: names, scales } });
     status('#model-status', r.message, 'ok');
     ui.state = r.state;
     ui.loraKey = '';
