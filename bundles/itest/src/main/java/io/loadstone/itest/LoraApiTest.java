@@ -106,6 +106,8 @@ class LoraApiTest {
 
         String msg = error(web.post("v1/internal/lora/load", "{\"lora_names\":[\"" + R8 + "\"]}"), 409);
         assertTrue(msg.contains("No model is loaded"), msg);
+        var none = web.post("v1/internal/lora/unload", "");
+        assertEquals(200, none.statusCode(), "nothing loaded, nothing to remove: " + none.body());
 
         Framework.startEchoLoader(manager);
         manager.load("echo-story", "itest-echo", java.util.Map.of());

@@ -129,7 +129,10 @@ public final class OpenAiServlet extends HttpServlet {
                     if (req.getContentLengthLong() > 0 || req.getHeader("Transfer-Encoding") != null) {
                         name = new Params(HttpIo.readObject(req)).string("model_name", null);
                     }
-                    LoraActions.apply(manager(), name, List.of(), null);
+                    // Nothing loaded means nothing to remove: "OK", as text-generation-webui answers.
+                    if (name != null || !manager().loaded().isEmpty()) {
+                        LoraActions.apply(manager(), name, List.of(), null);
+                    }
                     HttpIo.send(resp, 200, new JsonPrimitive("OK"));
                 }
                 default -> {
