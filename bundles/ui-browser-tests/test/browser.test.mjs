@@ -216,6 +216,16 @@ describe('web UI in Chromium', { skip }, () => {
     await fresh.close();
   });
 
+  test('what was typed into the option form survives a rebuild of the form', async () => {
+    await page.click('#tab-btn-model');
+    await page.selectOption('#model-select', 'echo-story');
+    await waitText(page, '#settings-source', 'Settings:');
+    await page.fill('#opt-delay_ms', '77');
+    // Picking the same loader again rebuilds the form, as a state refresh or late settings can.
+    await page.dispatchEvent('#loader-select', 'change');
+    assert.equal(await page.inputValue('#opt-delay_ms'), '77');
+  });
+
   test('phone width: every tab fits the screen', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     for (const tab of ['model', 'generate', 'plugins']) {

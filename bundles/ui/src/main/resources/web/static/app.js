@@ -20,6 +20,7 @@ const ui = {
   state: null,
   plugins: null,
   optionsKey: '',      // model|loader the option form was built for
+  typed: null,         // {form: model|loader, values}: what the user last typed into the option form
   paramsKey: '',       // loader the parameter form was built for
   generating: null,    // AbortController of the running generation
   busy: false,
@@ -417,11 +418,21 @@ function storedOptions(model, loader) {
   try { return JSON.parse(localStorage.getItem('loadstone.options.' + model + '|' + loader) || '{}'); } catch (e) { return {}; }
 }
 
-$('#options').addEventListener('input', () => { ui.optionsDirty = true; });
+$('#options').addEventListener('input', () => {
+  ui.optionsDirty = true;
+  ui.typed = { form: $('#options').dataset.form, values: typedOptions($('#options')) };
+});
 
 function renderOptions(model, loader) {
   const box = $('#options');
+  // A rebuild of the form for the same model and loader (a state refresh, settings arriving
+  // late, the loader briefly gone while its bundle is updated) must not throw away what the user
+  // typed into it: the last typed values are put back. Seen in a browser test as a typed option
+  // reset to its default just before Save settings.
+  const form = (model ? model.name : '') + '|' + (loader ? loader.id : '');
+  const typed = ui.typed && ui.typed.form === form ? ui.typed.values : null;
   ui.optionsDirty = false;
+  box.dataset.form = form;
   if (!loader) { box.replaceChildren(); return; }
   // What the user chose last time for this model and loader, else the loader's defaults. The
   // values a load resolved (threads=0 became 8) are shown beside the loaded model, not copied
@@ -435,6 +446,23 @@ function renderOptions(model, loader) {
       return optionWidget(spec, v);
     }));
   if (!loader.options.length) box.append(el('div', { class: 'muted small', text: 'This loader has no options.' }));
+  if (typed) {
+    for (const [id, v] of Object.entries(typed)) {
+      const input = document.getElementById(id);
+      if (!input) continue;
+      if (input.type === 'checkbox') input.checked = v; else input.value = v;
+      const range = input.closest('.opt') && input.closest('.opt').querySelector('input[type=range]');
+      if (range && input.type !== 'checkbox') range.value = v;
+    }
+    ui.optionsDirty = true;
+  }
+}
+
+/** The option inputs' current values by element id (checkbox: checked). */
+function typedOptions(box) {
+  const out = {};
+  for (const input of box.querySelectorAll('[id^="opt-"]')) out[input.id] = input.type === 'checkbox' ? input.checked : input.value;
+  return out;
 }
 
 function optionValues(loader) {
