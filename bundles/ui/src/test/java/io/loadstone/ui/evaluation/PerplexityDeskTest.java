@@ -197,6 +197,10 @@ class PerplexityDeskTest {
         assertTrue(busy.getMessage().contains("stories260K.gguf"), busy.getMessage());
         assertEquals(409, assertThrows(ApiException.class, () -> desk.run(TEXT)).status());
 
+        // Cancel once the job's own request is in the evaluator (its thread may not have got there yet).
+        while (evaluator.requests.isEmpty()) {
+            Thread.sleep(2);
+        }
         desk.cancel();
         evaluator.step.countDown();
         awaitState("cancelled");
