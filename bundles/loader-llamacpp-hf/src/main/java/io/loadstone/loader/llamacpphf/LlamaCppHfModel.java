@@ -22,6 +22,7 @@ import io.loadstone.llamacpp.ContextFullException;
 import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.CachedSequence;
+import io.loadstone.llamacpp.loading.ModelFailures;
 import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SecondaryContext;
@@ -334,11 +335,7 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
     // ---- life cycle ----
 
     private ModelLoadException failure(String what, LlamaException e) {
-        if (e instanceof ModelClosedException || closed) {
-            return closedError(e);
-        }
-        return new ModelLoadException("llama.cpp could not " + what + " with " + model.file().getFileName() + ": "
-                + e.getMessage(), "", e);
+        return ModelFailures.of(model.file(), what, e, closed);
     }
 
     private void ensureOpen() throws ModelLoadException {
@@ -348,8 +345,7 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
     }
 
     private ModelLoadException closedError(Exception cause) {
-        return new ModelLoadException("The model " + model.file().getFileName() + " was unloaded.", "Load it again.",
-                cause);
+        return ModelFailures.unloaded(model.file(), cause);
     }
 
     boolean isClosed() {

@@ -28,6 +28,7 @@ import io.loadstone.llamacpp.SamplerParams;
 import io.loadstone.llamacpp.TokenSampler;
 import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.CachedSequence;
+import io.loadstone.llamacpp.loading.ModelFailures;
 
 /**
  * A GGUF model loaded by llama.cpp. Generations (and logits evaluations, which share the
@@ -275,7 +276,7 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
         turn.lock();
         try {
             if (closed) {
-                throw failure("apply LoRA adapters", new ModelClosedException("closed"));
+                throw ModelFailures.unloaded(model.file(), null);
             }
             boolean changed = true;
             try {
@@ -327,12 +328,7 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
     // ---- life cycle ----
 
     private ModelLoadException failure(String what, LlamaException e) {
-        if (e instanceof ModelClosedException || closed) {
-            return new ModelLoadException("The model " + model.file().getFileName() + " was unloaded.",
-                    "Load it again.", e);
-        }
-        return new ModelLoadException("llama.cpp could not " + what + " with " + model.file().getFileName() + ": "
-                + e.getMessage(), "", e);
+        return ModelFailures.of(model.file(), what, e, closed);
     }
 
     boolean isClosed() {

@@ -1,0 +1,31 @@
+package io.loadstone.llamacpp.loading;
+
+import java.nio.file.Path;
+
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.ModelClosedException;
+
+/** What a failed native call on a loaded GGUF model means to a user, worded the same by every llama.cpp loader. */
+public final class ModelFailures {
+
+    private ModelFailures() {
+    }
+
+    /** The model was unloaded while (or before) it was used. */
+    public static ModelLoadException unloaded(Path file, Exception cause) {
+        return new ModelLoadException("The model " + file.getFileName() + " was unloaded.", "Load it again.", cause);
+    }
+
+    /**
+     * @param what   what was being done, e.g. "tokenize" ("llama.cpp could not tokenize with ...")
+     * @param closed whether the model had been closed when the call failed
+     */
+    public static ModelLoadException of(Path file, String what, LlamaException e, boolean closed) {
+        if (e instanceof ModelClosedException || closed) {
+            return unloaded(file, e);
+        }
+        return new ModelLoadException("llama.cpp could not " + what + " with " + file.getFileName() + ": "
+                + e.getMessage(), "", e);
+    }
+}
