@@ -5,12 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -341,26 +337,8 @@ class EvaluationApiTest {
         assertEquals(200, web.get("v1/internal/evaluations").statusCode());
     }
 
-    /** Opens the page's event stream and collects "event data" lines in the background. */
+    /** Listens to the page's event stream (see {@link WebServer#pageEvents}). */
     private void listen() throws Exception {
-        HttpResponse<InputStream> r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/events"))
-                .GET().build(), HttpResponse.BodyHandlers.ofInputStream());
-        assertEquals(200, r.statusCode());
-        events = r.body();
-        Thread.ofPlatform().daemon().start(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(events, StandardCharsets.UTF_8))) {
-                String event = "message";
-                for (String line; (line = in.readLine()) != null;) {
-                    if (line.startsWith("event: ")) {
-                        event = line.substring(7);
-                    } else if (line.startsWith("data: ")) {
-                        received.add(event + " " + line.substring(6));
-                    }
-                }
-            } catch (java.io.IOException e) {
-                // closed by tearDown
-            }
-        });
-        Framework.await("page event stream open", WAIT, () -> received.stream().anyMatch(l -> l.startsWith("hello")));
+        events = web.pageEvents(received, WAIT);
     }
 }

@@ -108,6 +108,37 @@ final class WebServer {
         return r.body().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
     }
 
+    /**
+     * Opens the page's event stream, as every open page does, and adds each event to
+     * {@code received} as {@code "<event> <data>"} from a background thread; returns once the
+     * stream's hello has arrived. Close the returned stream to stop listening.
+     */
+    java.io.InputStream pageEvents(java.util.List<String> received, Duration wait) throws Exception {
+        HttpResponse<java.io.InputStream> r = client.send(HttpRequest.newBuilder(base.resolve("ui/api/events")).GET()
+                .build(), HttpResponse.BodyHandlers.ofInputStream());
+        if (r.statusCode() != 200) {
+            throw new AssertionError("ui/api/events answered HTTP " + r.statusCode());
+        }
+        java.io.InputStream events = r.body();
+        Thread.ofPlatform().daemon().start(() -> {
+            try (java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(events,
+                    StandardCharsets.UTF_8))) {
+                String event = "message";
+                for (String line; (line = in.readLine()) != null;) {
+                    if (line.startsWith("event: ")) {
+                        event = line.substring(7);
+                    } else if (line.startsWith("data: ")) {
+                        received.add(event + " " + line.substring(6));
+                    }
+                }
+            } catch (IOException e) {
+                // closed by the test
+            }
+        });
+        Framework.await("page event stream open", wait, () -> received.stream().anyMatch(l -> l.startsWith("hello")));
+        return events;
+    }
+
     /** The runtime state the web page sees. */
     com.google.gson.JsonObject state() throws IOException, InterruptedException {
         return json(get("ui/api/state")).getAsJsonObject();

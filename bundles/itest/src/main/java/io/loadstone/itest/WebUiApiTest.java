@@ -4,12 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -64,28 +61,9 @@ class WebUiApiTest {
         }
     }
 
-    /** Opens the page's event stream and collects "event:data" lines in the background. */
+    /** Listens to the page's event stream (see {@link WebServer#pageEvents}). */
     private void listen() throws Exception {
-        HttpResponse<InputStream> r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/events"))
-                .GET().build(), HttpResponse.BodyHandlers.ofInputStream());
-        assertEquals(200, r.statusCode());
-        events = r.body();
-        Thread.ofPlatform().daemon().start(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(events, StandardCharsets.UTF_8))) {
-                String event = "message";
-                for (String line; (line = in.readLine()) != null;) {
-                    if (line.startsWith("event: ")) {
-                        event = line.substring(7);
-                    } else if (line.startsWith("data: ")) {
-                        received.add(event + " " + line.substring(6));
-                    }
-                }
-            } catch (java.io.IOException e) {
-                // closed by the test
-            }
-        });
-        Framework.await("hello from the event stream", WAIT, () -> received.stream().anyMatch(s -> s.startsWith(
-                "hello")));
+        events = web.pageEvents(received, WAIT);
     }
 
     private boolean got(String event, String type, String model) {
