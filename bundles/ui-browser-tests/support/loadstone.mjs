@@ -92,3 +92,27 @@ export async function startLoadstone(name, extraArgs = [], { headers = {} } = {}
     },
   };
 }
+
+/**
+ * Waits until the element matching `sel` on page `p` shows `want`; on a timeout the error says
+ * what the element did show (a bare timeout makes a rare failure undiagnosable).
+ */
+export async function waitForText(p, sel, want, timeout = 20000) {
+  try {
+    await p.waitForFunction(([s, w]) => {
+      const e = document.querySelector(s);
+      return e && e.textContent.includes(w);
+    }, [sel, want], { timeout });
+  } catch (e) {
+    const shown = await p.evaluate((s) => { const x = document.querySelector(s); return x ? x.textContent : '(no element)'; }, sel)
+      .catch(() => '(page gone)');
+    throw new Error(sel + ' never showed "' + want + '"; it shows "' + shown + '" (' + e.message.split('\n')[0] + ')');
+  }
+}
+
+/** Installs a bundle jar through File Install: copied beside plugins/ and renamed in, so it never sees a half-written jar. */
+export function dropPlugin(home, jarPath) {
+  const name = path.basename(jarPath);
+  fs.copyFileSync(jarPath, path.join(home, name));
+  fs.renameSync(path.join(home, name), path.join(home, 'plugins', name));
+}

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { ECHO_JAR, SCREENSHOTS, startLoadstone, until } from '../support/loadstone.mjs';
+import { ECHO_JAR, SCREENSHOTS, startLoadstone, until, waitForText } from '../support/loadstone.mjs';
 
 const skip = process.env.LOADSTONE_NO_CHROMIUM || (process.env.LOADSTONE_CHROMIUM ? false
   : fs.existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium (run run-tests.sh, which installs it)');
@@ -24,19 +24,7 @@ describe('web UI in Chromium', { skip }, () => {
     await p.screenshot({ path: path.join(SCREENSHOTS, name + '.png'), fullPage: true });
   };
   const text = (p, sel) => p.locator(sel).first().textContent();
-  // On a timeout, say what the element did show: a bare timeout makes a rare failure undiagnosable.
-  const waitText = async (p, sel, want, timeout = 20000) => {
-    try {
-      await p.waitForFunction(([s, w]) => {
-        const e = document.querySelector(s);
-        return e && e.textContent.includes(w);
-      }, [sel, want], { timeout });
-    } catch (e) {
-      const shown = await p.evaluate((s) => { const x = document.querySelector(s); return x ? x.textContent : '(no element)'; }, sel)
-        .catch(() => '(page gone)');
-      throw new Error(sel + ' never showed "' + want + '"; it shows "' + shown + '" (' + e.message.split('\n')[0] + ')');
-    }
-  };
+  const waitText = waitForText;
   const options = async (p, sel) => p.$$eval(sel + ' option', (os) => os.map((o) => o.value));
 
   before(async () => {

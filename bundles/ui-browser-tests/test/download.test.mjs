@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { SCREENSHOTS, startLoadstone } from '../support/loadstone.mjs';
+import { SCREENSHOTS, dropPlugin, startLoadstone, waitForText } from '../support/loadstone.mjs';
 
 const skip = process.env.LOADSTONE_NO_CHROMIUM || (process.env.LOADSTONE_CHROMIUM ? false
   : fs.existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium (run run-tests.sh, which installs it)');
@@ -77,10 +77,7 @@ describe('download box in Chromium', { skip }, () => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, name + '.png'), fullPage: true });
   };
-  const waitText = (sel, want, timeout = 20000) => page.waitForFunction(([s, w]) => {
-    const e = document.querySelector(s);
-    return e && e.textContent.includes(w);
-  }, [sel, want], { timeout });
+  const waitText = (sel, want, timeout = 20000) => waitForText(page, sel, want, timeout);
 
   before(async () => {
     hub = await startHub();
@@ -116,8 +113,7 @@ describe('download box in Chromium', { skip }, () => {
     assert.equal(await page.isDisabled('#download-list'), true);
     // Copied beside plugins/ and renamed in, so File Install never sees a half-written jar (it would
     // install it, then update and refresh it, restarting the UI bundle that is wired to it).
-    fs.copyFileSync(DOWNLOAD_JAR, path.join(srv.home, 'download.jar'));
-    fs.renameSync(path.join(srv.home, 'download.jar'), path.join(srv.home, 'plugins', 'download.jar'));
+    dropPlugin(srv.home, DOWNLOAD_JAR);
     await page.waitForFunction(() => !document.querySelector('#download-start').disabled, null, { timeout: 30000 });
     assert.equal(await page.isDisabled('#download-list'), false);
   });

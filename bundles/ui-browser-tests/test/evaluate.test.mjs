@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { SCREENSHOTS, startLoadstone, until } from '../support/loadstone.mjs';
+import { SCREENSHOTS, dropPlugin, startLoadstone, until, waitForText } from '../support/loadstone.mjs';
 
 const skip = process.env.LOADSTONE_NO_CHROMIUM || (process.env.LOADSTONE_CHROMIUM ? false
   : fs.existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium (run run-tests.sh, which installs it)');
@@ -39,15 +39,8 @@ describe('Evaluate tab in Chromium', { skip: skip || (process.arch !== 'x64' || 
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, name + '.png'), fullPage: true });
   };
-  const waitText = (sel, want, timeout = 30000) => page.waitForFunction(([s, w]) => {
-    const e = document.querySelector(s);
-    return e && e.textContent.includes(w);
-  }, [sel, want], { timeout });
-  // Copied beside plugins/ and renamed in, so File Install never sees a half-written jar.
-  const drop = (jar) => {
-    fs.copyFileSync(path.join(BUNDLES, jar), path.join(srv.home, jar));
-    fs.renameSync(path.join(srv.home, jar), path.join(srv.home, 'plugins', jar));
-  };
+  const waitText = (sel, want, timeout = 30000) => waitForText(page, sel, want, timeout);
+  const drop = (jar) => dropPlugin(srv.home, path.join(BUNDLES, jar));
 
   before(async () => {
     srv = await startLoadstone('evaluate');

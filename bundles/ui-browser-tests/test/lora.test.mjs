@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { SCREENSHOTS, startLoadstone, until } from '../support/loadstone.mjs';
+import { SCREENSHOTS, dropPlugin, startLoadstone, until, waitForText } from '../support/loadstone.mjs';
 
 const CHROMIUM = process.env.LOADSTONE_CHROMIUM || '/usr/bin/chromium';
 const TARGET = process.env.LOADSTONE_TARGET || path.resolve('target');
@@ -30,18 +30,7 @@ describe('LoRA menu with llama.cpp in Chromium', { skip }, () => {
   let ref;
   const errors = [];
 
-  const waitText = async (p, sel, want, timeout = 30000) => {
-    try {
-      await p.waitForFunction(([s, w]) => {
-        const e = document.querySelector(s);
-        return e && e.textContent.includes(w);
-      }, [sel, want], { timeout });
-    } catch (e) {
-      const shown = await p.evaluate((s) => { const x = document.querySelector(s); return x ? x.textContent : '(no element)'; }, sel)
-        .catch(() => '(page gone)');
-      throw new Error(sel + ' never showed "' + want + '"; it shows "' + shown + '" (' + e.message.split('\n')[0] + ')');
-    }
-  };
+  const waitText = (p, sel, want, timeout = 30000) => waitForText(p, sel, want, timeout);
   const greedy = async () => {
     const r = await srv.api('v1/completions', { model: 'stories260K.gguf', prompt: 'Once upon a time', max_tokens: 30, temperature: 0 });
     assert.equal(r.status, 200, r.text);
@@ -54,8 +43,7 @@ describe('LoRA menu with llama.cpp in Chromium', { skip }, () => {
     fs.copyFileSync(path.join(BUNDLES, 'stories260K.gguf'), path.join(srv.home, 'models', 'stories260K.gguf'));
     for (const name of [R8, QV]) fs.cpSync(path.join(SHARED, name), path.join(srv.home, 'loras', name), { recursive: true });
     for (const jar of LLAMA_JARS) {
-      fs.copyFileSync(path.join(BUNDLES, jar), path.join(srv.home, jar));
-      fs.renameSync(path.join(srv.home, jar), path.join(srv.home, 'plugins', jar));
+      dropPlugin(srv.home, path.join(BUNDLES, jar));
     }
     await until('the llama.cpp loader in plugins/', async () => {
       const r = await srv.api('ui/api/state');
