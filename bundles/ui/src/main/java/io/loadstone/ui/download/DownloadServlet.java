@@ -138,8 +138,7 @@ public final class DownloadServlet extends HttpServlet {
             HttpIo.send(resp, 409, body);
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "Download request " + method + " " + req.getRequestURI() + " failed", e);
-            HttpIo.sendError(resp, new ApiException(500, "server_error", "internal_error", null, "Internal error: "
-                    + e + ". The server keeps running; the log has the details."));
+            HttpIo.sendError(resp, ApiException.internal(e));
         }
     }
 

@@ -31,6 +31,20 @@ public final class ApiException extends Exception {
         return new ApiException(404, "invalid_request_error", code, null, message);
     }
 
+    /** 503 for a request interrupted because the server is stopping. */
+    public static ApiException shuttingDown() {
+        return new ApiException(503, "server_error", "shutting_down", null, "The server is shutting down.");
+    }
+
+    /**
+     * 500 for a failure nobody foresaw: the request fails, the server keeps running. The caller
+     * logs the stack trace; the client gets the exception's one-line description.
+     */
+    public static ApiException internal(RuntimeException e) {
+        return new ApiException(500, "server_error", "internal_error", null, "Internal error: " + e
+                + ". The server keeps running; the log has the details.");
+    }
+
     public int status() {
         return status;
     }

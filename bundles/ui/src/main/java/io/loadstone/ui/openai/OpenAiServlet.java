@@ -153,12 +153,10 @@ public final class OpenAiServlet extends HttpServlet {
             HttpIo.sendError(resp, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            HttpIo.sendError(resp, new ApiException(503, "server_error", "shutting_down", null,
-                    "The server is shutting down."));
+            HttpIo.sendError(resp, ApiException.shuttingDown());
         } catch (RuntimeException e) {
             LOG.log(Level.ERROR, "API request " + method + " " + req.getRequestURI() + " failed", e);
-            HttpIo.sendError(resp, new ApiException(500, "server_error", "internal_error", null,
-                    "Internal error: " + e + ". The server keeps running; the log has the details."));
+            HttpIo.sendError(resp, ApiException.internal(e));
         }
     }
 
