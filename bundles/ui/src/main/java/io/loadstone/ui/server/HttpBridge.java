@@ -1,11 +1,15 @@
 package io.loadstone.ui.server;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
@@ -27,7 +31,10 @@ import jakarta.servlet.Filter;
  * Carries Loadstone's own server settings (PID {@value ServerConfig#PID}: port, listen, key)
  * over to Felix HTTP's configuration (PID {@value #FELIX_HTTP_PID}), so users configure one
  * thing, with text-generation-webui's flags, whichever HTTP implementation serves the pages.
- * Also logs the address once the server is up, because that is what a user looks for.
+ * Also logs the address once the server is up, because that is what a user looks for, and says so in one line
+ * when the port is taken by another program: the HTTP server then logs a stack trace and stays down, and a
+ * server without its web server is of no use, so an exit request (service property
+ * {@value #EXIT_CODE}, honoured by the core's process lifetime in the runnable jar) ends the process with 1.
  */
 @Component(immediate = true, configurationPid = ServerConfig.PID)
 @Designate(ocd = ServerConfig.class)
@@ -38,16 +45,32 @@ public final class HttpBridge {
     static final String FELIX_HTTP_PID = "org.apache.felix.http";
     static final String PORT = "org.osgi.service.http.port";
     static final String HOST = "org.apache.felix.http.host";
+    /** Felix HTTP's own default host (the launcher's 127.0.0.1) would win over a missing key: say "all" outright. */
+    static final String ALL_INTERFACES = "0.0.0.0";
+    /** The service property by which a part of Loadstone asks the process to end with that code. */
+    static final String EXIT_CODE = "loadstone.exit.code";
+    static final String EXIT_REASON = "loadstone.exit.reason";
+
+    /** How long the port must stay taken, with no server of ours up, before it is someone else's. */
+    private static final long TAKEN_MS = 2_000;
+    /** How long a start may take before the check gives up (a slow start is not a taken port). */
+    private static final long START_MS = 120_000;
 
     @Reference
     private ConfigurationAdmin configAdmin;
 
     private volatile String lastEndpoint = "";
+    private volatile boolean serving;
+    /** Each (re)configuration starts a new port check; an older one stops when it sees the number change. */
+    private final AtomicInteger checks = new AtomicInteger();
+    private BundleContext context;
     private AccessFilter filter;
     private ServiceRegistration<Filter> filterRegistration;
+    private volatile ServiceRegistration<Object> exitRequest;
 
     @Activate
     void activate(BundleContext context, ServerConfig config) {
+        this.context = context;
         Access access = Access.of(config);
         filter = new AccessFilter(access);
         Dictionary<String, Object> props = new Hashtable<>();
@@ -62,10 +85,15 @@ public final class HttpBridge {
 
     @Deactivate
     void deactivate() {
-        try {
-            filterRegistration.unregister();
-        } catch (IllegalStateException e) {
-            // Already gone with the bundle.
+        checks.incrementAndGet();
+        for (ServiceRegistration<?> r : new ServiceRegistration<?>[] { filterRegistration, exitRequest }) {
+            try {
+                if (r != null) {
+                    r.unregister();
+                }
+            } catch (IllegalStateException e) {
+                // Already gone with the bundle.
+            }
         }
     }
 
@@ -83,11 +111,7 @@ public final class HttpBridge {
             Configuration c = configAdmin.getConfiguration(FELIX_HTTP_PID, "?");
             Dictionary<String, Object> props = c.getProperties() == null ? new Hashtable<>() : c.getProperties();
             props.put(PORT, access.port());
-            if (access.host() == null) {
-                props.remove(HOST);
-            } else {
-                props.put(HOST, access.host());
-            }
+            props.put(HOST, access.host() == null ? ALL_INTERFACES : access.host());
             props.put("org.apache.felix.http.enable", true);
             props.put("org.apache.felix.http.jetty.sendServerHeader", false);
             // Non-streamed completions on a slow model can take minutes without a byte on the wire.
@@ -95,6 +119,62 @@ public final class HttpBridge {
             c.updateIfDifferent(props);
         } catch (IOException e) {
             LOG.log(Level.ERROR, "Cannot configure the HTTP server (" + FELIX_HTTP_PID + "): " + e.getMessage());
+        }
+        int check = checks.incrementAndGet();
+        if (access.port() != 0) {
+            Thread.ofVirtual().name("loadstone-port-check").start(() -> checkPort(check, access));
+        }
+    }
+
+    /**
+     * Waits for the server to come up; if it does not and the port answers all the same, another program holds
+     * it. Probes by connecting (to this machine only), never by binding: a probe bind could take the port from
+     * the server starting at that moment.
+     */
+    private void checkPort(int check, Access access) {
+        long start = System.nanoTime();
+        long takenSince = -1;
+        try {
+            while (checks.get() == check && !serving) {
+                long now = System.nanoTime();
+                if (now - start > TimeUnit.MILLISECONDS.toNanos(START_MS)) {
+                    return;
+                }
+                if (!answers(access)) {
+                    takenSince = -1;
+                } else if (takenSince < 0) {
+                    takenSince = now;
+                } else if (now - takenSince > TimeUnit.MILLISECONDS.toNanos(TAKEN_MS)) {
+                    portTaken(access.port());
+                    return;
+                }
+                Thread.sleep(250);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static boolean answers(Access access) {
+        String host = access.host() == null ? Access.LOCALHOST : access.host();
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress(host, access.port()), 500);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private void portTaken(int port) {
+        String line = "port " + port + " is in use \u2014 another Loadstone or text-generation-webui? start with --port N";
+        LOG.log(Level.ERROR, line);
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(EXIT_CODE, 1);
+        props.put(EXIT_REASON, line);
+        try {
+            exitRequest = context.registerService(Object.class, new Object(), props);
+        } catch (IllegalStateException e) {
+            // The bundle is stopping anyway.
         }
     }
 
@@ -110,10 +190,12 @@ public final class HttpBridge {
 
     void removeRuntime(HttpServiceRuntime runtime) {
         lastEndpoint = "";
+        serving = false;
     }
 
     private void announce(Map<String, Object> props) {
         Object ep = props.get("osgi.http.endpoint");
+        serving = ep != null;
         String endpoint = ep instanceof String[] a ? String.join(", ", a) : ep instanceof Iterable<?> it
                 ? String.join(", ", java.util.stream.StreamSupport.stream(it.spliterator(), false)
                         .map(String::valueOf).toList()) : String.valueOf(ep);
