@@ -107,6 +107,36 @@ public final class HttpBridge {
             LOG.log(Level.WARNING, "Listening on all interfaces WITHOUT an API key (--no-auth): anyone who can reach "
                     + "port " + access.port() + " can load models and install plugins.");
         }
+        int check = checks.incrementAndGet();
+        Thread.ofVirtual().name("loadstone-http-start").start(() -> start(check, access));
+    }
+
+    /**
+     * Configures Felix HTTP unless another program holds the port (then Jetty would only log a stack trace), and
+     * watches its start: Jetty may have started from the configuration saved by an earlier run before this
+     * bridge, or lost a race for the port. Probes connect (to this machine only), never bind: a probe bind could
+     * take the port from the server starting at that moment.
+     */
+    private void start(int check, Access access) {
+        try {
+            boolean probe = access.port() != 0;
+            if (probe && !serving && answers(access) && taken(check, access, TAKEN_MS + 1_000)) {
+                portTaken(access.port());
+                return;
+            }
+            if (checks.get() != check) {
+                return;
+            }
+            configure(access);
+            if (probe && taken(check, access, START_MS)) {
+                portTaken(access.port());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void configure(Access access) {
         try {
             Configuration c = configAdmin.getConfiguration(FELIX_HTTP_PID, "?");
             Dictionary<String, Object> props = c.getProperties() == null ? new Hashtable<>() : c.getProperties();
@@ -120,39 +150,31 @@ public final class HttpBridge {
         } catch (IOException e) {
             LOG.log(Level.ERROR, "Cannot configure the HTTP server (" + FELIX_HTTP_PID + "): " + e.getMessage());
         }
-        int check = checks.incrementAndGet();
-        if (access.port() != 0) {
-            Thread.ofVirtual().name("loadstone-port-check").start(() -> checkPort(check, access));
-        }
     }
 
     /**
-     * Waits for the server to come up; if it does not and the port answers all the same, another program holds
-     * it. Probes by connecting (to this machine only), never by binding: a probe bind could take the port from
-     * the server starting at that moment.
+     * Whether another program holds the port: it answers for {@value #TAKEN_MS} ms on end while no server of
+     * ours is up. False as soon as ours is up, after {@code patienceMs}, or when a newer configuration replaces
+     * this one.
      */
-    private void checkPort(int check, Access access) {
+    private boolean taken(int check, Access access, long patienceMs) throws InterruptedException {
         long start = System.nanoTime();
         long takenSince = -1;
-        try {
-            while (checks.get() == check && !serving) {
-                long now = System.nanoTime();
-                if (now - start > TimeUnit.MILLISECONDS.toNanos(START_MS)) {
-                    return;
-                }
-                if (!answers(access)) {
-                    takenSince = -1;
-                } else if (takenSince < 0) {
-                    takenSince = now;
-                } else if (now - takenSince > TimeUnit.MILLISECONDS.toNanos(TAKEN_MS)) {
-                    portTaken(access.port());
-                    return;
-                }
-                Thread.sleep(250);
+        while (checks.get() == check && !serving) {
+            long now = System.nanoTime();
+            if (now - start > TimeUnit.MILLISECONDS.toNanos(patienceMs)) {
+                return false;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            if (!answers(access)) {
+                takenSince = -1;
+            } else if (takenSince < 0) {
+                takenSince = now;
+            } else if (now - takenSince > TimeUnit.MILLISECONDS.toNanos(TAKEN_MS)) {
+                return true;
+            }
+            Thread.sleep(250);
         }
+        return false;
     }
 
     private static boolean answers(Access access) {
