@@ -61,9 +61,14 @@ public final class ProcessLifetime implements Callable<Integer> {
             return;
         }
         for (String name : SIGNALS) {
-            Signal signal = new Signal(name);
-            SignalHandler previous = Signal.handle(signal, this::onSignal);
-            restore.add(() -> Signal.handle(signal, previous));
+            try {
+                Signal signal = new Signal(name);
+                SignalHandler previous = Signal.handle(signal, this::onSignal);
+                restore.add(() -> Signal.handle(signal, previous));
+            } catch (IllegalArgumentException e) {
+                // Reserved by the JVM (-Xrs) or unknown on this OS: the JVM's own handling stays.
+                LOG.log(Level.DEBUG, "SIG" + name + " stays the JVM's: " + e.getMessage());
+            }
         }
         Hashtable<String, Object> props = new Hashtable<>();
         props.put("main.thread", true);
