@@ -1,10 +1,10 @@
 package io.loadstone.ui.server;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.Map;
@@ -32,9 +32,9 @@ import jakarta.servlet.Filter;
  * over to Felix HTTP's configuration (PID {@value #FELIX_HTTP_PID}), so users configure one
  * thing, with text-generation-webui's flags, whichever HTTP implementation serves the pages.
  * Also logs the address once the server is up, because that is what a user looks for, and says so in one line
- * when the port is taken by another program: the HTTP server then logs a stack trace and stays down, and a
- * server without its web server is of no use, so an exit request (service property
- * {@value #EXIT_CODE}, honoured by the core's process lifetime in the runnable jar) ends the process with 1.
+ * when the port is taken by another program (where Jetty would log a stack trace and stay down): a Loadstone
+ * without its web server is of no use, so an exit request (service property {@value #EXIT_CODE}, honoured by the
+ * core's process lifetime in the runnable jar) then ends the process with 1.
  */
 @Component(immediate = true, configurationPid = ServerConfig.PID)
 @Designate(ocd = ServerConfig.class)
