@@ -132,9 +132,22 @@ class DistributionIT {
     void aTakenPortIsOneLineAndExitOne() throws Exception {
         Path jar = jar("loadstone-llamacpp.jar");
         Files.createDirectories(home.resolve("plugins"));
-        try (ServerSocket other = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            int port = other.getLocalPort();
-            Process p = start(jar, "busy", "--port", String.valueOf(port), "--model", "none");
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            port = free.getLocalPort();
+        }
+        // A first start on that port saves it (and the web server's own configuration) in this home.
+        Process first = start(jar, "first", "--port", String.valueOf(port), "--model", "none");
+        try {
+            assertEquals(200, get(port(home.resolve("first.err")), "v1/models").statusCode());
+            first.destroy();
+            assertTrue(first.waitFor(60, TimeUnit.SECONDS), output("first"));
+        } finally {
+            first.destroyForcibly();
+        }
+        // Then another program takes the port, and the next start (port from the saved settings) meets it.
+        try (ServerSocket other = new ServerSocket(port, 50, InetAddress.getLoopbackAddress())) {
+            Process p = start(jar, "busy", "--model", "none");
             try {
                 assertTrue(p.waitFor(120, TimeUnit.SECONDS), "exits when the port is taken: " + output("busy"));
             } finally {

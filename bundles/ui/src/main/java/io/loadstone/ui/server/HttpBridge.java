@@ -13,7 +13,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
+import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
+import org.osgi.framework.Constants;
 import org.osgi.framework.ServiceRegistration;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Deactivate;
@@ -45,6 +47,7 @@ public final class HttpBridge {
     static final String FELIX_HTTP_PID = "org.apache.felix.http";
     static final String PORT = "org.osgi.service.http.port";
     static final String HOST = "org.apache.felix.http.host";
+    static final String ENABLE = "org.apache.felix.http.enable";
     /** Felix HTTP's own default host (the launcher's 127.0.0.1) would win over a missing key: say "all" outright. */
     static final String ALL_INTERFACES = "0.0.0.0";
     /** The service property by which a part of Loadstone asks the process to end with that code. */
@@ -78,7 +81,7 @@ public final class HttpBridge {
         props.put("osgi.http.whiteboard.filter.name", "loadstone-access");
         props.put("osgi.http.whiteboard.filter.asyncSupported", true);
         // Ahead of other filters: nothing runs for a request that is refused.
-        props.put(org.osgi.framework.Constants.SERVICE_RANKING, 1000);
+        props.put(Constants.SERVICE_RANKING, 1000);
         filterRegistration = context.registerService(Filter.class, filter, props);
         apply(config);
     }
@@ -86,6 +89,12 @@ public final class HttpBridge {
     @Deactivate
     void deactivate() {
         checks.incrementAndGet();
+        if (context.getBundle(Constants.SYSTEM_BUNDLE_ID).getState() == Bundle.STOPPING) {
+            // The process ends. Config Admin keeps Felix HTTP's configuration for the next start, where an enabled
+            // one would let Jetty bind (and log a stack trace on a taken port) before this bridge has looked at
+            // the port; the next start enables it again. Not on a mere update of this bundle: Jetty keeps serving.
+            disableUntilNextStart();
+        }
         for (ServiceRegistration<?> r : new ServiceRegistration<?>[] { filterRegistration, exitRequest }) {
             try {
                 if (r != null) {
@@ -142,13 +151,26 @@ public final class HttpBridge {
             Dictionary<String, Object> props = c.getProperties() == null ? new Hashtable<>() : c.getProperties();
             props.put(PORT, access.port());
             props.put(HOST, access.host() == null ? ALL_INTERFACES : access.host());
-            props.put("org.apache.felix.http.enable", true);
+            props.put(ENABLE, true);
             props.put("org.apache.felix.http.jetty.sendServerHeader", false);
             // Non-streamed completions on a slow model can take minutes without a byte on the wire.
             props.put("org.apache.felix.http.timeout", 600_000);
             c.updateIfDifferent(props);
         } catch (IOException e) {
             LOG.log(Level.ERROR, "Cannot configure the HTTP server (" + FELIX_HTTP_PID + "): " + e.getMessage());
+        }
+    }
+
+    private void disableUntilNextStart() {
+        try {
+            Configuration c = configAdmin.getConfiguration(FELIX_HTTP_PID, "?");
+            Dictionary<String, Object> props = c.getProperties();
+            if (props != null) {
+                props.put(ENABLE, false);
+                c.updateIfDifferent(props);
+            }
+        } catch (IOException | IllegalStateException e) {
+            LOG.log(Level.DEBUG, "Felix HTTP stays enabled for the next start: " + e.getMessage());
         }
     }
 
