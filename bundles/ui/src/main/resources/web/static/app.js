@@ -851,6 +851,8 @@ async function downloadStart() {
     }
   } catch (e) {
     status('#download-status', e.message, 'error');
+    // Refused before a job started (no network, no such repo): the activity log keeps it, as for a failed job.
+    if (!(e.status === 409 && e.body && e.body.choices)) log('download of ' + repo + ' failed: ' + e.message, 'error');
     if (e.status === 409 && e.body && e.body.choices) {
       $('#download-files').replaceChildren(el('ul', { class: 'files', 'aria-label': 'GGUF files to choose from' },
         e.body.choices.map((c) => fileRow(c.file, c.size, true))));

@@ -274,6 +274,8 @@ public final class HubClient {
                 }
             } catch (CancellationException e) {
                 throw new DownloadException(Reason.CANCELLED, "Listing " + ref + " was cancelled");
+            } catch (java.net.UnknownHostException e) {
+                throw HubErrors.unresolved(page, e);
             } catch (IOException e) {
                 if (cancellation.isCancelled()) {
                     throw new DownloadException(Reason.CANCELLED, "Listing " + ref + " was cancelled");

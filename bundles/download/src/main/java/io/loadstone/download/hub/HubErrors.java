@@ -23,6 +23,18 @@ public final class HubErrors {
     private HubErrors() {
     }
 
+    /**
+     * The error for a host name that does not resolve: no network, or a mistyped mirror. Not retried: the
+     * resolver answers the same a second later, and a user without network should know in seconds.
+     */
+    public static DownloadException unresolved(URI uri, java.net.UnknownHostException e) {
+        // The JDK names the host it could not resolve, which after a redirect is not the one asked for.
+        String m = e.getMessage();
+        String host = m == null || m.isBlank() ? uri.getHost() : m.strip().split("[:\\s]")[0];
+        return new DownloadException(Reason.NETWORK, "cannot resolve " + host
+                + " \u2014 offline? (HF_ENDPOINT for a mirror)", e);
+    }
+
     /** Statuses worth another attempt: server errors, 408 and 429. */
     public static boolean isTransient(int status) {
         return status >= 500 || status == 408 || status == 429;

@@ -245,6 +245,9 @@ final class FileFetcher {
             } catch (LocalWriteException e) {
                 cancellation.check();
                 throw Staging.io("Cannot write " + file.path() + " in " + staging.dir(), e.getCause());
+            } catch (java.net.UnknownHostException e) {
+                cancellation.check();
+                throw HubErrors.unresolved(url, e);
             } catch (IOException e) {
                 cancellation.check(); // a cancel shows up as a closed socket
                 failure = HubClient.describe(e);

@@ -3,7 +3,9 @@ package io.loadstone.download.cli;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -12,6 +14,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 
@@ -64,6 +67,40 @@ class DownloadCommandLineTest {
 
     String err() {
         return err.toString(StandardCharsets.UTF_8);
+    }
+
+    /**
+     * No network: the host does not resolve ({@code .invalid} never does, RFC 2606; nothing leaves the machine but
+     * the resolver's answer). Retries that each wait a minute would run into the timeout: an unknown host is not
+     * retried, and the message says what it probably is.
+     */
+    @Test
+    void anUnresolvableHubFailsAtOnceSayingOffline() {
+        DownloadCommandLine cli = new DownloadCommandLine(new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                TestSettings.env(Map.of("HF_ENDPOINT", "http://huggingface.invalid")), false,
+                TestSettings.of(hub.base(), root).withRetries(3, Duration.ofSeconds(60), Duration.ofSeconds(60),
+                        Duration.ofSeconds(5)));
+        int rc = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> cli.run(job -> {
+        }, "download", "acme/tiny-GGUF", "--file", "tiny.Q8_0.gguf", "--models", root.resolve("m").toString()));
+        assertNotEquals(0, rc, err());
+        assertTrue(err().contains("cannot resolve huggingface.invalid \u2014 offline? (HF_ENDPOINT for a mirror)"),
+                err());
+        assertTrue(hub.requests().isEmpty(), "HF_ENDPOINT replaced the configured Hub");
+    }
+
+    /** The same when the file list comes but a file's storage host (a CDN the Hub redirects to) does not resolve. */
+    @Test
+    void anUnresolvableStorageHostFailsAtOnceSayingOffline() {
+        hub.always("tiny.Q8_0.gguf", new FakeHub.Status(302, Map.of("Location", "http://cdn-lfs.invalid/tiny")));
+        DownloadCommandLine cli = new DownloadCommandLine(new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), TestSettings.noEnv(), false,
+                TestSettings.of(hub.base(), root).withRetries(3, Duration.ofSeconds(60), Duration.ofSeconds(60),
+                        Duration.ofSeconds(5)));
+        int rc = assertTimeoutPreemptively(Duration.ofSeconds(30), () -> cli.run(job -> {
+        }, "download", "acme/tiny-GGUF", "--file", "tiny.Q8_0.gguf", "--models", root.resolve("m").toString()));
+        assertNotEquals(0, rc, err());
+        assertTrue(err().contains("cannot resolve cdn-lfs.invalid \u2014 offline? (HF_ENDPOINT for a mirror)"), err());
     }
 
     @Test
