@@ -416,11 +416,23 @@ public final class RuntimeManager implements ModelManager {
 
     @Override
     public ModelSettings settings(String model) throws ModelLoadException {
-        ModelEntry entry = find(model);
+        return settings(find(model), null);
+    }
+
+    /**
+     * The one definition of what a model's settings are, for the model menu and for every load:
+     * with {@code explicitLoader} the values are those for that loader (its defaults, the files,
+     * the saved values of options it has), else for the saved loader, else the preferred one.
+     */
+    private ModelSettings settings(ModelEntry entry, String explicitLoader) {
         ModelMetadata meta = MetadataReader.read(entry.path());
         List<String> sources = new ArrayList<>();
         Map<String, Object> saved = userSettings.saved(entry.name(), sources);
-        String loaderId = saved.get("loader") instanceof String s && loader(s).isPresent() ? s : preferredLoader(entry);
+        String loaderId = explicitLoader != null && !explicitLoader.isBlank() ? explicitLoader
+                : saved.get("loader") instanceof String s && loader(s).isPresent() ? s : preferredLoader(entry);
+        if (loaderId != null && loader(loaderId).isEmpty()) {
+            return new ModelSettings(entry.name(), loaderId, Map.of(), meta, sources);
+        }
         if (loaderId == null) {
             return new ModelSettings(entry.name(), null, Map.of(), meta, sources);
         }
@@ -474,6 +486,15 @@ public final class RuntimeManager implements ModelManager {
         Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, loaderId);
         LoaderOptions opts = LoaderOptions.validate(chosen.getValue().options(), options == null ? Map.of()
                 : options);
+        // A saved loader that cannot load the model would make every later load of it fail.
+        String id = safeId(chosen.getValue());
+        Detection d = detect(chosen.getKey(), chosen.getValue(), new ModelSource(entry.name(), entry.path()),
+                entry.sizeBytes());
+        if (!d.accepted()) {
+            throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
+                    + ", so these settings were not saved.", entry.bestLoader() != null ? "Pick the "
+                            + entry.bestLoader() + " loader, then save." : entry.hint());
+        }
         try {
             return userSettings.save(entry.name(), safeId(chosen.getValue()), opts.asMap());
         } catch (IOException e) {
@@ -487,10 +508,28 @@ public final class RuntimeManager implements ModelManager {
     @Override
     public LoadedModelState load(String model, String loaderId, Map<String, ?> options) throws ModelLoadException {
         ModelEntry entry = find(model);
-        Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, loaderId);
+        // Every front end (web form, API, shell, autoload, evaluation, on-demand loads) comes
+        // through here, so the saved settings apply to all of them alike.
+        ModelSettings base = settings(entry, loaderId);
+        Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, base.loader());
+        Map<String, Object> merged = new LinkedHashMap<>(base.options());
+        if (options != null) {
+            merged.putAll(options);
+        }
+        return load(entry, chosen, LoaderOptions.validate(chosen.getValue().options(), merged));
+    }
+
+    @Override
+    public LoadedModelState reload(String model) throws ModelLoadException {
+        Slot s = slot(model);
+        ModelEntry entry = find(s.name);
+        return load(entry, chooseLoader(entry, s.info.loaderId()), s.options);
+    }
+
+    private LoadedModelState load(ModelEntry entry, Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen,
+            LoaderOptions opts) throws ModelLoadException {
         ModelLoader loader = chosen.getValue();
         String id = safeId(loader);
-        LoaderOptions opts = LoaderOptions.validate(loader.options(), options == null ? Map.of() : options);
         ModelSource source = new ModelSource(entry.name(), entry.path());
         Detection d = detect(chosen.getKey(), loader, source, entry.sizeBytes());
         if (!d.accepted()) {
@@ -549,8 +588,9 @@ public final class RuntimeManager implements ModelManager {
                 // Reload: the new instance is up, so the old one can go.
                 closeQuietly(previous);
             }
-            events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
+            // Evictions first: the load is the news, so its LOADED event comes last and stays on screens.
             evictBeyondLimit(entry.name());
+            events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
             return slot.state();
         } finally {
             loadLock.unlock();
@@ -797,14 +837,49 @@ public final class RuntimeManager implements ModelManager {
         }
     }
 
-    @Override
-    public ModelLogits logits(String model) throws ModelLoadException {
+    /** A loaded model by name (null or blank: the most recently loaded one), or why there is none. */
+    private Slot slot(String model) throws ModelLoadException {
         Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
         if (s == null) {
             throw new ModelLoadException(model == null || model.isBlank() ? "No model is loaded."
                     : "The model '" + model + "' is not loaded.", loaded.isEmpty() ? "Load a model first."
                             : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
         }
+        return s;
+    }
+
+    @Override
+    public int[] tokenize(String model, String text, boolean addSpecial) throws ModelLoadException {
+        Slot s = slot(model);
+        try {
+            return s.model.tokenize(text == null ? "" : text, addSpecial);
+        } catch (RuntimeException | LinkageError e) {
+            throw new ModelLoadException("Tokenizing with '" + s.name + "' failed: " + e, "This is a bug in the "
+                    + s.info.loaderId() + " loader; the model is still loaded.", e);
+        }
+    }
+
+    @Override
+    public String detokenize(String model, int[] tokens) throws ModelLoadException {
+        Slot s = slot(model);
+        int vocab = s.info.vocabSize();
+        for (int t : tokens) {
+            if (t < 0 || vocab > 0 && t >= vocab) {
+                throw new ModelLoadException("Token id " + t + " is outside the vocabulary of '" + s.name + "' (0 to "
+                        + (vocab - 1) + ").", "Send ids that this model's tokenizer produced.");
+            }
+        }
+        try {
+            return s.model.detokenize(tokens);
+        } catch (RuntimeException | LinkageError e) {
+            throw new ModelLoadException("Detokenizing with '" + s.name + "' failed: " + e, "This is a bug in the "
+                    + s.info.loaderId() + " loader; the model is still loaded.", e);
+        }
+    }
+
+    @Override
+    public ModelLogits logits(String model) throws ModelLoadException {
+        Slot s = slot(model);
         Optional<LogitsAccess> access = s.capabilities.logits() ? s.model.logits() : Optional.empty();
         if (access.isEmpty()) {
             throw new ModelLoadException("The " + s.info.loaderId() + " loader exposes no logits, so '" + s.name
