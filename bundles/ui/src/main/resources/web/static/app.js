@@ -482,15 +482,21 @@ async function load(reload) {
   const loader = loaderInfo($('#loader-select').value);
   if (!m || !loader) return;
   const options = optionValues(loader);
+  // Reload is "this model again, as it was loaded", whichever page presses it: the server
+  // keeps the loader and options of the load, this form's values do not matter.
+  const was = reload ? loadedState(m.name) : null;
   ui.busy = true;
   updateModelButtons();
-  status('#model-status', (reload ? 'Reloading ' : 'Loading ') + m.name + ' with ' + loader.id + '…', 'busy');
+  status('#model-status', (reload ? 'Reloading ' : 'Loading ') + m.name + ' with ' + (was ? was.loader : loader.id) + '…', 'busy');
   try {
-    const r = await api('ui/api/load', { json: { model: m.name, loader: loader.id, options } });
-    localStorage.setItem('loadstone.options.' + m.name + '|' + loader.id, JSON.stringify(options));
-    // What was just used is what this page shows for the model from now on (not yet saved).
-    const cached = ui.settings[m.name];
-    if (cached && cached.loader === loader.id) cached.options = Object.assign({}, cached.options, options);
+    const r = reload ? await api('ui/api/reload', { json: { model: m.name } })
+      : await api('ui/api/load', { json: { model: m.name, loader: loader.id, options } });
+    if (!reload) {
+      localStorage.setItem('loadstone.options.' + m.name + '|' + loader.id, JSON.stringify(options));
+      // What was just used is what this page shows for the model from now on (not yet saved).
+      const cached = ui.settings[m.name];
+      if (cached && cached.loader === loader.id) cached.options = Object.assign({}, cached.options, options);
+    }
     status('#model-status', r.message, 'ok');
     ui.state = r.state;
     ui.optionsKey = '';
@@ -1227,6 +1233,11 @@ function connectEvents() {
     // Another page or the API changed the model: say so here too.
     if (own) { /* this page's own load: its answer is already on the status line */ }
     else if (bad) status('#model-status', e.message, 'error');
+    else if (e.type === 'UNLOADED' && e.message.startsWith('Unloaded to ')) {
+      // An eviction is what a load did to make room: a note after the load's result, never the headline.
+      const s = $('#model-status');
+      if (!s.textContent.includes(e.model)) s.textContent += (s.textContent ? ' ' : '') + 'Note: unloaded ' + e.model + ' to make room.';
+    }
     else if (e.type === 'UNLOADED' && !ui.busy) status('#model-status', 'Unloaded ' + e.model + '. ' + e.message, 'ok');
     else if (e.type === 'LOADING' && !ui.busy) status('#model-status', 'Loading ' + e.model + ' with ' + e.loader + '…', 'busy');
     else if (e.type === 'LORAS_CHANGED' && e.model && !ui.busy) status('#model-status', e.message, 'ok');

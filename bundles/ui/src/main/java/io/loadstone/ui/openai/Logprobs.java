@@ -50,22 +50,34 @@ final class Logprobs {
         for (int i = 0; i < generated.length; i++) {
             // Row r holds the scores for the token after position r.
             int r = promptIds.length + i - 1 - from;
+            int before = promptIds.length + i - 1 >= 0 ? all[promptIds.length + i - 1] : -1;
             if (r < 0) {
-                out.add(new Entry(text(manager, model, generated[i]), Double.NaN, List.of()));
+                out.add(new Entry(text(manager, model, before, generated[i]), Double.NaN, List.of()));
                 continue;
             }
             float[] row = rows[r];
             double norm = logSumExp(row);
             List<Alternative> alts = new ArrayList<>(top);
             for (int id : topIds(row, top)) {
-                alts.add(new Alternative(text(manager, model, id), row[id] - norm));
+                alts.add(new Alternative(text(manager, model, before, id), row[id] - norm));
             }
-            out.add(new Entry(text(manager, model, generated[i]), row[generated[i]] - norm, alts));
+            out.add(new Entry(text(manager, model, before, generated[i]), row[generated[i]] - norm, alts));
         }
         return out;
     }
 
-    private static String text(ModelManager manager, String model, int id) throws ModelLoadException {
+    /**
+     * A token's text where it stands: decoded after the token before it, minus that token's
+     * text, because tokenizers drop a word's leading space when the token is decoded alone.
+     */
+    private static String text(ModelManager manager, String model, int before, int id) throws ModelLoadException {
+        if (before >= 0) {
+            String prefix = manager.detokenize(model, new int[] {before});
+            String both = manager.detokenize(model, new int[] {before, id});
+            if (both.startsWith(prefix)) {
+                return both.substring(prefix.length());
+            }
+        }
         return manager.detokenize(model, new int[] {id});
     }
 
