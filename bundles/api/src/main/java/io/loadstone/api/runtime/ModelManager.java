@@ -26,6 +26,15 @@ public interface ModelManager {
     /** Models found in the models folder, each with the loaders that can serve it, best first. */
     List<ModelEntry> models();
 
+    /**
+     * Why each installed loader that cannot load a model refuses it, by loader id (e.g.
+     * llamacpp_HF: no tokenizer.json beside the GGUF), for menus that offer every loader.
+     * Empty when every loader accepts it or there is no such model.
+     *
+     * @since 1.3
+     */
+    Map<String, String> refusals(String model);
+
     /** Rescans the models folder (also done automatically when it changes). */
     void refresh();
 

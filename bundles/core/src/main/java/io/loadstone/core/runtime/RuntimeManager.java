@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -362,6 +363,29 @@ public final class RuntimeManager implements ModelManager {
                 .thenComparing(ModelEntry.Candidate::loaderId, String.CASE_INSENSITIVE_ORDER));
         String hint = candidates.isEmpty() ? hint(source, rejections) : "";
         return new ModelEntry(source.name(), source.path(), size, candidates, hint);
+    }
+
+    @Override
+    public Map<String, String> refusals(String model) {
+        Path path = model == null || model.isBlank() ? null : modelsDir.resolve(model).normalize();
+        if (path == null || !path.getParent().equals(modelsDir) || !Files.exists(path)) {
+            return Map.of();
+        }
+        ModelSource source = new ModelSource(model, path);
+        long size = ModelFolder.size(path);
+        Map<String, String> out = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        Set<String> seen = new TreeSet<>();
+        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
+                .reversed()).forEach(e -> {
+                    String id = safeId(e.getValue());
+                    if (seen.add(id)) {
+                        Detection d = detect(e.getKey(), e.getValue(), source, size);
+                        if (!d.accepted()) {
+                            out.put(id, d.reason());
+                        }
+                    }
+                });
+        return out;
     }
 
     /**

@@ -321,8 +321,9 @@ public final class WebApiServlet extends HttpServlet {
             throws ApiException, IOException, InterruptedException {
         Params p = new Params(HttpIo.readObject(req));
         String prompt = p.string("prompt", null);
-        if (prompt == null) {
-            throw ApiException.badRequest("prompt", "missing_parameter", "Write a prompt first.");
+        if (prompt == null || prompt.isBlank()) {
+            throw ApiException.badRequest("prompt", "missing_parameter", "Write a prompt first: the model continues "
+                    + "the text you give it.");
         }
         Long max = p.integer("max_new_tokens", 1, 1 << 24);
         Long seed = p.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE);
@@ -380,7 +381,11 @@ public final class WebApiServlet extends HttpServlet {
         }
         GenerationResult g = r.get();
         JsonObject done = new JsonObject();
-        done.addProperty("reason", g.reason().name());
+        // The runtime shortens a request that would overflow the context to what fits; ending there
+        // is the context filling up, not the length the user asked for.
+        boolean full = g.reason() == StopReason.CONTEXT_FULL || g.reason() == StopReason.LENGTH
+                && g.generatedTokens() < request.maxNewTokens();
+        done.addProperty("reason", full ? StopReason.CONTEXT_FULL.name() : g.reason().name());
         done.addProperty("promptTokens", g.promptTokens());
         done.addProperty("tokens", g.generatedTokens());
         done.addProperty("tokensPerSecond", g.tokensPerSecond());
@@ -388,6 +393,9 @@ public final class WebApiServlet extends HttpServlet {
         done.addProperty("seconds", g.generateNanos() / 1e9);
         if (g.reason() == StopReason.CLOSED) {
             done.addProperty("message", "The model was unloaded while generating.");
+        } else if (full) {
+            done.addProperty("message", "The context of " + model.info().contextLength() + " tokens is full: the "
+                    + "model cannot write more. Shorten the prompt, or reload with a larger n_ctx / max_seq_len.");
         }
         events.send("done", done.toString());
     }
