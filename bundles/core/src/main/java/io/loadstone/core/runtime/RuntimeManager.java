@@ -346,45 +346,40 @@ public final class RuntimeManager implements ModelManager {
         long size = ModelFolder.size(source.path()); // walks the folder: once per listing, not per loader
         List<ModelEntry.Candidate> candidates = new ArrayList<>();
         Map<String, Detection> rejections = new LinkedHashMap<>();
-        Set<String> seen = new TreeSet<>();
-        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
-                .reversed()).forEach(e -> {
-                    String id = safeId(e.getValue());
-                    if (seen.add(id)) {
-                        Detection d = detect(e.getKey(), e.getValue(), source, size);
-                        if (d.accepted()) {
-                            candidates.add(new ModelEntry.Candidate(id, d));
-                        } else {
-                            rejections.put(id, d);
-                        }
-                    }
-                });
+        verdicts(source, size).forEach((id, d) -> {
+            if (d.accepted()) {
+                candidates.add(new ModelEntry.Candidate(id, d));
+            } else {
+                rejections.put(id, d);
+            }
+        });
         candidates.sort(Comparator.comparingInt((ModelEntry.Candidate c) -> c.detection().score()).reversed()
                 .thenComparing(ModelEntry.Candidate::loaderId, String.CASE_INSENSITIVE_ORDER));
         String hint = candidates.isEmpty() ? hint(source, rejections) : "";
         return new ModelEntry(source.name(), source.path(), size, candidates, hint);
     }
 
+    /** Each installed loader's verdict on a model, by id (of several services with one id, the best ranked). */
+    private Map<String, Detection> verdicts(ModelSource source, long size) {
+        Map<String, Detection> out = new LinkedHashMap<>();
+        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
+                .reversed()).forEach(e -> out.computeIfAbsent(safeId(e.getValue()), id -> detect(e.getKey(),
+                        e.getValue(), source, size)));
+        return out;
+    }
+
     @Override
     public Map<String, String> refusals(String model) {
         Path path = model == null || model.isBlank() ? null : modelsDir.resolve(model).normalize();
-        if (path == null || !path.getParent().equals(modelsDir) || !Files.exists(path)) {
+        if (path == null || !modelsDir.equals(path.getParent()) || !Files.exists(path)) {
             return Map.of();
         }
-        ModelSource source = new ModelSource(model, path);
-        long size = ModelFolder.size(path);
         Map<String, String> out = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
-        Set<String> seen = new TreeSet<>();
-        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
-                .reversed()).forEach(e -> {
-                    String id = safeId(e.getValue());
-                    if (seen.add(id)) {
-                        Detection d = detect(e.getKey(), e.getValue(), source, size);
-                        if (!d.accepted()) {
-                            out.put(id, d.reason());
-                        }
-                    }
-                });
+        verdicts(new ModelSource(model, path), ModelFolder.size(path)).forEach((id, d) -> {
+            if (!d.accepted()) {
+                out.put(id, d.reason());
+            }
+        });
         return out;
     }
 
