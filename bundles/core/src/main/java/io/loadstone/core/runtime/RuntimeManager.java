@@ -165,7 +165,11 @@ public final class RuntimeManager implements ModelManager {
     }
 
     private void apply(RuntimeConfig config) {
-        modelsDir = home.resolve(config.models_dir()).toAbsolutePath().normalize();
+        Path models = home.resolve(config.models_dir()).toAbsolutePath().normalize();
+        // The settings file before the folder: whoever sees the new folder must get its settings too
+        // (a Save right after a folder change once went to the old folder's config-user.json).
+        userSettings = new UserSettings(models);
+        modelsDir = models;
         lorasDir = home.resolve(config.loras_dir()).toAbsolutePath().normalize();
         maxLoaded = Math.max(1, config.max_loaded_models());
         budgetBytes = config.memory_budget_mb() > 0 ? config.memory_budget_mb() * 1024L * 1024L
@@ -182,7 +186,6 @@ public final class RuntimeManager implements ModelManager {
             }
         }
         defaultLoaders = Map.copyOf(defaults);
-        userSettings = new UserSettings(modelsDir);
         autoload = config.model() == null ? "" : config.model().trim();
         try {
             Files.createDirectories(modelsDir);
