@@ -281,10 +281,18 @@ $('#lora-apply').addEventListener('click', async () => {
   }
 });
 
+/** Why the selected loader cannot load the model (the loader's own reason), or '' when it can. */
+function refusal(m, loaderId) {
+  if (!m || !loaderId || m.candidates.some((c) => c.loader === loaderId)) return '';
+  return (m.refusals && m.refusals[loaderId]) || (m.candidates.length ? 'it detected nothing it can load here' : m.hint || 'no loader fits');
+}
+
 function updateModelButtons() {
   const m = selectedModel();
   const loader = $('#loader-select').value;
-  $('#load').disabled = ui.busy || !m || !loader;
+  const why = refusal(m, loader);
+  $('#load').disabled = ui.busy || !m || !loader || !!why;
+  $('#load').title = why ? loader + ' cannot load ' + m.name + ': ' + why : '';
   $('#reload').disabled = ui.busy || !m || !m.loaded || !loader;
   $('#unload').disabled = ui.busy || !ui.state || !ui.state.loaded.length;
 }
@@ -300,7 +308,8 @@ function onModelSelected(userAction) {
   const rest = st.loaders.map((l) => l.id).filter((id) => !order.includes(id));
   ls.replaceChildren(...order.concat(rest).map((id) => {
     const c = m && m.candidates.find((x) => x.loader === id);
-    return el('option', { value: id, text: id + (c && c === m.candidates[0] ? '  (detected)' : c ? '' : '  (cannot load this model)') });
+    const why = m && !c ? refusal(m, id) : '';
+    return el('option', { value: id, title: why, text: id + (c && c === m.candidates[0] ? '  (detected)' : c ? '' : m ? '  (cannot load: ' + why + ')' : '') });
   }));
   if (!st.loaders.length) ls.append(el('option', { value: '', text: 'No loaders installed' }));
   const loaded = m && loadedState(m.name);
@@ -357,10 +366,11 @@ function onLoaderSelected(userAction) {
       det.textContent = m.hint || 'No installed loader can load this model.';
       det.className = 'note warn';
     } else {
-      det.textContent = id + ' cannot load this model. Detected: ' + m.candidates[0].loader + ' (' + m.candidates[0].reason + ').';
+      det.textContent = id + ' cannot load this model: ' + refusal(m, id) + '. Use ' + m.candidates[0].loader + ' (' + m.candidates[0].reason + ').';
       det.className = 'note warn';
     }
   }
+  $('#loader-note').textContent = LOADER_NOTES[id] || '';
   const key = (m ? m.name : '') + '|' + id + '|' + JSON.stringify(loaderInfo(id) ? loaderInfo(id).options : []);
   if (userAction || key !== ui.optionsKey) {
     ui.optionsKey = key;
@@ -371,6 +381,18 @@ function onLoaderSelected(userAction) {
 
 $('#model-select').addEventListener('change', () => onModelSelected(true));
 $('#loader-select').addEventListener('change', () => onLoaderSelected(true));
+
+// text-generation-webui's per-loader info blocks (*_info), as one short note per loader.
+const LOADER_NOTES = {
+  'llama.cpp': 'GGUF files on llama.cpp. n_ctx 0 takes the model\'s own context (capped at 8192); cache_type fp32 gives exact logits at twice the cache memory.',
+  'llamacpp_HF': 'llama.cpp with a Hugging Face tokenizer and samplers: it needs tokenizer.json beside the GGUF (both in a folder of their own under models/) or models/oobabooga_llama-tokenizer. cfg_cache enables the negative prompt.',
+  'Transformers': 'Hugging Face folders (safetensors or pytorch_model*.bin) on the Java engine. load_in_8bit / load_in_4bit quantize while loading; cpu_memory keeps the layers beyond it memory-mapped from disk.',
+};
+
+/** Why an option does nothing here, without the "no effect here" some loaders already start it with. */
+function noEffectReason(spec) {
+  return String(spec.applies).replace(/^\s*(has\s+)?no effect( here)?\s*[:.,-]?\s*/i, '');
+}
 
 function optionWidget(spec, value, onInput) {
   const id = 'opt-' + spec.name;
@@ -410,7 +432,7 @@ function optionWidget(spec, value, onInput) {
     && spec.type !== 'BOOLEAN' && spec.type !== 'CHOICE' ? ' Range ' + spec.min + '–' + spec.max + '.' : '';
   const dflt = spec.default !== undefined && spec.default !== null && spec.default !== '' ? ' Default ' + spec.default + '.' : '';
   wrap.append(el('div', { class: 'help', text: (spec.help || '') + range + dflt }));
-  if (spec.applies) wrap.append(el('div', { class: 'na', text: 'No effect here: ' + spec.applies }));
+  if (spec.applies) wrap.append(el('div', { class: 'na', text: 'No effect here: ' + noEffectReason(spec) }));
   return wrap;
 }
 
@@ -439,12 +461,16 @@ function renderOptions(model, loader) {
   // here: a reload must ask for "automatic" again, not for this machine's answer to it.
   const server = model && ui.settings[model.name];
   const saved = server && server.loader === loader.id ? server.options : model ? storedOptions(model.name, loader.id) : {};
+  const widget = (spec) => optionWidget(spec, spec.name in saved ? saved[spec.name] : spec.default);
+  const unused = loader.options.filter((spec) => spec.applies);
   box.replaceChildren(
     el('div', { class: 'muted small about', text: loader.description + ' — ' + loader.bundle + ' ' + loader.bundleVersion }),
-    ...loader.options.map((spec) => {
-      const v = spec.name in saved ? saved[spec.name] : spec.default;
-      return optionWidget(spec, v);
-    }));
+    ...loader.options.filter((spec) => !spec.applies).map(widget));
+  // Options with no effect on this machine stay settable (saved settings may carry them) but out of the way.
+  if (unused.length) {
+    box.append(el('details', { class: 'not-used' }, el('summary', { text: 'Not used here (' + unused.length + ')' }),
+      ...unused.map(widget)));
+  }
   if (!loader.options.length) box.append(el('div', { class: 'muted small', text: 'This loader has no options.' }));
   if (typed) {
     for (const [id, v] of Object.entries(typed)) {
@@ -482,15 +508,21 @@ async function load(reload) {
   const loader = loaderInfo($('#loader-select').value);
   if (!m || !loader) return;
   const options = optionValues(loader);
+  // Reload is "this model again, as it was loaded", whichever page presses it: the server
+  // keeps the loader and options of the load, this form's values do not matter.
+  const was = reload ? loadedState(m.name) : null;
   ui.busy = true;
   updateModelButtons();
-  status('#model-status', (reload ? 'Reloading ' : 'Loading ') + m.name + ' with ' + loader.id + '…', 'busy');
+  status('#model-status', (reload ? 'Reloading ' : 'Loading ') + m.name + ' with ' + (was ? was.loader : loader.id) + '…', 'busy');
   try {
-    const r = await api('ui/api/load', { json: { model: m.name, loader: loader.id, options } });
-    localStorage.setItem('loadstone.options.' + m.name + '|' + loader.id, JSON.stringify(options));
-    // What was just used is what this page shows for the model from now on (not yet saved).
-    const cached = ui.settings[m.name];
-    if (cached && cached.loader === loader.id) cached.options = Object.assign({}, cached.options, options);
+    const r = reload ? await api('ui/api/reload', { json: { model: m.name } })
+      : await api('ui/api/load', { json: { model: m.name, loader: loader.id, options } });
+    if (!reload) {
+      localStorage.setItem('loadstone.options.' + m.name + '|' + loader.id, JSON.stringify(options));
+      // What was just used is what this page shows for the model from now on (not yet saved).
+      const cached = ui.settings[m.name];
+      if (cached && cached.loader === loader.id) cached.options = Object.assign({}, cached.options, options);
+    }
     status('#model-status', r.message, 'ok');
     ui.state = r.state;
     ui.optionsKey = '';
@@ -612,6 +644,15 @@ function paramValues(all) {
 async function generate() {
   const m = genModel();
   if (!m || ui.generating) return;
+  const note = $('#prompt-note');
+  if (!$('#prompt').value.trim()) {
+    note.textContent = 'Write a prompt first: the model continues the text you give it.';
+    note.className = 'note warn';
+    $('#prompt').focus();
+    return;
+  }
+  note.textContent = '';
+  note.className = 'note';
   const body = paramValues(false);
   body.model = m.name;
   body.prompt = $('#prompt').value;
@@ -1229,6 +1270,11 @@ function connectEvents() {
     // Another page or the API changed the model: say so here too.
     if (own) { /* this page's own load: its answer is already on the status line */ }
     else if (bad) status('#model-status', e.message, 'error');
+    else if (e.type === 'UNLOADED' && e.message.startsWith('Unloaded to ')) {
+      // An eviction is what a load did to make room: a note after the load's result, never the headline.
+      const s = $('#model-status');
+      if (!s.textContent.includes(e.model)) s.textContent += (s.textContent ? ' ' : '') + 'Note: unloaded ' + e.model + ' to make room.';
+    }
     else if (e.type === 'UNLOADED' && !ui.busy) status('#model-status', 'Unloaded ' + e.model + '. ' + e.message, 'ok');
     else if (e.type === 'LOADING' && !ui.busy) status('#model-status', 'Loading ' + e.model + ' with ' + e.loader + '…', 'busy');
     else if (e.type === 'LORAS_CHANGED' && e.model && !ui.busy) status('#model-status', e.message, 'ok');
@@ -1262,6 +1308,9 @@ function connectEvents() {
 }
 
 // ---- start -------------------------------------------------------------------------------
+
+// A phone shows the model picker and its actions; the long options list opens on demand.
+if (window.matchMedia('(max-width: 600px)').matches) $('#options-fold').open = false;
 
 showTab(['model', 'generate', 'evaluate', 'plugins'].includes(location.hash.slice(1)) ? location.hash.slice(1) : 'model');
 connectEvents();

@@ -203,7 +203,8 @@ class OpenAiApiTest {
 
     @Test
     void badRequestsGetFourHundredsAndTheServerStaysUp() throws Exception {
-        // Nothing loaded yet.
+        // Nothing loaded yet; with load on demand off a listed model is not loaded for a request.
+        web = WebServer.start("load.on.demand", false);
         JsonObject e = error(web.post("v1/completions", "{\"prompt\":\"x\"}"), 503);
         assertEquals("model_not_loaded", e.get("code").getAsString());
         e = error(web.post("v1/completions", "{\"model\":\"echo-other\",\"prompt\":\"x\"}"), 409);
@@ -313,24 +314,15 @@ class OpenAiApiTest {
                 }
             }
             assertEquals(3, events);
-            Framework.await("generation running", WAIT, () -> running("echo-story") == 1);
+            Framework.await("generation running", WAIT, () -> web.running("echo-story") == 1);
         }
         // 100000 words at 50 ms each would take over an hour: only cancellation ends it.
-        Framework.await("generation cancelled after the client left", WAIT, () -> running("echo-story") == 0);
+        Framework.await("generation cancelled after the client left", WAIT, () -> web.running("echo-story") == 0);
         assertTrue(manager.loaded("echo-story").isPresent(), "the model stays loaded");
         var r = web.post("v1/completions", "{\"prompt\":\"x\",\"max_tokens\":1}");
         assertEquals(200, r.statusCode(), r.body());
     }
 
-    private int running(String model) {
-        try {
-            JsonObject q = web.state().getAsJsonObject("queue");
-            return q.has(model) ? q.getAsJsonObject(model).get("running").getAsInt() + q.getAsJsonObject(model)
-                    .get("waiting").getAsInt() : 0;
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
-    }
 
     @Test
     void requestsForABusyModelAreServedInArrivalOrder() throws Exception {
@@ -338,7 +330,7 @@ class OpenAiApiTest {
         List<String> finished = new CopyOnWriteArrayList<>();
         List<CompletableFuture<Void>> all = new ArrayList<>();
         for (String who : List.of("first", "second", "third", "fourth")) {
-            int before = running("echo-story");
+            int before = web.running("echo-story");
             all.add(CompletableFuture.runAsync(() -> {
                 try {
                     var r = web.post("v1/completions", "{\"prompt\":\"" + who + "\",\"max_tokens\":"
@@ -350,7 +342,7 @@ class OpenAiApiTest {
                 }
             }));
             // The next request is sent only once this one is in line, so arrival order is known.
-            Framework.await(who + " in line", WAIT, () -> running("echo-story") == before + 1
+            Framework.await(who + " in line", WAIT, () -> web.running("echo-story") == before + 1
                     || finished.contains(who));
         }
         CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);

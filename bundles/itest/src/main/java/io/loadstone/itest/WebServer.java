@@ -144,6 +144,17 @@ final class WebServer {
         return json(get("ui/api/state")).getAsJsonObject();
     }
 
+    /** Requests generating or waiting in line for {@code model}, as the page's state shows them. */
+    int running(String model) {
+        try {
+            com.google.gson.JsonObject q = state().getAsJsonObject("queue");
+            return q.has(model) ? q.getAsJsonObject(model).get("running").getAsInt() + q.getAsJsonObject(model)
+                    .get("waiting").getAsInt() : 0;
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     static JsonElement json(HttpResponse<String> r) {
         try {
             return JsonParser.parseString(r.body());

@@ -26,6 +26,15 @@ public interface ModelManager {
     /** Models found in the models folder, each with the loaders that can serve it, best first. */
     List<ModelEntry> models();
 
+    /**
+     * Why each installed loader that cannot load a model refuses it, by loader id (e.g.
+     * llamacpp_HF: no tokenizer.json beside the GGUF), for menus that offer every loader.
+     * Empty when every loader accepts it or there is no such model.
+     *
+     * @since 1.3
+     */
+    Map<String, String> refusals(String model);
+
     /** Rescans the models folder (also done automatically when it changes). */
     void refresh();
 
@@ -77,16 +86,32 @@ public interface ModelManager {
     List<LoaderInfo> loaders();
 
     /**
-     * Loads a model.
+     * Loads a model. Whatever is not given comes from the model's settings as
+     * {@link #settings(String)} shows them (the saved loader and options from
+     * {@code config-user.json}/{@code config-user.yaml}, {@code default.loaders}, the model's
+     * files, the loader's defaults), so every front end loads a model the same way; each
+     * option given overrides its saved value.
      *
      * @param model    a name from {@link #models()}
-     * @param loaderId a loader id, or null for the best installed loader for this model
-     * @param options  loader options (validated against the loader's specs first)
+     * @param loaderId a loader id, or null for the saved loader, else the configured default
+     *                 for the model's format, else the best installed loader for this model
+     * @param options  loader options overriding the settings (validated against the loader's specs first)
      * @return the loaded model's state
      * @throws ModelLoadException when the model, loader or options are unusable, or the
      *         load fails; a model that was loaded before stays loaded
      */
     LoadedModelState load(String model, String loaderId, Map<String, ?> options) throws ModelLoadException;
+
+    /**
+     * Loads a loaded model again with the loader and the options it was loaded with (not the
+     * values they resolved to, such as threads 0 becoming the core count), whoever asks.
+     *
+     * @param model a loaded model's name, or null for the most recently loaded one
+     * @throws ModelLoadException when it is not loaded, or the load fails (the old instance
+     *         then stays loaded)
+     * @since 1.3
+     */
+    LoadedModelState reload(String model) throws ModelLoadException;
 
     /** Unloads a model; false when it was not loaded. */
     boolean unload(String model);
@@ -105,6 +130,25 @@ public interface ModelManager {
      *         a sampler the model's loader does not have
      */
     GenerationResult generate(String model, GenerationRequest request, TokenSink sink) throws ModelLoadException;
+
+    /**
+     * Tokenizes text with a loaded model's tokenizer.
+     *
+     * @param model      a loaded model's name, or null for the most recently loaded one
+     * @param addSpecial add BOS where the model wants it
+     * @throws ModelLoadException when no such model is loaded
+     * @since 1.3
+     */
+    int[] tokenize(String model, String text, boolean addSpecial) throws ModelLoadException;
+
+    /**
+     * Turns token ids back into text with a loaded model's tokenizer.
+     *
+     * @param model a loaded model's name, or null for the most recently loaded one
+     * @throws ModelLoadException when no such model is loaded, or an id is outside its vocabulary
+     * @since 1.3
+     */
+    String detokenize(String model, int[] tokens) throws ModelLoadException;
 
     /**
      * The tokenizer and logits of a loaded model, for evaluation (perplexity).

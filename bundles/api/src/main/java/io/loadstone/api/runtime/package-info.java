@@ -1,9 +1,9 @@
 /**
  * The runtime's own services, for bundles that drive Loadstone (web UI, API, shell,
- * third-party front ends): the {@link io.loadstone.api.runtime.ModelManager} and its events; {@link io.loadstone.api.runtime.ModelLogits} for evaluation (1.1).
+ * third-party front ends): the {@link io.loadstone.api.runtime.ModelManager} and its events; {@link io.loadstone.api.runtime.ModelLogits} for evaluation (1.1); reload, tokenize, detokenize and loader refusals (1.3).
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.loadstone.api.runtime;
 
 import org.osgi.annotation.bundle.Export;

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -164,7 +165,11 @@ public final class RuntimeManager implements ModelManager {
     }
 
     private void apply(RuntimeConfig config) {
-        modelsDir = home.resolve(config.models_dir()).toAbsolutePath().normalize();
+        Path models = home.resolve(config.models_dir()).toAbsolutePath().normalize();
+        // The settings file before the folder: whoever sees the new folder must get its settings too
+        // (a Save right after a folder change once went to the old folder's config-user.json).
+        userSettings = new UserSettings(models);
+        modelsDir = models;
         lorasDir = home.resolve(config.loras_dir()).toAbsolutePath().normalize();
         maxLoaded = Math.max(1, config.max_loaded_models());
         budgetBytes = config.memory_budget_mb() > 0 ? config.memory_budget_mb() * 1024L * 1024L
@@ -181,7 +186,6 @@ public final class RuntimeManager implements ModelManager {
             }
         }
         defaultLoaders = Map.copyOf(defaults);
-        userSettings = new UserSettings(modelsDir);
         autoload = config.model() == null ? "" : config.model().trim();
         try {
             Files.createDirectories(modelsDir);
@@ -345,23 +349,41 @@ public final class RuntimeManager implements ModelManager {
         long size = ModelFolder.size(source.path()); // walks the folder: once per listing, not per loader
         List<ModelEntry.Candidate> candidates = new ArrayList<>();
         Map<String, Detection> rejections = new LinkedHashMap<>();
-        Set<String> seen = new TreeSet<>();
-        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
-                .reversed()).forEach(e -> {
-                    String id = safeId(e.getValue());
-                    if (seen.add(id)) {
-                        Detection d = detect(e.getKey(), e.getValue(), source, size);
-                        if (d.accepted()) {
-                            candidates.add(new ModelEntry.Candidate(id, d));
-                        } else {
-                            rejections.put(id, d);
-                        }
-                    }
-                });
+        verdicts(source, size).forEach((id, d) -> {
+            if (d.accepted()) {
+                candidates.add(new ModelEntry.Candidate(id, d));
+            } else {
+                rejections.put(id, d);
+            }
+        });
         candidates.sort(Comparator.comparingInt((ModelEntry.Candidate c) -> c.detection().score()).reversed()
                 .thenComparing(ModelEntry.Candidate::loaderId, String.CASE_INSENSITIVE_ORDER));
         String hint = candidates.isEmpty() ? hint(source, rejections) : "";
         return new ModelEntry(source.name(), source.path(), size, candidates, hint);
+    }
+
+    /** Each installed loader's verdict on a model, by id (of several services with one id, the best ranked). */
+    private Map<String, Detection> verdicts(ModelSource source, long size) {
+        Map<String, Detection> out = new LinkedHashMap<>();
+        loaders.entrySet().stream().sorted(Map.Entry.<ServiceReference<ModelLoader>, ModelLoader>comparingByKey()
+                .reversed()).forEach(e -> out.computeIfAbsent(safeId(e.getValue()), id -> detect(e.getKey(),
+                        e.getValue(), source, size)));
+        return out;
+    }
+
+    @Override
+    public Map<String, String> refusals(String model) {
+        Path path = model == null || model.isBlank() ? null : modelsDir.resolve(model).normalize();
+        if (path == null || !modelsDir.equals(path.getParent()) || !Files.exists(path)) {
+            return Map.of();
+        }
+        Map<String, String> out = new TreeMap<>(String.CASE_INSENSITIVE_ORDER);
+        verdicts(new ModelSource(model, path), ModelFolder.size(path)).forEach((id, d) -> {
+            if (!d.accepted()) {
+                out.put(id, d.reason());
+            }
+        });
+        return out;
     }
 
     /**
@@ -416,11 +438,23 @@ public final class RuntimeManager implements ModelManager {
 
     @Override
     public ModelSettings settings(String model) throws ModelLoadException {
-        ModelEntry entry = find(model);
+        return settings(find(model), null);
+    }
+
+    /**
+     * The one definition of what a model's settings are, for the model menu and for every load:
+     * with {@code explicitLoader} the values are those for that loader (its defaults, the files,
+     * the saved values of options it has), else for the saved loader, else the preferred one.
+     */
+    private ModelSettings settings(ModelEntry entry, String explicitLoader) {
         ModelMetadata meta = MetadataReader.read(entry.path());
         List<String> sources = new ArrayList<>();
         Map<String, Object> saved = userSettings.saved(entry.name(), sources);
-        String loaderId = saved.get("loader") instanceof String s && loader(s).isPresent() ? s : preferredLoader(entry);
+        String loaderId = explicitLoader != null && !explicitLoader.isBlank() ? explicitLoader
+                : saved.get("loader") instanceof String s && loader(s).isPresent() ? s : preferredLoader(entry);
+        if (loaderId != null && loader(loaderId).isEmpty()) {
+            return new ModelSettings(entry.name(), loaderId, Map.of(), meta, sources);
+        }
         if (loaderId == null) {
             return new ModelSettings(entry.name(), null, Map.of(), meta, sources);
         }
@@ -474,6 +508,15 @@ public final class RuntimeManager implements ModelManager {
         Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, loaderId);
         LoaderOptions opts = LoaderOptions.validate(chosen.getValue().options(), options == null ? Map.of()
                 : options);
+        // A saved loader that cannot load the model would make every later load of it fail.
+        String id = safeId(chosen.getValue());
+        Detection d = detect(chosen.getKey(), chosen.getValue(), new ModelSource(entry.name(), entry.path()),
+                entry.sizeBytes());
+        if (!d.accepted()) {
+            throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
+                    + ", so these settings were not saved.", entry.bestLoader() != null ? "Pick the "
+                            + entry.bestLoader() + " loader, then save." : entry.hint());
+        }
         try {
             return userSettings.save(entry.name(), safeId(chosen.getValue()), opts.asMap());
         } catch (IOException e) {
@@ -487,10 +530,28 @@ public final class RuntimeManager implements ModelManager {
     @Override
     public LoadedModelState load(String model, String loaderId, Map<String, ?> options) throws ModelLoadException {
         ModelEntry entry = find(model);
-        Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, loaderId);
+        // Every front end (web form, API, shell, autoload, evaluation, on-demand loads) comes
+        // through here, so the saved settings apply to all of them alike.
+        ModelSettings base = settings(entry, loaderId);
+        Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen = chooseLoader(entry, base.loader());
+        Map<String, Object> merged = new LinkedHashMap<>(base.options());
+        if (options != null) {
+            merged.putAll(options);
+        }
+        return load(entry, chosen, LoaderOptions.validate(chosen.getValue().options(), merged));
+    }
+
+    @Override
+    public LoadedModelState reload(String model) throws ModelLoadException {
+        Slot s = slot(model);
+        ModelEntry entry = find(s.name);
+        return load(entry, chooseLoader(entry, s.info.loaderId()), s.options);
+    }
+
+    private LoadedModelState load(ModelEntry entry, Map.Entry<ServiceReference<ModelLoader>, ModelLoader> chosen,
+            LoaderOptions opts) throws ModelLoadException {
         ModelLoader loader = chosen.getValue();
         String id = safeId(loader);
-        LoaderOptions opts = LoaderOptions.validate(loader.options(), options == null ? Map.of() : options);
         ModelSource source = new ModelSource(entry.name(), entry.path());
         Detection d = detect(chosen.getKey(), loader, source, entry.sizeBytes());
         if (!d.accepted()) {
@@ -549,8 +610,9 @@ public final class RuntimeManager implements ModelManager {
                 // Reload: the new instance is up, so the old one can go.
                 closeQuietly(previous);
             }
-            events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
+            // Evictions first: the load is the news, so its LOADED event comes last and stays on screens.
             evictBeyondLimit(entry.name());
+            events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
             return slot.state();
         } finally {
             loadLock.unlock();
@@ -797,14 +859,49 @@ public final class RuntimeManager implements ModelManager {
         }
     }
 
-    @Override
-    public ModelLogits logits(String model) throws ModelLoadException {
+    /** A loaded model by name (null or blank: the most recently loaded one), or why there is none. */
+    private Slot slot(String model) throws ModelLoadException {
         Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
         if (s == null) {
             throw new ModelLoadException(model == null || model.isBlank() ? "No model is loaded."
                     : "The model '" + model + "' is not loaded.", loaded.isEmpty() ? "Load a model first."
                             : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
         }
+        return s;
+    }
+
+    @Override
+    public int[] tokenize(String model, String text, boolean addSpecial) throws ModelLoadException {
+        Slot s = slot(model);
+        try {
+            return s.model.tokenize(text == null ? "" : text, addSpecial);
+        } catch (RuntimeException | LinkageError e) {
+            throw new ModelLoadException("Tokenizing with '" + s.name + "' failed: " + e, "This is a bug in the "
+                    + s.info.loaderId() + " loader; the model is still loaded.", e);
+        }
+    }
+
+    @Override
+    public String detokenize(String model, int[] tokens) throws ModelLoadException {
+        Slot s = slot(model);
+        int vocab = s.info.vocabSize();
+        for (int t : tokens) {
+            if (t < 0 || vocab > 0 && t >= vocab) {
+                throw new ModelLoadException("Token id " + t + " is outside the vocabulary of '" + s.name + "' (0 to "
+                        + (vocab - 1) + ").", "Send ids that this model's tokenizer produced.");
+            }
+        }
+        try {
+            return s.model.detokenize(tokens);
+        } catch (RuntimeException | LinkageError e) {
+            throw new ModelLoadException("Detokenizing with '" + s.name + "' failed: " + e, "This is a bug in the "
+                    + s.info.loaderId() + " loader; the model is still loaded.", e);
+        }
+    }
+
+    @Override
+    public ModelLogits logits(String model) throws ModelLoadException {
+        Slot s = slot(model);
         Optional<LogitsAccess> access = s.capabilities.logits() ? s.model.logits() : Optional.empty();
         if (access.isEmpty()) {
             throw new ModelLoadException("The " + s.info.loaderId() + " loader exposes no logits, so '" + s.name

@@ -46,7 +46,9 @@ public final class EchoLoader implements ModelLoader {
         return List.of(OptionSpec.integer("delay_ms", 0, 0, 10_000, "Pause after each word (tests use it to "
                 + "uninstall the loader mid-generation)."),
                 OptionSpec.bool("fail", false, "Fail the load, as a broken model file would (tests use it to "
-                        + "check that a failed load keeps the previous model)."));
+                        + "check that a failed load keeps the previous model)."),
+                OptionSpec.integer("load_ms", 0, 0, 10_000, "Pause while loading, as a big model would (tests use "
+                        + "it to make requests arrive during a load)."));
     }
 
     @Override
@@ -69,6 +71,12 @@ public final class EchoLoader implements ModelLoader {
         if (options.bool("fail")) {
             throw new ModelLoadException("Cannot load " + file + ": failing on purpose (option fail).",
                     "Unset the fail option.");
+        }
+        try {
+            Thread.sleep(options.integer("load_ms"));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelLoadException("Loading " + file + " was interrupted.", "Load it again.");
         }
         try {
             String text = Files.readString(file, StandardCharsets.UTF_8);

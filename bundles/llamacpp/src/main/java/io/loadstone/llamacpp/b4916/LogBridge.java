@@ -88,7 +88,7 @@ final class LogBridge {
         if (line.isBlank()) {
             return;
         }
-        if (level == LEVEL_ERROR || level == LEVEL_WARN) {
+        if ((level == LEVEL_ERROR || level == LEVEL_WARN) && !informational(line)) {
             Deque<String> q = problems.get();
             if (q.size() == KEPT_PROBLEMS) {
                 q.removeFirst();
@@ -98,6 +98,18 @@ final class LogBridge {
         // llama.cpp is chatty and its warnings and errors reach users through our exceptions,
         // so everything goes to debug (its own debug output to trace).
         logger.log(level == LEVEL_DEBUG ? System.Logger.Level.TRACE : System.Logger.Level.DEBUG, line);
+    }
+
+    /**
+     * Warnings llama.cpp prints for healthy models (the starter model among them): a vocabulary
+     * whose unused special ids are -1 ("bad special token: 'tokenizer.ggml.padding_token_id' =
+     * 4294967295, using default id -1") and an EOS that is not in the end-of-generation list, which
+     * llama.cpp fixes itself. They go to the log at debug level like everything else, but are not
+     * a load's notes: users saw them as if something were wrong.
+     */
+    static boolean informational(String line) {
+        return line.contains("bad special token") && line.contains("4294967295")
+                || line.contains("special_eos_id is not in special_eog_ids");
     }
 
     /** Forgets this thread's recorded problems (call before a native operation). */

@@ -167,8 +167,8 @@ public class LlamaCppHfLoader implements ModelLoader {
         // The tokenizer first: looking for a file is cheaper than reading a GGUF header.
         Optional<TokenizerLookup.Found> found = lookup.find(sel.get().main());
         if (found.isEmpty()) {
-            return Detection.no("no Hugging Face tokenizer: no tokenizer.json next to the GGUF file nor in "
-                    + lookup.defaultFolder());
+            return Detection.no("no Hugging Face tokenizer: it needs tokenizer.json beside the GGUF (put both in "
+                    + "a folder of their own under models/) or " + lookup.defaultFolder());
         }
         GgufFile gguf;
         try {

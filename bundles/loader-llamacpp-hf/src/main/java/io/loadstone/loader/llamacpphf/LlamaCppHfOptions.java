@@ -30,10 +30,10 @@ final class LlamaCppHfOptions {
                 + "used. Costs a second KV cache of n_ctx tokens; without it CFG requests are refused."));
         s.add(OptionSpec.bool(LOGITS_ALL, false, "Compute the logits of every prompt token (text-generation-webui "
                 + "needs it for perplexity evaluation).")
-                .notApplicable("no effect here: generation reads only the last token's logits, and the logits of "
+                .notApplicable("generation reads only the last token's logits, and the logits of "
                         + "every position are computed whenever an evaluation (perplexity) asks for them"));
         s.add(OptionSpec.bool(NO_USE_FAST, false, "Use the slow (Python) tokenizer instead of the fast one.")
-                .notApplicable("no effect here: there is one tokenizer implementation, tokenizer.json through the "
+                .notApplicable("there is one tokenizer implementation, tokenizer.json through the "
                         + "Rust tokenizers library, i.e. transformers' fast tokenizer"));
         return List.copyOf(s);
     }

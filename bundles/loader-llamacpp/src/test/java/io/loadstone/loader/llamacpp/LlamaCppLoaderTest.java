@@ -454,11 +454,9 @@ class LlamaCppLoaderTest {
                     .text());
         }
         try (LoadedModel m = open(Map.of())) {
-            // Only what llama.cpp itself says about this file's tokenizer metadata, passed on.
-            assertTrue(m.info().warnings().stream().anyMatch(s -> s.contains("tokenizer.ggml.padding_token_id")),
-                    m.info().warnings().toString());
-            assertTrue(m.info().warnings().stream().allMatch(s -> s.startsWith("llama.cpp: load: ")),
-                    m.info().warnings().toString());
+            // The starter model loads clean: llama.cpp's informational lines about its tokenizer metadata
+            // ("bad special token ... = 4294967295", "special_eos_id is not in special_eog_ids") stay in the log.
+            assertEquals(List.of(), m.info().warnings());
         }
     }
 

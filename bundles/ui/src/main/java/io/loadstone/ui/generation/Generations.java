@@ -6,9 +6,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
+import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 
 import io.loadstone.api.loader.GenerationRequest;
@@ -20,12 +26,14 @@ import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelEntry;
 import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.ui.http.ApiException;
+import io.loadstone.ui.server.ServerConfig;
 
 /**
- * Runs generations for the web UI and the API: picks the model, waits its turn in the
- * model's line (FIFO), and turns the runtime's refusals into HTTP answers.
+ * Runs generations for the web UI and the API: picks the model (loading it on demand, once
+ * for all the requests that want it), waits its turn in the model's line (FIFO), and turns
+ * the runtime's refusals into HTTP answers.
  */
-@Component(service = Generations.class)
+@Component(service = Generations.class, configurationPid = ServerConfig.PID)
 public final class Generations {
 
     /** Told while a request waits for its turn; returns false when its client has gone. */
@@ -39,6 +47,20 @@ public final class Generations {
 
     private final FairQueue queue = new FairQueue();
 
+    /** Loads on demand in progress, by model: every request for that model waits for this one. */
+    private final Map<String, CompletableFuture<LoadedModelState>> loading = new ConcurrentHashMap<>();
+
+    /** Bumped by {@link #stopAll()}; a generation that started before the bump stops at its next token. */
+    private final AtomicLong stops = new AtomicLong();
+
+    private volatile boolean loadOnDemand = true;
+
+    @Activate
+    @Modified
+    void configure(ServerConfig config) {
+        loadOnDemand = config.load_on_demand();
+    }
+
     public ModelManager manager() {
         return manager;
     }
@@ -49,9 +71,10 @@ public final class Generations {
 
     /**
      * The loaded model a request means: its {@code model} field when given, else the most
-     * recently loaded one.
+     * recently loaded one. A model that is in the models folder but not loaded is loaded first
+     * (saved settings, memory budget) unless load on demand is off.
      */
-    public LoadedModelState resolve(String model) throws ApiException {
+    public LoadedModelState resolve(String model) throws ApiException, InterruptedException {
         List<LoadedModelState> loaded = manager.loaded();
         if (model == null || model.isBlank()) {
             return loaded.stream().max(Comparator.comparing(LoadedModelState::loadedAt)).orElseThrow(
@@ -64,15 +87,56 @@ public final class Generations {
             return hit.get();
         }
         boolean known = manager.models().stream().map(ModelEntry::name).anyMatch(model::equals);
+        if (known && loadOnDemand) {
+            return loadOnce(model);
+        }
         if (known) {
             throw new ApiException(409, "invalid_request_error", "model_not_loaded", "model", "The model '" + model
                     + "' is not loaded" + (loaded.isEmpty() ? "" : " (loaded: " + String.join(", ",
                             loaded.stream().map(LoadedModelState::name).toList()) + ")")
                     + ". Load it first: POST /v1/internal/model/load {\"model_name\": \"" + model
-                    + "\"}, or the web UI's Model tab.");
+                    + "\"}, or the web UI's Model tab (load on demand is off: " + ServerConfig.PID
+                    + " load.on.demand).");
         }
         throw ApiException.notFound("model_not_found", "The model '" + model + "' does not exist. Models: "
                 + String.join(", ", manager.models().stream().map(ModelEntry::name).toList()) + ".");
+    }
+
+    /**
+     * Loads {@code model} with the runtime's own settings for it; requests that arrive while it
+     * loads wait for that load instead of starting another (which would reload it).
+     */
+    private LoadedModelState loadOnce(String model) throws ApiException, InterruptedException {
+        CompletableFuture<LoadedModelState> mine = new CompletableFuture<>();
+        CompletableFuture<LoadedModelState> running = loading.putIfAbsent(model, mine);
+        if (running == null) {
+            running = mine;
+            try {
+                // A load that finished between the caller's look and this one counts.
+                Optional<LoadedModelState> now = manager.loaded(model);
+                mine.complete(now.isPresent() ? now.get() : ModelActions.load(manager, model, null, Map.of()));
+            } catch (ApiException | RuntimeException e) {
+                mine.completeExceptionally(e);
+            } finally {
+                loading.remove(model, mine);
+            }
+        }
+        try {
+            return running.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof ApiException a) {
+                throw a;
+            }
+            throw (RuntimeException) e.getCause();
+        }
+    }
+
+    /**
+     * Ends every generation running now at its next token (text-generation-webui's Stop and
+     * {@code /v1/internal/stop-generation}); requests still waiting in line run afterwards.
+     */
+    public void stopAll() {
+        stops.incrementAndGet();
     }
 
     /** Sampling parameters the request sets that the model's loader lacks (empty when all are fine). */
@@ -122,8 +186,10 @@ public final class Generations {
                     return Optional.empty();
                 }
             }
+            long epoch = stops.get();
+            TokenSink stoppable = (id, text) -> stops.get() == epoch && sink.accept(id, text);
             try {
-                return Optional.of(manager.generate(model.name(), request, sink));
+                return Optional.of(manager.generate(model.name(), request, stoppable));
             } catch (ModelLoadException e) {
                 if (!unsupported.isEmpty()) {
                     throw ApiException.badRequest(String.join(",", unsupported), "unsupported_parameter",

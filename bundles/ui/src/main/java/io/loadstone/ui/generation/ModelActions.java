@@ -40,15 +40,26 @@ public final class ModelActions {
                 : models.stream().map(ModelEntry::name).collect(Collectors.joining(", "));
     }
 
+    private static String savedLoader(ModelManager manager, ModelEntry entry) {
+        try {
+            String saved = manager.settings(entry.name()).loader();
+            return saved != null ? saved : entry.bestLoader();
+        } catch (ModelLoadException e) {
+            return entry.bestLoader();
+        }
+    }
+
     /**
-     * Loads {@code name} with {@code loaderId} (null or blank: the best installed loader)
-     * and {@code options} (loader option names; strings are parsed as the specs say).
+     * Loads {@code name} with {@code loaderId} (null or blank: the saved loader, else the best
+     * installed one) and {@code options} (loader option names; strings are parsed as the specs
+     * say) over the model's saved settings.
      */
     public static LoadedModelState load(ModelManager manager, String name, String loaderId, Map<String, ?> options)
             throws ApiException {
         ModelEntry entry = find(manager, name);
         List<LoaderInfo> loaders = manager.loaders();
-        String id = loaderId == null || loaderId.isBlank() ? entry.bestLoader() : loaderId;
+        // No loader named: the one the runtime's load will use (saved, default.loaders, best fit).
+        String id = loaderId == null || loaderId.isBlank() ? savedLoader(manager, entry) : loaderId;
         if (id == null) {
             throw ApiException.badRequest("loader", "no_loader", "No installed loader can load '" + name + "'. "
                     + entry.hint());

@@ -40,6 +40,7 @@ import io.loadstone.ui.generation.Params;
 import io.loadstone.ui.http.ApiException;
 import io.loadstone.ui.http.EventStream;
 import io.loadstone.ui.http.HttpIo;
+import io.loadstone.ui.http.PatientReply;
 import jakarta.servlet.Servlet;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -104,6 +105,33 @@ public final class OpenAiServlet extends HttpServlet {
                     only(method, "POST");
                     unload(req, resp);
                 }
+                case "/internal/token-count" -> {
+                    only(method, "POST");
+                    Params p = new Params(HttpIo.readObject(req));
+                    JsonObject o = new JsonObject();
+                    o.addProperty("length", encode(p).length);
+                    HttpIo.send(resp, 200, o);
+                }
+                case "/internal/encode" -> {
+                    only(method, "POST");
+                    int[] tokens = encode(new Params(HttpIo.readObject(req)));
+                    JsonObject o = new JsonObject();
+                    o.add("tokens", HttpIo.GSON.toJsonTree(tokens));
+                    o.addProperty("length", tokens.length);
+                    HttpIo.send(resp, 200, o);
+                }
+                case "/internal/decode" -> {
+                    only(method, "POST");
+                    JsonObject o = new JsonObject();
+                    o.addProperty("text", decode(new Params(HttpIo.readObject(req))));
+                    HttpIo.send(resp, 200, o);
+                }
+                case "/internal/stop-generation" -> {
+                    only(method, "POST");
+                    HttpIo.discardBody(req);
+                    generations.stopAll();
+                    HttpIo.send(resp, 200, new JsonPrimitive("OK"));
+                }
                 case "/internal/lora/list" -> {
                     only(method, "GET");
                     JsonObject o = new JsonObject();
@@ -144,6 +172,8 @@ public final class OpenAiServlet extends HttpServlet {
                                 + ". Available: GET /v1/models, POST /v1/completions, POST /v1/chat/completions, "
                                 + "GET /v1/internal/model/list, GET /v1/internal/model/info, "
                                 + "POST /v1/internal/model/load, POST /v1/internal/model/unload, "
+                                + "POST /v1/internal/token-count, POST /v1/internal/encode, "
+                                + "POST /v1/internal/decode, POST /v1/internal/stop-generation, "
                                 + "GET /v1/internal/lora/list, POST /v1/internal/lora/load, "
                                 + "POST /v1/internal/lora/unload.");
                     }
@@ -179,17 +209,30 @@ public final class OpenAiServlet extends HttpServlet {
         JsonArray data = new JsonArray();
         for (LoadedModelState s : loaded.stream().sorted(Comparator.comparing(LoadedModelState::loadedAt)
                 .reversed()).toList()) {
-            data.add(modelObject(s.name(), s.loadedAt().getEpochSecond(), true, s.info().loaderId()));
+            data.add(modelObject(s.name(), created(m, s.name()), true, s.info().loaderId()));
         }
         for (ModelEntry e : m.models()) {
             if (loaded.stream().noneMatch(s -> s.name().equals(e.name())) && e.bestLoader() != null) {
-                data.add(modelObject(e.name(), 0, false, e.bestLoader()));
+                data.add(modelObject(e.name(), created(e.path()), false, e.bestLoader()));
             }
         }
         JsonObject o = new JsonObject();
         o.addProperty("object", "list");
         o.add("data", data);
         return o;
+    }
+
+    /** OpenAI's {@code created}: when the model's file (or folder) was last written, in epoch seconds. */
+    private static long created(java.nio.file.Path path) {
+        try {
+            return java.nio.file.Files.getLastModifiedTime(path).toInstant().getEpochSecond();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static long created(ModelManager m, String name) {
+        return created(m.modelsDir().resolve(name));
     }
 
     private static JsonObject modelObject(String id, long created, boolean loaded, String loader) {
@@ -207,10 +250,10 @@ public final class OpenAiServlet extends HttpServlet {
         ModelManager m = manager();
         Optional<LoadedModelState> s = m.loaded(id);
         if (s.isPresent()) {
-            return modelObject(id, s.get().loadedAt().getEpochSecond(), true, s.get().info().loaderId());
+            return modelObject(id, created(m, id), true, s.get().info().loaderId());
         }
         ModelEntry e = ModelActions.find(m, id);
-        return modelObject(e.name(), 0, false, e.bestLoader());
+        return modelObject(e.name(), created(e.path()), false, e.bestLoader());
     }
 
     private JsonObject info() {
@@ -279,6 +322,55 @@ public final class OpenAiServlet extends HttpServlet {
         HttpIo.send(resp, 200, new JsonPrimitive("OK"));
     }
 
+    // ---- tokenizer (text-generation-webui's /v1/internal/encode, decode, token-count) --------
+
+    /** The tokens of {@code text} (BOS added as for a prompt), with the model named or the most recent one. */
+    private int[] encode(Params p) throws ApiException, InterruptedException {
+        String text = p.string("text", null);
+        if (text == null) {
+            throw ApiException.badRequest("text", "missing_parameter", "'text' is required (a string).");
+        }
+        LoadedModelState model = generations.resolve(p.string("model", null));
+        try {
+            return manager().tokenize(model.name(), text, p.bool("add_bos_token", true));
+        } catch (io.loadstone.api.loader.ModelLoadException e) {
+            throw gone(model, e);
+        }
+    }
+
+    private String decode(Params p) throws ApiException, InterruptedException {
+        JsonElement t = p.raw("tokens");
+        if (t == null || !t.isJsonArray()) {
+            throw ApiException.badRequest("tokens", t == null ? "missing_parameter" : "invalid_type",
+                    "'tokens' is required: a list of token ids, as /v1/internal/encode returns them.");
+        }
+        LoadedModelState model = generations.resolve(p.string("model", null));
+        JsonArray a = t.getAsJsonArray();
+        int vocab = model.info().vocabSize();
+        int[] ids = new int[a.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonElement e = a.get(i);
+            double d = e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber() ? e.getAsDouble() : Double.NaN;
+            if (d != Math.rint(d) || d < 0 || vocab > 0 && d >= vocab) {
+                throw ApiException.badRequest("tokens[" + i + "]", "invalid_token", "tokens[" + i + "] is " + e
+                        + ": token ids of '" + model.name() + "' are whole numbers from 0 to " + (vocab - 1) + ".");
+            }
+            ids[i] = (int) d;
+        }
+        try {
+            return manager().detokenize(model.name(), ids);
+        } catch (io.loadstone.api.loader.ModelLoadException e) {
+            throw gone(model, e);
+        }
+    }
+
+    /** The runtime's refusal for a model resolved a moment ago: it was unloaded (409), or the loader failed (500). */
+    private ApiException gone(LoadedModelState model, io.loadstone.api.loader.ModelLoadException e) {
+        return manager().loaded(model.name()).isEmpty() ? new ApiException(409, "invalid_request_error",
+                "model_not_loaded", "model", e.userMessage()) : new ApiException(500, "server_error",
+                        "tokenizer_failed", null, e.userMessage());
+    }
+
     // ---- completions ---------------------------------------------------------------------
 
     private void complete(HttpServletRequest req, HttpServletResponse resp, boolean chat)
@@ -295,6 +387,12 @@ public final class OpenAiServlet extends HttpServlet {
             includeUsage = new Params(so.getAsJsonObject()).bool("include_usage", false);
         }
         boolean echo = !chat && p.bool("echo", false);
+        // OpenAI: completions take "logprobs": N alternatives; chat "logprobs": true and "top_logprobs": N.
+        Integer topLogprobs = logprobs(p, chat);
+        if (topLogprobs != null && stream) {
+            throw ApiException.badRequest("logprobs", "unsupported_parameter", "logprobs are computed after the "
+                    + "completion, so they come with \"stream\": false only.");
+        }
         List<String> stop = new ArrayList<>(p.stop("stop"));
         Map<String, Object> sampling = new HashMap<>();
         p.samplers(sampling);
@@ -337,17 +435,91 @@ public final class OpenAiServlet extends HttpServlet {
         if (refused != null) {
             throw refused;
         }
+        if (topLogprobs != null && manager().loaders().stream().noneMatch(l -> l.id().equals(model.info()
+                .loaderId()) && l.capabilities().logits())) {
+            throw ApiException.badRequest("logprobs", "unsupported_parameter", "The " + model.info().loaderId()
+                    + " loader exposes no logits, so '" + model.name() + "' cannot give logprobs. Load it with a "
+                    + "loader that does (llama.cpp, llamacpp_HF or Transformers), or leave logprobs out.");
+        }
         Completion c = new Completion(chat, model.name(), echo ? prompt : "");
         if (stream) {
             stream(resp, model, request, c, includeUsage);
-        } else {
-            Optional<GenerationResult> r = generations.generate(model, request, (id, t) -> true, ahead -> true);
-            GenerationResult result = r.orElseThrow();
-            if (result.reason() == StopReason.CLOSED) {
-                throw closed(model);
-            }
-            HttpIo.send(resp, 200, c.full(result));
+            return;
         }
+        // Nobody reads a non-streamed answer whose client hung up: the probe ends the generation.
+        PatientReply reply = new PatientReply(resp);
+        IntList ids = new IntList();
+        Optional<GenerationResult> r;
+        try {
+            r = generations.generate(model, request, (id, t) -> {
+                ids.add(id);
+                return reply.clientPresent();
+            }, ahead -> reply.clientPresent());
+        } catch (ApiException e) {
+            reply.sendError(e);
+            return;
+        }
+        if (r.isEmpty() || !reply.clientPresent()) {
+            LOG.log(Level.DEBUG, "Client left; completion with " + model.name() + " dropped");
+            return;
+        }
+        GenerationResult result = r.get();
+        if (result.reason() == StopReason.CLOSED) {
+            reply.sendError(closed(model));
+            return;
+        }
+        JsonObject body = c.full(result);
+        if (topLogprobs != null) {
+            try {
+                List<Logprobs.Entry> lp = Logprobs.of(manager(), model.name(), prompt, addBos, ids.toArray(),
+                        topLogprobs);
+                body.getAsJsonArray("choices").get(0).getAsJsonObject().add("logprobs", chat ? Logprobs.chat(lp)
+                        : Logprobs.completion(lp, echo ? prompt.length() : 0));
+            } catch (io.loadstone.api.loader.ModelLoadException e) {
+                reply.sendError(gone(model, e));
+                return;
+            }
+        }
+        reply.send(200, body);
+    }
+
+    /** Generated token ids, as the sink sees them. */
+    private static final class IntList {
+        private int[] a = new int[64];
+        private int n;
+
+        synchronized void add(int v) {
+            if (n == a.length) {
+                a = java.util.Arrays.copyOf(a, n * 2);
+            }
+            a[n++] = v;
+        }
+
+        synchronized int[] toArray() {
+            return java.util.Arrays.copyOf(a, n);
+        }
+    }
+
+    /** How many alternatives per token the request wants logprobs with, or null for no logprobs. */
+    static Integer logprobs(Params p, boolean chat) throws ApiException {
+        JsonElement lp = p.raw("logprobs");
+        if (chat) {
+            boolean want = lp != null && !lp.isJsonNull() && p.bool("logprobs", false);
+            Long top = p.integer("top_logprobs", 0, 20);
+            if (top != null && !want) {
+                throw ApiException.badRequest("top_logprobs", "invalid_value", "top_logprobs needs "
+                        + "\"logprobs\": true.");
+            }
+            return want ? (top == null ? 0 : top.intValue()) : null;
+        }
+        if (lp == null || lp.isJsonNull()) {
+            return null;
+        }
+        if (lp.isJsonPrimitive() && lp.getAsJsonPrimitive().isBoolean()) {
+            return lp.getAsBoolean() ? 0 : null;
+        }
+        Long n = p.integer("logprobs", 0, 20);
+        return n == null ? null : n.intValue();
     }
 
     private static ApiException closed(LoadedModelState model) {
@@ -440,15 +612,6 @@ public final class OpenAiServlet extends HttpServlet {
         Long bestOf = p.integer("best_of", 1, 128);
         if (bestOf != null && bestOf != 1) {
             throw ApiException.badRequest("best_of", "unsupported_value", "best_of is not supported (only 1).");
-        }
-        JsonElement lp = p.raw("logprobs");
-        if (lp != null && !(lp.isJsonPrimitive() && (lp.getAsJsonPrimitive().isBoolean() && !lp.getAsBoolean()
-                || lp.getAsJsonPrimitive().isNumber() && lp.getAsInt() == 0))) {
-            throw ApiException.badRequest("logprobs", "unsupported_parameter", "logprobs are not supported by "
-                    + "Loadstone's API yet.");
-        }
-        if (p.has("top_logprobs")) {
-            throw ApiException.badRequest("top_logprobs", "unsupported_parameter", "top_logprobs is not supported.");
         }
         JsonElement bias = p.raw("logit_bias");
         if (bias != null && !(bias.isJsonObject() && bias.getAsJsonObject().isEmpty())) {

@@ -28,4 +28,9 @@ public @interface ServerConfig {
     @AttributeDefinition(name = "Allow no authentication", description = "Listen on all interfaces without an "
             + "API key. Anyone who can reach the port can then load models and install plugins.")
     boolean allow_no_auth() default false;
+
+    @AttributeDefinition(name = "Load models on demand", description = "An API request naming a model that is "
+            + "in /v1/models but not loaded loads it first (with its saved settings, within the memory budget), "
+            + "as Ollama does; off, such a request is refused with 409 until the model is loaded.")
+    boolean load_on_demand() default true;
 }

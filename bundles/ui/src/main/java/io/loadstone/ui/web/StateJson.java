@@ -48,6 +48,8 @@ final class StateJson {
                 cands.add(y);
             }
             x.add("candidates", cands);
+            // Why the other installed loaders cannot load it: the loader menu and its note say so.
+            x.add("refusals", HttpIo.GSON.toJsonTree(m.refusals(e.name())));
             models.add(x);
         }
         o.add("models", models);

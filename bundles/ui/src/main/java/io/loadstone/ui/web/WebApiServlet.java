@@ -95,6 +95,7 @@ public final class WebApiServlet extends HttpServlet {
                     HttpIo.send(resp, 200, state());
                 }
                 case "/load" -> load(req, resp);
+                case "/reload" -> reload(req, resp);
                 case "/loras" -> loras(req, resp);
                 case "/loras/refresh" -> HttpIo.send(resp, 200, state());
                 case "/settings" -> saveSettings(req, resp);
@@ -176,13 +177,46 @@ public final class WebApiServlet extends HttpServlet {
         String name = p.string("model", null);
         String loader = p.string("loader", null);
         Map<String, Object> options = options(p);
+        List<String> before = loadedNames();
         Instant start = Instant.now();
         LoadedModelState s = ModelActions.load(manager(), name, loader, options);
+        sendLoaded("Successfully loaded", s, start, before, resp);
+    }
+
+    /** The Reload button: the same model with the loader and options it was loaded with, whichever page asks. */
+    private void reload(HttpServletRequest req, HttpServletResponse resp) throws ApiException, IOException {
+        String name = new Params(HttpIo.readObject(req)).string("model", null);
+        List<String> before = loadedNames();
+        Instant start = Instant.now();
+        LoadedModelState s;
+        try {
+            s = manager().reload(name);
+        } catch (io.loadstone.api.loader.ModelLoadException e) {
+            throw name != null && manager().loaded(name).isEmpty() || manager().loaded().isEmpty()
+                    ? new ApiException(409, "invalid_request_error", "model_not_loaded", "model", e.userMessage())
+                    : new ApiException(500, "server_error", "load_failed", null, e.userMessage());
+        }
+        sendLoaded("Successfully reloaded", s, start, before, resp);
+    }
+
+    private List<String> loadedNames() {
+        return manager().loaded().stream().map(LoadedModelState::name).toList();
+    }
+
+    /** The status line after a load: the load itself first; a model it unloaded to make room is a note. */
+    private void sendLoaded(String what, LoadedModelState s, Instant start, List<String> before,
+            HttpServletResponse resp) throws IOException {
         double secs = Duration.between(start, Instant.now()).toMillis() / 1000.0;
-        StringBuilder msg = new StringBuilder("Successfully loaded `").append(s.name()).append("` with ")
+        StringBuilder msg = new StringBuilder(what).append(" `").append(s.name()).append("` with ")
                 .append(s.info().loaderId()).append(String.format(java.util.Locale.ROOT, " in %.2f s.", secs));
         for (String w : s.info().warnings()) {
             msg.append(" Note: ").append(w);
+        }
+        List<String> now = loadedNames();
+        List<String> evicted = before.stream().filter(n -> !n.equals(s.name()) && !now.contains(n)).toList();
+        if (!evicted.isEmpty()) {
+            msg.append(" Note: unloaded ").append(String.join(", ", evicted.stream().map(n -> "`" + n + "`")
+                    .toList())).append(" to make room.");
         }
         JsonObject o = message(msg.toString());
         o.add("state", state());
@@ -287,8 +321,9 @@ public final class WebApiServlet extends HttpServlet {
             throws ApiException, IOException, InterruptedException {
         Params p = new Params(HttpIo.readObject(req));
         String prompt = p.string("prompt", null);
-        if (prompt == null) {
-            throw ApiException.badRequest("prompt", "missing_parameter", "Write a prompt first.");
+        if (prompt == null || prompt.isBlank()) {
+            throw ApiException.badRequest("prompt", "missing_parameter", "Write a prompt first: the model continues "
+                    + "the text you give it.");
         }
         Long max = p.integer("max_new_tokens", 1, 1 << 24);
         Long seed = p.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE);
@@ -346,7 +381,11 @@ public final class WebApiServlet extends HttpServlet {
         }
         GenerationResult g = r.get();
         JsonObject done = new JsonObject();
-        done.addProperty("reason", g.reason().name());
+        // The runtime shortens a request that would overflow the context to what fits; ending there
+        // is the context filling up, not the length the user asked for.
+        boolean full = g.reason() == StopReason.CONTEXT_FULL || g.reason() == StopReason.LENGTH
+                && g.generatedTokens() < request.maxNewTokens();
+        done.addProperty("reason", full ? StopReason.CONTEXT_FULL.name() : g.reason().name());
         done.addProperty("promptTokens", g.promptTokens());
         done.addProperty("tokens", g.generatedTokens());
         done.addProperty("tokensPerSecond", g.tokensPerSecond());
@@ -354,6 +393,9 @@ public final class WebApiServlet extends HttpServlet {
         done.addProperty("seconds", g.generateNanos() / 1e9);
         if (g.reason() == StopReason.CLOSED) {
             done.addProperty("message", "The model was unloaded while generating.");
+        } else if (full) {
+            done.addProperty("message", "The context of " + model.info().contextLength() + " tokens is full: the "
+                    + "model cannot write more. Shorten the prompt, or reload with a larger n_ctx / max_seq_len.");
         }
         events.send("done", done.toString());
     }

@@ -38,6 +38,11 @@ class AccessTest {
             public boolean allow_no_auth() {
                 return noAuth;
             }
+
+            @Override
+            public boolean load_on_demand() {
+                return true;
+            }
         };
     }
 
