@@ -144,6 +144,17 @@ public final class HttpIo {
         send(resp, e.status(), errorBody(e));
     }
 
+    /**
+     * {@code text} cut to at most {@code max} characters (with "…" and the full length), so a
+     * client-supplied value echoed in an error (a header, a path) cannot make the answer huge.
+     */
+    public static String clip(String text, int max) {
+        if (text == null || text.length() <= max) {
+            return text;
+        }
+        return text.substring(0, max) + "… (" + text.length() + " characters)";
+    }
+
     /** Path below the servlet, without a trailing slash ("" for the servlet's root). */
     public static String subPath(HttpServletRequest req) {
         String p = req.getPathInfo();

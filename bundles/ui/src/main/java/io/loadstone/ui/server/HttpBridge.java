@@ -42,6 +42,9 @@ public final class HttpBridge {
     @Reference
     private ConfigurationAdmin configAdmin;
 
+    @Reference
+    private PageToken pageToken;
+
     private volatile String lastEndpoint = "";
     private AccessFilter filter;
     private ServiceRegistration<Filter> filterRegistration;
@@ -49,7 +52,7 @@ public final class HttpBridge {
     @Activate
     void activate(BundleContext context, ServerConfig config) {
         Access access = Access.of(config);
-        filter = new AccessFilter(access);
+        filter = new AccessFilter(access, HostCheck.of(config), pageToken);
         Dictionary<String, Object> props = new Hashtable<>();
         props.put("osgi.http.whiteboard.filter.pattern", "/*");
         props.put("osgi.http.whiteboard.filter.name", "loadstone-access");
@@ -72,7 +75,7 @@ public final class HttpBridge {
     @Modified
     void apply(ServerConfig config) {
         Access access = Access.of(config);
-        filter.update(access);
+        filter.update(access, HostCheck.of(config));
         if (access.problem() != null) {
             LOG.log(Level.ERROR, access.problem());
         } else if (access.host() == null && !access.keyRequired()) {

@@ -28,4 +28,11 @@ public @interface ServerConfig {
     @AttributeDefinition(name = "Allow no authentication", description = "Listen on all interfaces without an "
             + "API key. Anyone who can reach the port can then load models and install plugins.")
     boolean allow_no_auth() default false;
+
+    @AttributeDefinition(name = "Allowed host names", description = "Names this server answers to besides "
+            + "127.0.0.1, localhost and [::1] (key 'allowed.hosts', comma-separated, without port), e.g. the "
+            + "machine's name on the network for --listen. Requests naming any other host get 421, so a web page "
+            + "cannot reach the server by pointing its own domain at this machine (DNS rebinding). With --listen "
+            + "and none given, the machine's own host names and addresses.")
+    String[] allowed_hosts() default {};
 }
