@@ -53,7 +53,11 @@ public final class HttpIo {
             if (cause != null && cause.getMessage() != null) {
                 why = cause.getMessage();
             }
-            throw ApiException.badRequest(null, "invalid_json", "The request body is not valid JSON: " + why);
+            // Gson appends a link to its own troubleshooting page: that is for Gson's users, not ours.
+            int link = why.indexOf("See https://");
+            why = (link >= 0 ? why.substring(0, link) : why).strip();
+            throw ApiException.badRequest(null, "invalid_json", "The request body is not valid JSON: "
+                    + clip(why, 300));
         }
         if (!e.isJsonObject()) {
             throw ApiException.badRequest(null, "invalid_json", "The request body must be a JSON object, not "
