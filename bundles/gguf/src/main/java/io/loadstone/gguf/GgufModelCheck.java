@@ -19,8 +19,11 @@ import java.util.Set;
  * with finite, positive epsilons below 1; {@code expert_count} at most {@value #MAX_EXPERTS}
  * and {@code expert_used_count} within it; {@code tokenizer.ggml.model} one llama.cpp knows;
  * token strings present, non-empty and unique, with byte tokens spelled {@code <0xHH>};
- * scores and token types as many as tokens; as many tokens as embedding rows; and no
- * normalisation weight or other one-dimensional tensor in a quantized type.
+ * scores and token types as many as tokens; as many tokens as embedding rows; no integer or
+ * F64 tensors; normalisation weights and other one-dimensional tensors in F32; the
+ * well-known keys llama.cpp reads with a fixed type ({@code general.file_type}, the token
+ * ids…) in that type; and a tokenizer that fits the architecture (a BERT vocabulary only for
+ * BERT models).
  */
 public final class GgufModelCheck {
 
@@ -122,7 +125,44 @@ public final class GgufModelCheck {
         }
     }
 
+    /** Keys llama.cpp reads with a fixed GGUF type (a different one fails an assertion in its getter). */
+    static final Map<String, GgufValueType> TYPED_KEYS = Map.ofEntries(
+            Map.entry("general.architecture", GgufValueType.STRING),
+            Map.entry("general.name", GgufValueType.STRING),
+            Map.entry("general.file_type", GgufValueType.UINT32),
+            Map.entry("general.quantization_version", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.model", GgufValueType.STRING),
+            Map.entry("tokenizer.ggml.pre", GgufValueType.STRING),
+            Map.entry("tokenizer.chat_template", GgufValueType.STRING),
+            Map.entry("tokenizer.ggml.add_bos_token", GgufValueType.BOOL),
+            Map.entry("tokenizer.ggml.add_eos_token", GgufValueType.BOOL),
+            Map.entry("tokenizer.ggml.add_space_prefix", GgufValueType.BOOL),
+            Map.entry("tokenizer.ggml.bos_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.eos_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.unknown_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.seperator_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.padding_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.eot_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.eom_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.mask_token_id", GgufValueType.UINT32),
+            Map.entry("tokenizer.ggml.cls_token_id", GgufValueType.UINT32));
+    /** Tokenizers made for particular architectures only. */
+    static final Map<String, Set<String>> TOKENIZER_ARCHS = Map.of(
+            "bert", Set.of("bert", "nomic-bert", "jina-bert-v2"),
+            "t5", Set.of("t5", "t5encoder"),
+            "rwkv", Set.of("rwkv6", "rwkv6qwen2"));
+
+    private void typedKeys() throws GgufException {
+        for (Map.Entry<String, GgufValueType> e : TYPED_KEYS.entrySet()) {
+            GgufValueType t = file.valueType(e.getKey()).orElse(null);
+            if (t != null && t != e.getValue()) {
+                throw fail(e.getKey() + " has type " + t + "; llama.cpp reads it as " + e.getValue());
+            }
+        }
+    }
+
     private void tokenizer(long embdRows) throws GgufException {
+        typedKeys();
         Object model = file.metadata().get("tokenizer.ggml.model");
         if (!(model instanceof String m)) {
             throw fail("tokenizer.ggml.model is " + (model == null ? "missing" : "not a string") + "; it names the "
@@ -131,6 +171,10 @@ public final class GgufModelCheck {
         if (!TOKENIZERS.contains(m)) {
             throw fail("tokenizer.ggml.model is '" + clip(m) + "', a tokenizer llama.cpp does not know (it knows "
                     + String.join(", ", sorted(TOKENIZERS)) + ")");
+        }
+        if (TOKENIZER_ARCHS.containsKey(m) && !TOKENIZER_ARCHS.get(m).contains(arch)) {
+            throw fail("tokenizer.ggml.model is '" + m + "', a tokenizer for " + String.join("/",
+                    sorted(TOKENIZER_ARCHS.get(m))) + " models, but general.architecture is '" + clip(arch) + "'");
         }
         if (m.equals("no_vocab") || m.equals("none")) {
             return;
@@ -183,15 +227,26 @@ public final class GgufModelCheck {
         }
     }
 
-    /** A tensor llama.cpp multiplies element-wise (norms, biases) cannot be in a block-quantized type. */
+    /**
+     * Weights are float or block-quantized (integer and F64 tensors have no kernels: a matrix
+     * product with one jumps to a null function); what llama.cpp multiplies element-wise (norms,
+     * biases) must be F32, as every converter writes them (its CPU code asserts on other types).
+     */
     private static void tensor(GgufFile part, GgufTensor t) throws GgufException {
+        if (INTEGER_TYPES.contains(t.type())) {
+            throw new GgufException(part.path(), -1, "tensor '" + clip(t.name()) + "' is stored as " + t.type()
+                    + "; model weights are float (F32, F16, BF16) or quantized", GgufParser.FIX_CORRUPT);
+        }
         boolean norm = t.name().contains("norm");
-        if ((norm || t.rank() == 1) && t.type().isQuantized()) {
+        if ((norm || t.rank() == 1) && t.type() != GgmlType.F32) {
             throw new GgufException(part.path(), -1, "tensor '" + clip(t.name()) + "' ("
                     + (norm ? "a normalisation weight" : "one-dimensional") + ") is stored as " + t.type()
-                    + "; llama.cpp needs F32, F16 or BF16 there", GgufParser.FIX_CORRUPT);
+                    + "; llama.cpp needs F32 there (converters always write these as F32)", GgufParser.FIX_CORRUPT);
         }
     }
+
+    private static final Set<GgmlType> INTEGER_TYPES = java.util.EnumSet.of(GgmlType.I8, GgmlType.I16, GgmlType.I32,
+            GgmlType.I64, GgmlType.F64);
 
     private long required(String key, long min, long max) throws GgufException {
         if (!file.metadata().containsKey(key)) {

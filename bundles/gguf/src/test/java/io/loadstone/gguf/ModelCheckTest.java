@@ -136,11 +136,19 @@ class ModelCheckTest {
             t.set(3, "<0xZZ>");
             m.put("tokenizer.ggml.tokens", new Entry(GgufValueType.ARRAY, GgufArray.ofStrings(t)));
         }), "tokenizer.ggml.tokens[3] ('<0xZZ>') has token type BYTE");
+        refused(variant("bert", m -> m.put("tokenizer.ggml.model", new Entry(GgufValueType.STRING, "bert"))),
+                "a tokenizer for bert/jina-bert-v2/nomic-bert models, but general.architecture is 'llama'");
+        refused(variant("ftype", m -> m.put("general.file_type", new Entry(GgufValueType.INT16, (short) 0))),
+                "general.file_type has type INT16; llama.cpp reads it as UINT32");
     }
 
     @Test
     void quantizedNormWeights() throws IOException {
         refused(variant("norm", m -> { }, Map.of("output_norm.weight", GgmlType.Q8_0)),
                 "tensor 'output_norm.weight' (a normalisation weight) is stored as Q8_0");
+        refused(variant("f16norm", m -> { }, Map.of("blk.2.ffn_norm.weight", GgmlType.F16)), "is stored as F16");
+        refused(variant("f16bias", m -> { }, Map.of("blk.0.attn_norm.weight", GgmlType.F16)), "needs F32 there");
+        refused(variant("int", m -> { }, Map.of("blk.2.ffn_gate.weight", GgmlType.I32)),
+                "tensor 'blk.2.ffn_gate.weight' is stored as I32");
     }
 }
