@@ -102,10 +102,14 @@ public final class HttpIo {
         }
     }
 
+    /** Longest error message sent; longer ones are cut (see {@link #clip}). */
+    static final int MAX_MESSAGE = 4000;
+
     /** The OpenAI error body: {@code {"error":{"message","type","param","code"}}}. */
     public static JsonObject errorBody(ApiException e) {
         JsonObject err = new JsonObject();
-        err.addProperty("message", e.getMessage());
+        // A corrupt file can carry names of megabytes (tensor names, keys) that end up in a message.
+        err.addProperty("message", clip(e.getMessage(), MAX_MESSAGE));
         err.addProperty("type", e.type());
         err.add("param", e.param() == null ? JsonNull.INSTANCE : GSON.toJsonTree(e.param()));
         err.add("code", e.code() == null ? JsonNull.INSTANCE : GSON.toJsonTree(e.code()));
