@@ -17,7 +17,7 @@ import java.util.Set;
  * {@code context_length}, {@code embedding_length}, {@code attention.head_count} at least 1,
  * {@code head_count_kv} dividing {@code head_count}, the normalisation epsilon its family uses)
  * with finite, positive epsilons below 1; {@code expert_count} at most {@value #MAX_EXPERTS}
- * and {@code expert_used_count} within it; {@code tokenizer.ggml.model} one llama.cpp knows;
+ * and {@code expert_used_count} within it; an even {@code rope.dimension_count}; {@code tokenizer.ggml.model} one llama.cpp knows;
  * token strings present, non-empty and unique, with byte tokens spelled {@code <0xHH>};
  * scores and token types as many as tokens; as many tokens as embedding rows; no integer or
  * F64 tensors; normalisation weights and other one-dimensional tensors in F32; the
@@ -111,7 +111,11 @@ public final class GgufModelCheck {
         }
         optional(arch + ".attention.key_length", 1, 1 << 16);
         optional(arch + ".attention.value_length", 1, 1 << 16);
-        optional(arch + ".rope.dimension_count", 1, 1 << 16);
+        long rope = optional(arch + ".rope.dimension_count", 1, 1 << 16);
+        if (rope > 0 && rope % 2 != 0) {
+            // RoPE rotates pairs of dimensions: ggml asserts n_dims % 2 == 0 and aborts.
+            throw fail(arch + ".rope.dimension_count is " + rope + "; rotary embeddings need an even number");
+        }
         if (file.metadata().containsKey(arch + ".feed_forward_length")) {
             perLayer(arch + ".feed_forward_length", layers, false);
         }

@@ -104,6 +104,8 @@ class ModelCheckTest {
         }), "expert_used_count is 5");
         refused(variant("align", m -> m.put("general.alignment", new Entry(GgufValueType.UINT32, 16L))),
                 "general.alignment is 16");
+        refused(variant("rope", m -> m.put("llama.rope.dimension_count", new Entry(GgufValueType.UINT32, 3L))),
+                "llama.rope.dimension_count is 3; rotary embeddings need an even number");
         refused(variant("noarch", m -> m.remove("general.architecture")), "general.architecture is missing");
     }
 

@@ -42,7 +42,7 @@ class CorruptModelFuzzTest {
      * means what it meant), found by loading mutants in child JVMs: integer-typed weights (a
      * null kernel, SIGSEGV), integer or F16 norms and biases (GGML_ASSERT in the CPU code), a
      * BERT tokenizer on a llama model (abort), general.file_type in another type (the GGUF
-     * getter's assertion).
+     * getter's assertion), an odd rope.dimension_count (GGML_ASSERT n_dims % 2 == 0).
      */
     static final Object[][] GGUF_CRASHERS = {
         {"stories260K.gguf", 1L, 60, "tensor blk.2.ffn_gate.weight as I32"},
@@ -54,6 +54,8 @@ class CorruptModelFuzzTest {
         {"tiny-gpt2-gguf/tiny-gpt2-q8_0.gguf", 4L, 491, "general.file_type retyped to FLOAT64 = NaN"},
         {"tiny-gpt2-gguf/tiny-gpt2-q8_0.gguf", 4L, 722, "tensor blk.1.attn_output.bias as F16"},
         {"tiny-gpt2-gguf/tiny-gpt2-q8_0.gguf", 4L, 739, "tensor output_norm.bias as F16"},
+        {"tiny-gptneox-gguf/tiny-gpt-neox-f32.gguf", 7L, 236, "gptneox.rope.dimension_count = 3"},
+        {"tiny-gptneox-gguf/tiny-gpt-neox-f32.gguf", 7L, 305, "gptneox.rope.dimension_count = 1"},
     };
 
     private Path shared;
