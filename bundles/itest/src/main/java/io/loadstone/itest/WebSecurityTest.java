@@ -163,4 +163,26 @@ class WebSecurityTest {
         assertEquals(429, web.post("ui/api/login", "{\"key\":\"s3cret\"}").statusCode(), "even the right key waits");
         assertEquals(200, web.get("ui/api/state", "Cookie", cookie).statusCode(), "a session already made lives on");
     }
+
+    /** Values a user gets wrong are 400s naming the field, never 500s (they were, before). */
+    @Test
+    void userMistakesAre400sNamingTheField() throws Exception {
+        String[][] cases = {
+            {"v1/completions", "{\"prompt\":\"x\",\"temperature\":1e-320}", "temperature"},
+            {"v1/completions", "{\"prompt\":\"x\",\"repetition_penalty\":0}", "repetition_penalty"},
+            {"v1/completions", "{\"prompt\":\"x\",\"typical_p\":0}", "typical_p"},
+            {"v1/internal/model/load", "{\"model_name\":\"echo-story\",\"args\":{\"loader\":{\"x\":1}}}",
+                "args.loader"},
+        };
+        for (String[] c : cases) {
+            var r = web.post(c[0], c[1]);
+            assertEquals(400, r.statusCode(), c[1] + ": " + r.body());
+            assertEquals(c[2], WebServer.json(r).getAsJsonObject().getAsJsonObject("error").get("param").getAsString());
+        }
+        var r = web.post("v1/completions", "{\"prompt\": \"x\",");
+        assertEquals(400, r.statusCode(), r.body());
+        assertFalse(r.body().contains("https://"), "no link to Gson's troubleshooting page: " + r.body());
+        assertEquals(200, web.post("v1/internal/model/load", "{\"model_name\":\"echo-story\"}").statusCode());
+        assertEquals(200, web.post("v1/completions", "{\"prompt\":\"x\",\"max_tokens\":1}").statusCode());
+    }
 }
