@@ -57,6 +57,9 @@ async function api(path, options = {}) {
     init.body = options.body;
     Object.assign(init.headers, options.headers || {});
   }
+  // Installing or removing plugins needs the token the server wrote into this page.
+  const token = document.querySelector('meta[name="loadstone-token"]');
+  if (token && init.method !== 'GET') init.headers['X-Loadstone-Token'] = token.content;
   const resp = await fetch(path, init);
   let body = null;
   try { body = await resp.json(); } catch (e) { /* empty or not JSON */ }

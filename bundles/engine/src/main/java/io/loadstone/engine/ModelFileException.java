@@ -6,7 +6,8 @@ import java.nio.file.Path;
 /**
  * A checkpoint file is unusable: unreadable, corrupt, inconsistent with {@code config.json}, or
  * of a kind the engine does not run. The message names the file and what is wrong with it;
- * {@link #fix()} says what the user can do.
+ * {@link #fix()} says what the user can do. Its {@link #reason()} is
+ * {@link ModelLoadException.Reason#INVALID_FILE}, so the HTTP layer answers it as the request's problem.
  */
 public class ModelFileException extends ModelLoadException {
 
@@ -15,12 +16,12 @@ public class ModelFileException extends ModelLoadException {
     private final transient Path file;
 
     public ModelFileException(Path file, String problem, String fix) {
-        super(file + ": " + problem, fix);
-        this.file = file;
+        this(file, problem, fix, null);
     }
 
     public ModelFileException(Path file, String problem, String fix, Throwable cause) {
-        super(file + ": " + problem, fix, cause);
+        super(Reason.INVALID_FILE, file == null || file.getFileName() == null ? null : file.getFileName().toString(),
+                file + ": " + problem, fix, cause);
         this.file = file;
     }
 

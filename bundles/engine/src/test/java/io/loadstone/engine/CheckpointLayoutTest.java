@@ -204,12 +204,25 @@ class CheckpointLayoutTest {
     void missingTensorsAreListedTogether() throws Exception {
         Path src = TestModels.model("stories260K-hf");
         Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
-        copyTensors(src, dir.resolve("model.safetensors"), n -> !n.startsWith("model.layers.4.") && !n.equals("model.norm.weight"), Map.of());
+        copyTensors(src, dir.resolve("model.safetensors"), n -> !n.startsWith("model.layers.3.") && !n.equals("model.norm.weight"), Map.of());
         ModelFileException e = assertThrows(ModelFileException.class, () -> EngineModel.open(dir, EngineOptions.defaults()));
         LOG.log(System.Logger.Level.INFO, e.getMessage());
         assertEquals(dir, e.file());
         assertTrue(e.getMessage().contains("lacks 10 tensor(s)"), e.getMessage());
-        assertTrue(e.getMessage().contains("model.layers.4.mlp.down_proj.weight") || e.getMessage().contains("10 in all"), e.getMessage());
+        assertTrue(e.getMessage().contains("model.layers.3.mlp.down_proj.weight") || e.getMessage().contains("10 in all"), e.getMessage());
+    }
+
+    /** A config.json claiming 10^7 layers is refused from the tensor names, before anything is built per layer. */
+    @Test
+    void aConfigWithFarMoreLayersThanTheWeightsIsRefusedAtOnce() throws Exception {
+        Path src = TestModels.model("stories260K-hf");
+        Files.writeString(dir.resolve("config.json"), Files.readString(src.resolve("config.json"))
+                .replace("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 10000000"));
+        Files.copy(src.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+        ModelFileException e = assertThrows(ModelFileException.class, () -> EngineModel.open(dir, EngineOptions.defaults()));
+        assertEquals(dir.resolve("config.json"), e.file());
+        assertEquals(io.loadstone.api.loader.ModelLoadException.Reason.INVALID_FILE, e.reason());
+        assertTrue(e.getMessage().contains("num_hidden_layers is 10000000 but the checkpoint holds layers 0 to 4"), e.getMessage());
     }
 
     @Test

@@ -12,7 +12,7 @@
  * <p>Versioned semantically: consumers import {@code [1.0,2)}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.loadstone.gguf;
 
 import org.osgi.annotation.bundle.Export;

@@ -139,6 +139,66 @@ final class WebServer {
         return events;
     }
 
+    /** The per-start token the page's HTML carries for the Plugins tab (header X-Loadstone-Token). */
+    String pageToken() throws IOException, InterruptedException {
+        var m = java.util.regex.Pattern.compile("<meta name=\"loadstone-token\" content=\"([^\"]+)\">")
+                .matcher(get("").body());
+        if (!m.find()) {
+            throw new AssertionError("The page has no loadstone-token meta tag");
+        }
+        return m.group(1);
+    }
+
+    /**
+     * One request written by hand on a socket, so the test controls what HttpClient would not let
+     * it send (a Host header, a path with dot-segments). Returns the status line's code and the body.
+     */
+    RawResponse raw(String requestHead, byte[] body) throws IOException {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", base.getPort())) {
+            s.setSoTimeout(30_000);
+            java.io.OutputStream out = s.getOutputStream();
+            out.write((requestHead + (body == null ? "" : "Content-Length: " + body.length + "\r\n")
+                    + "Connection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            if (body != null) {
+                out.write(body);
+            }
+            out.flush();
+            String all = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            int end = all.indexOf("\r\n\r\n");
+            String head = end < 0 ? all : all.substring(0, end);
+            String rest = end < 0 ? "" : all.substring(end + 4);
+            if (head.toLowerCase(java.util.Locale.ROOT).contains("transfer-encoding: chunked")) {
+                rest = unchunk(rest);
+            }
+            return new RawResponse(Integer.parseInt(head.split(" ")[1]), head, rest);
+        }
+    }
+
+    private static String unchunk(String chunked) {
+        StringBuilder sb = new StringBuilder();
+        int at = 0;
+        while (at < chunked.length()) {
+            int eol = chunked.indexOf("\r\n", at);
+            int n = Integer.parseInt(chunked.substring(at, eol).trim().split(";")[0], 16);
+            if (n == 0) {
+                break;
+            }
+            sb.append(chunked, eol + 2, eol + 2 + n);
+            at = eol + 2 + n + 2;
+        }
+        return sb.toString();
+    }
+
+    record RawResponse(int status, String head, String body) {
+        com.google.gson.JsonObject error() {
+            try {
+                return JsonParser.parseString(body).getAsJsonObject().getAsJsonObject("error");
+            } catch (RuntimeException e) {
+                throw new AssertionError("Not a JSON error (HTTP " + status + "): " + head + "\n" + body, e);
+            }
+        }
+    }
+
     /** The runtime state the web page sees. */
     com.google.gson.JsonObject state() throws IOException, InterruptedException {
         return json(get("ui/api/state")).getAsJsonObject();

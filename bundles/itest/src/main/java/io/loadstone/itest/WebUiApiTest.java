@@ -152,9 +152,12 @@ class WebUiApiTest {
         assertTrue(loaderBundle.get("manageable").getAsBoolean());
         assertFalse(core.get("manageable").getAsBoolean());
 
-        var r = web.post("ui/api/plugins/" + core.get("id").getAsLong() + "/uninstall", "{}");
+        String token = web.pageToken();
+        var r = web.post("ui/api/plugins/" + core.get("id").getAsLong() + "/uninstall", "{}", "X-Loadstone-Token",
+                token);
         assertEquals(400, r.statusCode(), "the runtime itself is protected: " + r.body());
-        r = web.post("ui/api/plugins/" + loaderBundle.get("id").getAsLong() + "/uninstall", "{}");
+        r = web.post("ui/api/plugins/" + loaderBundle.get("id").getAsLong() + "/uninstall", "{}",
+                "X-Loadstone-Token", token);
         assertEquals(200, r.statusCode(), r.body());
         assertTrue(manager.loaded().isEmpty(), "its model was unloaded");
         assertTrue(manager.loaders().stream().noneMatch(l -> l.id().equals("itest-echo")), "loader gone");
@@ -163,10 +166,12 @@ class WebUiApiTest {
 
         r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/plugins/install"))
                 .header("Content-Type", "application/java-archive").header("X-File-Name", "notes.txt")
+                .header("X-Loadstone-Token", token)
                 .POST(HttpRequest.BodyPublishers.ofString("not a jar")).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(400, r.statusCode(), r.body());
         r = web.client.send(HttpRequest.newBuilder(web.base.resolve("ui/api/plugins/install"))
                 .header("Content-Type", "application/java-archive").header("X-File-Name", "itest-loader.jar")
+                .header("X-Loadstone-Token", token)
                 .POST(HttpRequest.BodyPublishers.ofFile(Framework.testBundle("itest-loader.jar"))).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, r.statusCode(), r.body());

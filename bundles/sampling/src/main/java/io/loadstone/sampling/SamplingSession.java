@@ -168,7 +168,7 @@ public final class SamplingSession {
         for (int i = 0; i < v.length; i++) {
             float x = v[i];
             if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) {
-                throw new IllegalArgumentException(what + " hold " + x + " at token " + i
+                throw new InvalidLogitsException(what + " hold " + x + " at token " + i
                         + ": the model produced invalid numbers (check the model file and its precision)");
             }
         }

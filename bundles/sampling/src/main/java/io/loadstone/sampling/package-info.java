@@ -17,7 +17,7 @@
  * {@code Capabilities.samplers()}.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.loadstone.sampling;
 
 import org.osgi.annotation.bundle.Export;

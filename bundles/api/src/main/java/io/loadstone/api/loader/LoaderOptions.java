@@ -32,7 +32,7 @@ public final class LoaderOptions {
         for (Map.Entry<String, ?> e : given.entrySet()) {
             OptionSpec spec = byName.get(e.getKey());
             if (spec == null) {
-                throw new ModelLoadException("Unknown option '" + e.getKey() + "'. This loader accepts: "
+                throw invalid(e.getKey(), "Unknown option '" + e.getKey() + "'. This loader accepts: "
                         + String.join(", ", byName.keySet()), "Remove it or pick a loader that has it.");
             }
             if (e.getValue() == null) {
@@ -60,13 +60,13 @@ public final class LoaderOptions {
                     if (s.equals("true") || s.equals("false")) {
                         yield Boolean.parseBoolean(s);
                     }
-                    throw new ModelLoadException("Option '" + name + "' must be true or false, not '" + v + "'.",
+                    throw invalid(name, "Option '" + name + "' must be true or false, not '" + v + "'.",
                             "Use true or false.");
                 }
                 case INTEGER -> {
                     double d = v instanceof Number n ? n.doubleValue() : Double.parseDouble(v.toString().trim());
                     if (d != Math.rint(d)) {
-                        throw new ModelLoadException("Option '" + name + "' must be a whole number, not " + v + ".",
+                        throw invalid(name, "Option '" + name + "' must be a whole number, not " + v + ".",
                                 "Use a whole number" + range(spec) + ".");
                     }
                     checkRange(spec, d);
@@ -81,21 +81,26 @@ public final class LoaderOptions {
                 case CHOICE -> {
                     String s = v.toString();
                     if (!spec.choices().contains(s)) {
-                        throw new ModelLoadException("Option '" + name + "' must be one of " + spec.choices()
+                        throw invalid(name, "Option '" + name + "' must be one of " + spec.choices()
                                 + ", not '" + s + "'.", "Pick one of " + spec.choices() + ".");
                     }
                     yield s;
                 }
             };
         } catch (NumberFormatException e) {
-            throw new ModelLoadException("Option '" + name + "' must be a number, not '" + v + "'.",
+            throw invalid(name, "Option '" + name + "' must be a number, not '" + v + "'.",
                     "Use a number" + range(spec) + ".");
         }
     }
 
+    /** A refusal that names the option, so a caller can point at the field ({@link ModelLoadException#param()}). */
+    private static ModelLoadException invalid(String option, String message, String fix) {
+        return new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, option, message, fix, null);
+    }
+
     private static void checkRange(OptionSpec spec, double d) throws ModelLoadException {
         if (Double.isNaN(d) || (spec.min() != null && d < spec.min()) || (spec.max() != null && d > spec.max())) {
-            throw new ModelLoadException("Option '" + spec.name() + "' = " + fmt(d) + " is out of range"
+            throw invalid(spec.name(), "Option '" + spec.name() + "' = " + fmt(d) + " is out of range"
                     + range(spec) + ".", "Choose a value" + range(spec) + ".");
         }
     }

@@ -555,15 +555,17 @@ public final class RuntimeManager implements ModelManager {
         ModelSource source = new ModelSource(entry.name(), entry.path());
         Detection d = detect(chosen.getKey(), loader, source, entry.sizeBytes());
         if (!d.accepted()) {
-            throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
-                    + ".", entry.bestLoader() != null ? "Use the " + entry.bestLoader() + " loader." : entry.hint());
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "loader", "The " + id
+                    + " loader cannot load '" + entry.name() + "': " + d.reason() + ".", entry.bestLoader() != null
+                            ? "Use the " + entry.bestLoader() + " loader." : entry.hint(), null);
         }
         long need = entry.sizeBytes();
         long budget = budgetBytes;
         if (need > budget) {
-            throw new ModelLoadException("'" + entry.name() + "' needs about " + MemoryBudget.human(need)
-                    + " but the memory budget is " + MemoryBudget.human(budget) + ".",
-                    "Raise memory.budget.mb (PID " + RuntimeConfig.PID + ") or pick a smaller model or quantisation.");
+            throw new ModelLoadException(ModelLoadException.Reason.TOO_LARGE, null, "'" + entry.name()
+                    + "' needs about " + MemoryBudget.human(need) + " but the memory budget is "
+                    + MemoryBudget.human(budget) + ".", "Raise memory.budget.mb (PID " + RuntimeConfig.PID
+                            + ") or pick a smaller model or quantisation.", null);
         }
         loadLock.lock();
         try {

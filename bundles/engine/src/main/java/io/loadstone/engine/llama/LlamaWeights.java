@@ -73,6 +73,32 @@ final class LlamaWeights {
     }
 
     /**
+     * Refuses a config.json whose num_hidden_layers disagrees with the layers the checkpoint
+     * holds, before anything is allocated per layer: a config claiming 10^7 layers would
+     * otherwise have the binder collect 10^8 missing-tensor names (gigabytes of heap).
+     */
+    static void checkLayerCount(ModelConfig c, Checkpoint ck) throws ModelFileException {
+        int stored = 0;
+        for (String name : ck.tensors().keySet()) {
+            if (name.startsWith("model.layers.")) {
+                int end = name.indexOf('.', "model.layers.".length());
+                try {
+                    stored = Math.max(stored, Integer.parseInt(name.substring("model.layers.".length(), end)) + 1);
+                } catch (NumberFormatException | IndexOutOfBoundsException e) {
+                    // not a layer tensor name; the binder reports what is missing
+                }
+            }
+        }
+        if (c.numLayers() > stored) {
+            throw new ModelFileException(ck.folder().resolve("config.json"), "num_hidden_layers is " + c.numLayers()
+                    + " but the checkpoint holds " + (stored == 0 ? "no layers" : "layers 0 to " + (stored - 1))
+                    + " (files: " + ck.files().stream().map(f -> f.getFileName().toString()).toList() + ")",
+                    "config.json and the weights are from different models, or the download is incomplete: "
+                            + "download them together.");
+        }
+    }
+
+    /**
      * @param table  turns the stored embedding (and an untied lm_head) into the matrix used
      * @param vector turns each stored norm weight or bias, as floats, into the values used
      */
@@ -83,6 +109,7 @@ final class LlamaWeights {
         int qd = c.numHeads() * c.headDim();
         int kvd = c.numKvHeads() * c.headDim();
         int ff = c.intermediateSize();
+        checkLayerCount(c, ck);
         TensorInfo embed = b.need("model.embed_tokens.weight", c.vocabSize(), d);
         Object[][] raw = new Object[c.numLayers()][];
         for (int l = 0; l < c.numLayers(); l++) {

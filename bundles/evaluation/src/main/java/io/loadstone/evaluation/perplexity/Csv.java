@@ -3,7 +3,12 @@ package io.loadstone.evaluation.perplexity;
 import java.util.ArrayList;
 import java.util.List;
 
-/** RFC 4180 CSV: fields with a comma, quote, CR or LF are quoted, quotes doubled; CRLF line ends. */
+/**
+ * RFC 4180 CSV: fields with a comma, quote, CR or LF are quoted, quotes doubled; CRLF line ends.
+ * A text field starting with {@code = + - @}, tab or CR gets a leading {@code '} (OWASP's advice),
+ * so a spreadsheet opening evaluations.csv shows a comment such as {@code =HYPERLINK(...)} as text
+ * instead of running it; {@link #parse} removes that mark again. Numbers ({@code -1.5}) are left alone.
+ */
 final class Csv {
 
     private Csv() {
@@ -15,7 +20,7 @@ final class Csv {
             if (i > 0) {
                 sb.append(',');
             }
-            String f = fields.get(i) == null ? "" : fields.get(i);
+            String f = defuse(fields.get(i) == null ? "" : fields.get(i));
             if (f.indexOf(',') >= 0 || f.indexOf('"') >= 0 || f.indexOf('\n') >= 0 || f.indexOf('\r') >= 0
                     || (!f.isEmpty() && (f.charAt(0) == ' ' || f.charAt(f.length() - 1) == ' '))) {
                 sb.append('"').append(f.replace("\"", "\"\"")).append('"');
@@ -24,6 +29,26 @@ final class Csv {
             }
         }
         return sb.append("\r\n").toString();
+    }
+
+    private static final java.util.regex.Pattern NUMBER = java.util.regex.Pattern.compile(
+            "[+-]?(\\d+\\.?\\d*|\\.\\d+)([eE][+-]?\\d+)?");
+
+    static String defuse(String f) {
+        return needsMark(f) ? "'" + f : f;
+    }
+
+    /** Starts with a formula character, or is such a text already marked (so parse gives it back unchanged). */
+    private static boolean needsMark(String f) {
+        if (f.isEmpty()) {
+            return false;
+        }
+        char c = f.charAt(0);
+        return "=+-@\t\r".indexOf(c) >= 0 && !NUMBER.matcher(f).matches() || c == '\'' && needsMark(f.substring(1));
+    }
+
+    private static String restore(String f) {
+        return f.startsWith("'") && needsMark(f.substring(1)) ? f.substring(1) : f;
     }
 
     /**
@@ -58,7 +83,7 @@ final class Csv {
                 quoted = true;
                 fieldStarted = true;
             } else if (c == ',') {
-                row.add(field.toString());
+                row.add(restore(field.toString()));
                 field.setLength(0);
                 fieldStarted = true;
             } else if (c == '\n' || c == '\r') {
@@ -66,7 +91,7 @@ final class Csv {
                     i++;
                 }
                 if (fieldStarted || !field.isEmpty() || !row.isEmpty()) {
-                    row.add(field.toString());
+                    row.add(restore(field.toString()));
                     rows.add(row);
                 }
                 row = new ArrayList<>();
@@ -78,7 +103,7 @@ final class Csv {
             }
         }
         if (fieldStarted || !field.isEmpty() || !row.isEmpty()) {
-            row.add(field.toString());
+            row.add(restore(field.toString()));
             rows.add(row);
         }
         return rows;

@@ -23,4 +23,14 @@ class CsvTest {
     void readsLfFilesWithoutFinalNewlineAndBom() {
         assertEquals(List.of(List.of("a", "b"), List.of("1", "2")), Csv.parse("\uFEFFa,b\n\n1,2"));
     }
+
+    @Test
+    void formulasAreWrittenAsTextAndReadBackUnchanged() {
+        List<String> row = List.of("=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-cmd", "@SUM(A1)", "\tx", "-1.5", "+2e-3",
+                "'=already", "plain");
+        String line = Csv.row(row);
+        assertEquals("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1+1,'-cmd,'@SUM(A1),'\tx,-1.5,+2e-3,''=already,plain\r\n",
+                line);
+        assertEquals(List.of(row), Csv.parse(line));
+    }
 }

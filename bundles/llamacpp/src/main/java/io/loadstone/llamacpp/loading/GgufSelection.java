@@ -2,6 +2,7 @@ package io.loadstone.llamacpp.loading;
 
 import io.loadstone.gguf.GgufFile;
 import io.loadstone.gguf.GgufException;
+import io.loadstone.gguf.GgufModelCheck;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -112,18 +113,18 @@ public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
                     "Check that the path exists and is readable.", e);
         }
         sel.requireParts();
-        GgufFile first = null;
-        for (Path part : sel.parts()) {
-            try {
-                GgufFile g = GgufFile.read(part);
-                if (first == null) {
-                    first = g;
-                }
-            } catch (GgufException e) {
-                throw new ModelLoadException(e.getMessage() + " (" + e.file() + ")", e.fix(), e);
+        List<GgufFile> read = new ArrayList<>();
+        try {
+            for (Path part : sel.parts()) {
+                read.add(GgufFile.read(part));
             }
+            // Sound structure is not enough: llama.cpp aborts the process on values it trusts.
+            GgufModelCheck.check(read);
+        } catch (GgufException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, String.valueOf(e.file()
+                    .getFileName()), e.getMessage() + " (" + e.file() + ")", e.fix(), e);
         }
-        return new Validated(sel, first);
+        return new Validated(sel, read.get(0));
     }
 
     /** A selection whose parts all passed {@link GgufFile#read}; {@code gguf} is the first part. */

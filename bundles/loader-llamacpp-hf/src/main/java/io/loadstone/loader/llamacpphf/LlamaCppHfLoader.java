@@ -214,8 +214,10 @@ public class LlamaCppHfLoader implements ModelLoader {
             try {
                 nm = runtime.open(sel.main(), plan.model(), plan.context());
             } catch (LlamaException e) {
-                throw new ModelLoadException(e.getMessage(), "If the file is fine, its architecture or quantisation "
-                        + "may be newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
+                // The Java checks passed but llama.cpp refused the file's content: the file's problem (4xx).
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, sel.main().getFileName()
+                        .toString(), e.getMessage(), "If the file is fine, its architecture or quantisation may be "
+                                + "newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
             }
             if (tokenizer.vocabSize() > nm.nVocab()) {
                 throw vocabMismatch(where, tokenizer.vocabSize(), sel.main(), nm.nVocab());

@@ -205,6 +205,12 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
                     uncond);
         } catch (ModelClosedException e) {
             outcome = interrupted(loop, StopReason.CLOSED);
+        } catch (io.loadstone.sampling.InvalidLogitsException e) {
+            // NaN/inf logits come from the weights, not from the request: the file's problem (4xx).
+            forgetAll();
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, model.file().getFileName().toString(),
+                    model.file().getFileName() + ": " + e.getMessage(), "Download the file again, or use another "
+                            + "quantisation of the model.", e);
         } catch (ContextFullException e) {
             outcome = interrupted(loop, StopReason.CONTEXT_FULL);
         } catch (LlamaException e) {

@@ -114,36 +114,41 @@ public class TransformersLoader implements ModelLoader {
         try {
             f = HfFolder.read(source.path());
         } catch (HfFolder.NotHf e) {
-            throw new ModelLoadException(source.path() + ": " + e.getMessage() + ".",
-                    "Pick a Hugging Face model folder (config.json + *.safetensors or pytorch_model*.bin) or another loader.");
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "model", source.path() + ": "
+                    + e.getMessage() + ".", "Pick a Hugging Face model folder (config.json + *.safetensors or pytorch_model*.bin) or another loader.", null);
         }
         if (f.remoteCode() != null) {
             boolean trusted = given.bool(TransformersOptions.TRUST_REMOTE_CODE);
-            throw new ModelLoadException(source.path().resolve("config.json") + " maps the model to its own Python "
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "config.json", source.path()
+                    .resolve("config.json") + " maps the model to its own Python "
                     + "code (auto_map " + f.remoteCode() + ")" + (trusted ? "; trust_remote_code cannot allow it" : "")
                     + ": Loadstone never runs code from model repos.",
-                    "Use a version of the model converted to a standard architecture (llama, mistral, qwen2) or GGUF.");
+                    "Use a version of the model converted to a standard architecture (llama, mistral, qwen2) or GGUF.",
+                    null);
         }
         if (f.quantized() != null) {
-            throw new ModelLoadException(source.path() + " is a quantized checkpoint (" + f.quantized() + ").",
-                    "Use a GPTQ/AWQ/EXL2 loader for it, or an unquantized F32/F16/BF16 checkpoint here.");
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "model", source.path()
+                    + " is a quantized checkpoint (" + f.quantized() + ").",
+                    "Use a GPTQ/AWQ/EXL2 loader for it, or an unquantized F32/F16/BF16 checkpoint here.", null);
         }
         Detection d = judge(f);
         if (!d.accepted()) {
-            throw new ModelLoadException(source.path() + ": " + d.reason() + ".",
-                    "Use a llama, mistral or qwen2 checkpoint, or another loader.");
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "model", source.path() + ": "
+                    + d.reason() + ".", "Use a llama, mistral or qwen2 checkpoint, or another loader.", null);
         }
         TransformersOptions.Plan plan = TransformersOptions.plan(options, given, f);
         if (!Files.isRegularFile(source.path().resolve("tokenizer.json"))) {
-            throw new ModelLoadException(source.path().resolve("tokenizer.json") + " is missing: the Transformers "
-                    + "loader needs the fast tokenizer file (tokenizer.model alone is not read).",
-                    "Download tokenizer.json from the model's repository into " + source.path() + ".");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, "tokenizer.json", source.path()
+                    .resolve("tokenizer.json") + " is missing: the Transformers loader needs the fast tokenizer file "
+                    + "(tokenizer.model alone is not read).", "Download tokenizer.json from the model's repository "
+                            + "into " + source.path() + ".", null);
         }
         HfTokenizer tokenizer;
         try {
             tokenizer = tokenizers.open(source.path());
         } catch (TokenizerException e) {
-            throw new ModelLoadException(e.getMessage(), "Download the tokenizer files of the model again.", e);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, "tokenizer.json", e.getMessage(),
+                    "Download the tokenizer files of the model again.", e);
         }
         EngineModel engine;
         try {

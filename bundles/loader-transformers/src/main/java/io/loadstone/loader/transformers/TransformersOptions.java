@@ -116,14 +116,16 @@ final class TransformersOptions {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9]+(?:\\.[0-9]+)?)(gib|gb|g|mib|mb|m)?")
                 .matcher(t);
         if (!m.matches()) {
-            throw new ModelLoadException("cpu_memory '" + text + "' is not an amount of memory.",
-                    "Write a number of GiB such as 4 or 3.5GiB, or MiB such as 4096MiB; empty for no limit.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, CPU_MEMORY, "cpu_memory '" + text
+                    + "' is not an amount of memory.", "Write a number of GiB such as 4 or 3.5GiB, or MiB such as "
+                            + "4096MiB; empty for no limit.", null);
         }
         double value = Double.parseDouble(m.group(1));
         String unit = m.group(2) == null ? "gib" : m.group(2);
         double bytes = value * (unit.startsWith("g") ? 1L << 30 : 1L << 20);
         if (bytes >= Long.MAX_VALUE) {
-            throw new ModelLoadException("cpu_memory '" + text + "' is too large.", "Leave it empty for no limit.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, CPU_MEMORY, "cpu_memory '" + text
+                    + "' is too large.", "Leave it empty for no limit.", null);
         }
         return (long) bytes;
     }
@@ -134,9 +136,10 @@ final class TransformersOptions {
         if (o.bool(USE_FLASH_ATTENTION_2)) {
             // Refused rather than ignored: a user who asks for it expects its speed and memory use
             // on long contexts, which this engine cannot give them.
-            throw new ModelLoadException("use_flash_attention_2 is on, but Flash Attention 2 is a CUDA kernel and "
-                    + "the Java engine has one attention implementation, on the CPU.",
-                    "Turn use_flash_attention_2 off to load with the engine's own attention.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, USE_FLASH_ATTENTION_2,
+                    "use_flash_attention_2 is on, but Flash Attention 2 is a CUDA kernel and the Java engine has one "
+                            + "attention implementation, on the CPU.",
+                    "Turn use_flash_attention_2 off to load with the engine's own attention.", null);
         }
         List<String> warnings = new ArrayList<>();
         Map<String, Object> effective = new LinkedHashMap<>(o.asMap());
@@ -150,12 +153,14 @@ final class TransformersOptions {
         boolean q8 = o.bool(LOAD_IN_8BIT);
         boolean q4 = o.bool(LOAD_IN_4BIT);
         if (q8 && q4) {
-            throw new ModelLoadException("load_in_8bit and load_in_4bit are both on.", "Pick one of them.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, LOAD_IN_4BIT,
+                    "load_in_8bit and load_in_4bit are both on.", "Pick one of them.", null);
         }
         if (q4) {
             if (o.text(QUANT_TYPE).equals("fp4")) {
-                throw new ModelLoadException("quant_type fp4 is not available: the Java engine implements 4-bit "
-                        + "NormalFloat (nf4) only.", "Set quant_type to nf4, or use load_in_8bit.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, QUANT_TYPE, "quant_type fp4 "
+                        + "is not available: the Java engine implements 4-bit NormalFloat (nf4) only.",
+                        "Set quant_type to nf4, or use load_in_8bit.", null);
             }
             b.quantization(WeightQuantization.NF4);
         } else if (q8) {
@@ -184,7 +189,8 @@ final class TransformersOptions {
                 }
             }
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException(e.getMessage() + ".", "Change the option to a value in its range.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null, e.getMessage() + ".",
+                    "Change the option to a value in its range.", null);
         }
         if (o.bool(BF16)) {
             b.bf16Weights(true);

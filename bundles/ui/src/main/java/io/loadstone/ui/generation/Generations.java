@@ -199,6 +199,9 @@ public final class Generations {
                     throw new ApiException(409, "invalid_request_error", "model_not_loaded", "model",
                             e.userMessage());
                 }
+                if (e.reason() != ModelLoadException.Reason.FAILED) {
+                    throw ApiException.of(e); // e.g. a damaged file's NaN logits: 422 naming it
+                }
                 throw new ApiException(500, "server_error", "generation_failed", null, e.userMessage());
             }
         }

@@ -17,7 +17,7 @@ import io.loadstone.ui.http.ApiException;
 /**
  * Loading a model on behalf of a client, with the failure sorted into the right HTTP status:
  * the client's mistake (unknown model 404, unknown loader or bad option 400) before anything
- * is touched, the loader's failure (500) after.
+ * is touched; after it, by the failure's reason (a bad file 422, a loader's own failure 500).
  */
 public final class ModelActions {
 
@@ -78,9 +78,7 @@ public final class ModelActions {
         try {
             LoaderOptions.validate(loader.get().options(), opts);
         } catch (ModelLoadException e) {
-            String param = opts.keySet().stream().filter(k -> e.getMessage().contains("'" + k + "'")).findFirst()
-                    .orElse(null);
-            throw ApiException.badRequest(param, "invalid_option", e.userMessage());
+            throw ApiException.of(e);
         }
         if (entry.candidates().stream().noneMatch(c -> c.loaderId().equals(id))) {
             throw ApiException.badRequest("loader", "loader_mismatch", "The " + id + " loader cannot load '" + name
@@ -90,7 +88,7 @@ public final class ModelActions {
         try {
             return manager.load(name, id, opts);
         } catch (ModelLoadException e) {
-            throw new ApiException(500, "server_error", "load_failed", null, e.userMessage());
+            throw ApiException.of(e);
         }
     }
 }

@@ -165,10 +165,31 @@ public final class Params {
                 default -> {
                     Double d = number(s.name(), s.min(), s.max());
                     if (d != null) {
+                        usable(s.name(), d);
                         out.put(s.name(), d);
                     }
                 }
             }
+        }
+    }
+
+    /** The smallest temperature above 0 the samplers take: logits / 1e-320 overflow to infinity. */
+    static final double MIN_TEMPERATURE = 1e-4;
+
+    /**
+     * Values inside a parameter's range that no sampler can use: a divisor of 0, or a temperature
+     * so small that dividing the logits by it overflows. Refused here with the parameter named,
+     * instead of failing in the sampler as a server error.
+     */
+    static void usable(String name, double d) throws ApiException {
+        if (name.equals(io.loadstone.api.loader.Sampling.TEMPERATURE) && d > 0 && d < MIN_TEMPERATURE) {
+            throw ApiException.badRequest(name, "out_of_range", "'" + name + "' = " + d + " is too small: use 0 "
+                    + "for greedy decoding or at least " + MIN_TEMPERATURE + ".");
+        }
+        if ((name.equals(io.loadstone.api.loader.Sampling.REPETITION_PENALTY)
+                || name.equals(io.loadstone.api.loader.Sampling.TYPICAL_P)) && d == 0) {
+            throw ApiException.badRequest(name, "out_of_range", "'" + name + "' = 0 cannot work: it must be above 0 "
+                    + "(1 = off).");
         }
     }
 

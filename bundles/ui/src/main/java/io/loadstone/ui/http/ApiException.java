@@ -1,5 +1,7 @@
 package io.loadstone.ui.http;
 
+import io.loadstone.api.loader.ModelLoadException;
+
 /**
  * A request that cannot be served, with the HTTP status and the OpenAI-style error fields
  * the client gets. Thrown inside servlets and turned into a response in one place, so every
@@ -43,6 +45,24 @@ public final class ApiException extends Exception {
     public static ApiException internal(RuntimeException e) {
         return new ApiException(500, "server_error", "internal_error", null, "Internal error: " + e
                 + ". The server keeps running; the log has the details.");
+    }
+
+    /**
+     * The answer to a failed load, by the failure's {@link ModelLoadException#reason() reason}
+     * rather than its wording: a damaged or unsupported file or too large a model is the request's
+     * problem (422, naming the file or key), a bad option 400 naming it, anything else 500.
+     */
+    public static ApiException of(ModelLoadException e) {
+        return switch (e.reason()) {
+            case INVALID_OPTION -> badRequest(e.param(), "invalid_option", e.userMessage());
+            case INVALID_FILE -> new ApiException(422, "invalid_request_error", "invalid_model_file", e.param(),
+                    e.userMessage());
+            case UNSUPPORTED -> new ApiException(422, "invalid_request_error", "unsupported_model", e.param(),
+                    e.userMessage());
+            case TOO_LARGE -> new ApiException(422, "invalid_request_error", "model_too_large", e.param(),
+                    e.userMessage());
+            case FAILED -> new ApiException(500, "server_error", "load_failed", e.param(), e.userMessage());
+        };
     }
 
     public int status() {

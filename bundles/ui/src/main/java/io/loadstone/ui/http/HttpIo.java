@@ -53,7 +53,11 @@ public final class HttpIo {
             if (cause != null && cause.getMessage() != null) {
                 why = cause.getMessage();
             }
-            throw ApiException.badRequest(null, "invalid_json", "The request body is not valid JSON: " + why);
+            // Gson appends a link to its own troubleshooting page: that is for Gson's users, not ours.
+            int link = why.indexOf("See https://");
+            why = (link >= 0 ? why.substring(0, link) : why).strip();
+            throw ApiException.badRequest(null, "invalid_json", "The request body is not valid JSON: "
+                    + clip(why, 300));
         }
         if (!e.isJsonObject()) {
             throw ApiException.badRequest(null, "invalid_json", "The request body must be a JSON object, not "
@@ -98,10 +102,14 @@ public final class HttpIo {
         }
     }
 
+    /** Longest error message sent; longer ones are cut (see {@link #clip}). */
+    static final int MAX_MESSAGE = 4000;
+
     /** The OpenAI error body: {@code {"error":{"message","type","param","code"}}}. */
     public static JsonObject errorBody(ApiException e) {
         JsonObject err = new JsonObject();
-        err.addProperty("message", e.getMessage());
+        // A corrupt file can carry names of megabytes (tensor names, keys) that end up in a message.
+        err.addProperty("message", clip(e.getMessage(), MAX_MESSAGE));
         err.addProperty("type", e.type());
         err.add("param", e.param() == null ? JsonNull.INSTANCE : GSON.toJsonTree(e.param()));
         err.add("code", e.code() == null ? JsonNull.INSTANCE : GSON.toJsonTree(e.code()));
@@ -142,6 +150,17 @@ public final class HttpIo {
             resp.setHeader("WWW-Authenticate", "Bearer realm=\"Loadstone\"");
         }
         send(resp, e.status(), errorBody(e));
+    }
+
+    /**
+     * {@code text} cut to at most {@code max} characters (with "…" and the full length), so a
+     * client-supplied value echoed in an error (a header, a path) cannot make the answer huge.
+     */
+    public static String clip(String text, int max) {
+        if (text == null || text.length() <= max) {
+            return text;
+        }
+        return text.substring(0, max) + "… (" + text.length() + " characters)";
     }
 
     /** Path below the servlet, without a trailing slash ("" for the servlet's root). */

@@ -282,7 +282,14 @@ public final class OpenAiServlet extends HttpServlet {
             }
             for (Map.Entry<String, JsonElement> e : args.getAsJsonObject().entrySet()) {
                 if (e.getKey().equals("loader")) {
-                    loader = e.getValue().isJsonNull() ? null : e.getValue().getAsString();
+                    JsonElement v = e.getValue();
+                    if (!v.isJsonNull() && !(v.isJsonPrimitive() && v.getAsJsonPrimitive().isString())) {
+                        throw ApiException.badRequest("args.loader", "invalid_type", "'args.loader' must be a "
+                                + "loader name (a string such as \"llama.cpp\"), not " + (v.isJsonObject()
+                                        ? "an object" : v.isJsonArray() ? "an array" : "a " + (v.getAsJsonPrimitive()
+                                                .isBoolean() ? "boolean" : "number")) + ".");
+                    }
+                    loader = v.isJsonNull() ? null : v.getAsString();
                 } else if (!e.getValue().isJsonNull()) {
                     options.put(e.getKey(), plain(e.getValue(), "args." + e.getKey()));
                 }

@@ -62,6 +62,9 @@ public final class HttpBridge {
     @Reference
     private ConfigurationAdmin configAdmin;
 
+    @Reference
+    private PageToken pageToken;
+
     private volatile String lastEndpoint = "";
     private volatile boolean serving;
     /** Each (re)configuration starts a new port check; an older one stops when it sees the number change. */
@@ -75,7 +78,7 @@ public final class HttpBridge {
     void activate(BundleContext context, ServerConfig config) {
         this.context = context;
         Access access = Access.of(config);
-        filter = new AccessFilter(access);
+        filter = new AccessFilter(access, HostCheck.of(config), pageToken);
         Dictionary<String, Object> props = new Hashtable<>();
         props.put("osgi.http.whiteboard.filter.pattern", "/*");
         props.put("osgi.http.whiteboard.filter.name", "loadstone-access");
@@ -109,7 +112,7 @@ public final class HttpBridge {
     @Modified
     void apply(ServerConfig config) {
         Access access = Access.of(config);
-        filter.update(access);
+        filter.update(access, HostCheck.of(config));
         if (access.problem() != null) {
             LOG.log(Level.ERROR, access.problem());
         } else if (access.host() == null && !access.keyRequired()) {

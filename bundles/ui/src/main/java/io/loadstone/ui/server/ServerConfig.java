@@ -33,4 +33,11 @@ public @interface ServerConfig {
             + "in /v1/models but not loaded loads it first (with its saved settings, within the memory budget), "
             + "as Ollama does; off, such a request is refused with 409 until the model is loaded.")
     boolean load_on_demand() default true;
+
+    @AttributeDefinition(name = "Allowed host names", description = "Names this server answers to besides "
+            + "127.0.0.1, localhost and [::1] (key 'allowed.hosts', comma-separated, without port), e.g. the "
+            + "machine's name on the network for --listen. Requests naming any other host get 421, so a web page "
+            + "cannot reach the server by pointing its own domain at this machine (DNS rebinding). With --listen "
+            + "and none given, the machine's own host names and addresses.")
+    String[] allowed_hosts() default {};
 }

@@ -213,7 +213,7 @@ public final class Plugins {
         Path existingFile = existing == null ? null : pluginFile(existing, plugins);
         try {
             if (plugins != null && (existing == null || existingFile != null)) {
-                Path target = existingFile != null ? existingFile : plugins.resolve(safeName(fileName, bsn, version));
+                Path target = existingFile != null ? existingFile : newFile(plugins, fileName, bsn, version);
                 long before = existing == null ? -1 : existing.getLastModified();
                 write(target, jar);
                 Bundle b = awaitFileInstall(bsn, before);
@@ -274,13 +274,49 @@ public final class Plugins {
     }
 
     static String safeName(String fileName, String bsn, String version) {
-        String base = fileName == null ? "" : fileName.replace('\\', '/');
-        base = base.substring(base.lastIndexOf('/') + 1);
-        base = base.replaceAll("[^A-Za-z0-9._-]", "_");
+        String base = clean(fileName);
         if (base.isEmpty() || base.startsWith(".") || !base.toLowerCase(Locale.ROOT).endsWith(".jar")) {
-            base = bsn + (version == null ? "" : "-" + version) + ".jar";
+            base = fallbackName(bsn, version);
         }
         return base;
+    }
+
+    /** The bundle's own name for its file: {@code bsn-version.jar}, cleaned like an uploaded name. */
+    static String fallbackName(String bsn, String version) {
+        String base = clean(bsn + (version == null ? "" : "-" + version.trim()) + ".jar").replaceFirst("^\\.+", "");
+        // A BSN of only dots would give a hidden file or a bare ".jar".
+        return base.length() <= ".jar".length() ? "plugin.jar" : base;
+    }
+
+    /** The last path element of {@code name} with every character outside [A-Za-z0-9._-] replaced; at most 128. */
+    private static String clean(String name) {
+        String base = name == null ? "" : name.replace('\\', '/');
+        base = base.substring(base.lastIndexOf('/') + 1);
+        base = base.replaceAll("[^A-Za-z0-9._-]", "_");
+        if (base.length() > 128) {
+            base = base.substring(0, 124) + ".jar";
+        }
+        return base;
+    }
+
+    /**
+     * Where a newly installed bundle's jar goes: always directly inside {@code plugins}, and never
+     * over a file another bundle (or anything else) already uses — the uploaded name if it is free,
+     * else the bundle's own name, else the upload is refused.
+     */
+    static Path newFile(Path plugins, String fileName, String bsn, String version) throws ApiException {
+        for (String name : List.of(safeName(fileName, bsn, version), fallbackName(bsn, version))) {
+            Path target = plugins.resolve(name).normalize();
+            if (!plugins.equals(target.getParent())) {
+                continue;
+            }
+            if (!Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                return target;
+            }
+        }
+        throw new ApiException(409, "invalid_request_error", "file_exists", "file", "plugins/"
+                + safeName(fileName, bsn, version) + " already exists and belongs to another plugin; " + bsn
+                + " was not installed. Rename the jar (or remove the other plugin first).");
     }
 
     /**

@@ -4,15 +4,18 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.URL;
+import java.nio.charset.StandardCharsets;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletName;
 import org.osgi.service.servlet.whiteboard.propertytypes.HttpWhiteboardServletPattern;
 
 import io.loadstone.ui.http.ApiException;
 import io.loadstone.ui.http.HttpIo;
+import io.loadstone.ui.server.PageToken;
 import jakarta.servlet.Servlet;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -28,8 +31,14 @@ import jakarta.servlet.http.HttpServletResponse;
 public final class StaticPages extends HttpServlet {
 
     private static final long serialVersionUID = 1L;
+    /** The token's meta tag goes right after this one. */
+    private static final String TOKEN_ANCHOR = "<meta charset=\"utf-8\">";
 
     private transient BundleContext context;
+
+    /** Written into the page so its Plugins tab can install and remove code (see {@link PageToken}). */
+    @Reference
+    private transient PageToken pageToken;
 
     @Activate
     void activate(BundleContext ctx) {
@@ -47,8 +56,14 @@ public final class StaticPages extends HttpServlet {
             resp.setHeader("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; "
                     + "frame-ancestors 'none'");
             resp.setHeader("X-Content-Type-Options", "nosniff");
-            try (InputStream in = page.openStream(); OutputStream out = resp.getOutputStream()) {
-                in.transferTo(out);
+            String html;
+            try (InputStream in = page.openStream()) {
+                html = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            html = html.replace(TOKEN_ANCHOR, TOKEN_ANCHOR + "\n<meta name=\"loadstone-token\" content=\""
+                    + pageToken.value() + "\">");
+            try (OutputStream out = resp.getOutputStream()) {
+                out.write(html.getBytes(StandardCharsets.UTF_8));
             }
             return;
         }

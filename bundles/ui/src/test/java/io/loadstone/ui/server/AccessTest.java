@@ -12,8 +12,13 @@ import org.junit.jupiter.api.Test;
 
 class AccessTest {
 
-    private static ServerConfig config(int port, boolean listen, String key, boolean noAuth) {
+    static ServerConfig config(int port, boolean listen, String key, boolean noAuth, String... allowedHosts) {
         return new ServerConfig() {
+            @Override
+            public String[] allowed_hosts() {
+                return allowedHosts;
+            }
+
             @Override
             public Class<? extends Annotation> annotationType() {
                 return ServerConfig.class;
@@ -82,5 +87,29 @@ class AccessTest {
         assertFalse(AccessFilter.isPublic("POST", "/"));
         assertFalse(AccessFilter.isPublic("GET", "/v1/models"));
         assertFalse(AccessFilter.isPublic("GET", "/ui/api/state"));
+    }
+
+    @Test
+    void dotSegmentsPlainOrEncodedAreFound() {
+        assertTrue(AccessFilter.hasDotSegment("/static/../ui/api/plugins"));
+        assertTrue(AccessFilter.hasDotSegment("/static/%2e%2E/ui/api/plugins"));
+        assertTrue(AccessFilter.hasDotSegment("/static/..;x=1/ui/api/plugins"));
+        assertTrue(AccessFilter.hasDotSegment("/static/.%2fui"));
+        assertTrue(AccessFilter.hasDotSegment("/static/x%2f..%2fui"));
+        assertTrue(AccessFilter.hasDotSegment("/./v1/models"));
+        assertTrue(AccessFilter.hasDotSegment("/static/.."));
+        assertFalse(AccessFilter.hasDotSegment("/static/app.js"));
+        assertFalse(AccessFilter.hasDotSegment("/static/..app.js"));
+        assertFalse(AccessFilter.hasDotSegment("/v1/models"));
+        assertFalse(AccessFilter.hasDotSegment("/"));
+    }
+
+    @Test
+    void onlyPluginRoutesNeedThePageToken() {
+        assertTrue(AccessFilter.installsCode("/ui/api/plugins/install"));
+        assertTrue(AccessFilter.installsCode("/ui/api/plugins/12/uninstall"));
+        assertFalse(AccessFilter.installsCode("/ui/api/plugins"));
+        assertFalse(AccessFilter.installsCode("/v1/internal/model/load"));
+        assertFalse(AccessFilter.installsCode("/v1/completions"));
     }
 }
