@@ -60,7 +60,8 @@ public final class PackedKernelBench {
         for (int i = 0; i < cols; i++) {
             groupOf[i] = i / GROUP;
         }
-        PackedIntMatrix packed = PackedIntMatrix.pack(new PackedIntMatrix.Unpacked("bench", "GPTQ-4", rows, cols, 4, q, groupOf, groups,
+        PackedIntMatrix packed = PackedIntMatrix.pack(new PackedIntMatrix.Unpacked("bench", "GPTQ-4", rows, cols, 4,
+                (o, dst) -> System.arraycopy(q, o * cols, dst, 0, cols), groupOf, groups,
                 scales, zeros, null));
         AwqNative awq = new AwqNative(rows, cols, q, scales, zeros);
 

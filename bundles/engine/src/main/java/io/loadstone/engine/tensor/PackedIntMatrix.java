@@ -101,15 +101,22 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
      * @param rows    output features
      * @param cols    input features
      * @param bits    2, 4 or 8 (3-bit formats pass 4: their values fit)
-     * @param q       unsigned values, {@code q[o * cols + i]}, each below {@code 2^bits}
+     * @param q       the unsigned values of one output row at a time, each below {@code 2^bits}
+     *                (read row by row, so no unpacked copy of the matrix is ever held)
      * @param groupOf group of each input column
      * @param groups  number of groups
      * @param scales  fp16 bits, {@code scales[g * rows + o]}
      * @param zeros   true zero points (already corrected for a format's offset), {@code zeros[g * rows + o]}
      * @param bias    added to every output, or null
      */
-    public record Unpacked(String name, String type, int rows, int cols, int bits, byte[] q, int[] groupOf, int groups,
+    public record Unpacked(String name, String type, int rows, int cols, int bits, RowSource q, int[] groupOf, int groups,
             short[] scales, int[] zeros, float[] bias) {
+    }
+
+    /** Writes the values {@code q[o][0..cols)} of output row {@code o} into {@code dst}. */
+    @FunctionalInterface
+    public interface RowSource {
+        void row(int o, byte[] dst);
     }
 
     public static PackedIntMatrix pack(Unpacked u) {
@@ -158,17 +165,17 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         MemorySegment packed = arena.allocate((long) tiles * words * L * 4, 64);
         MemorySegment scales = arena.allocate((long) tiles * groups * L * 2, 64);
         MemorySegment zeros = arena.allocate((long) tiles * groups * L, 64);
-        byte[] q = u.q();
+        byte[] q = new byte[cols];
         for (int o = 0; o < rows; o++) {
             int tile = o / L;
             int lane = o % L;
-            long rowBase = (long) o * cols;
+            u.q().row(o, q);
             for (int w = 0; w < words; w++) {
                 int word = 0;
                 for (int j = 0; j < per; j++) {
                     int i = inputOf[w * per + j];
                     if (i >= 0) {
-                        word |= (q[(int) (rowBase + i)] & 0xff) << (bits * j);
+                        word |= (q[i] & 0xff) << (bits * j);
                     }
                 }
                 packed.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) tile * words + w) * L + lane) * 4, word);
