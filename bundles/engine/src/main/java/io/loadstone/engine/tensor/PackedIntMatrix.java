@@ -258,11 +258,7 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
             int t = 0;
             for (; t + 4 <= n; t += 4) {
                 for (int tile = c0; tile < c1; tile++) {
-                    if (bits == 4) {
-                        tile4x4(tile, xp, t * slots, slots, sums, t * groups, res);
-                    } else {
-                        tileAnyx4(tile, xp, t * slots, slots, sums, t * groups, res);
-                    }
+                    tileAnyx4(tile, xp, t * slots, slots, sums, t * groups, res);
                     store(tile, res, 4, out, t, os, r0, r1);
                 }
             }
@@ -365,48 +361,6 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         acc.intoArray(res, 0);
     }
 
-    /** One tile, four tokens, 4-bit: each word widened once for the four. */
-    private void tile4x4(int tile, float[] xp, int xo, int slots, float[] sums, int so, float[] res) {
-        long wBase = (long) tile * words * L * 4;
-        long gBase = (long) tile * groups * L;
-        FloatVector c0 = FloatVector.zero(F);
-        FloatVector c1 = FloatVector.zero(F);
-        FloatVector c2 = FloatVector.zero(F);
-        FloatVector c3 = FloatVector.zero(F);
-        int x1 = xo + slots;
-        int x2 = x1 + slots;
-        int x3 = x2 + slots;
-        for (int g = 0; g < groups; g++) {
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            for (int k = groupWord[g], end = groupWord[g + 1]; k < end; k++) {
-                IntVector w = IntVector.fromMemorySegment(I, packed, wBase + (long) k * L * 4, LE);
-                int j = k * 8;
-                for (int s = 0; s < 8; s++) {
-                    FloatVector v = s == 7 ? f(w.lanewise(VectorOperators.LSHR, 28)) : f(w.and(0xF << (4 * s)));
-                    a0 = v.fma(bc(xp[xo + j + s]), a0);
-                    a1 = v.fma(bc(xp[x1 + j + s]), a1);
-                    a2 = v.fma(bc(xp[x2 + j + s]), a2);
-                    a3 = v.fma(bc(xp[x3 + j + s]), a3);
-                }
-            }
-            long at = gBase + (long) g * L;
-            FloatVector sc = scaleVector(at);
-            FloatVector z = zeroVector(at);
-            int sg = so + g;
-            c0 = sc.fma(z.fma(bc(-sums[sg]), a0), c0);
-            c1 = sc.fma(z.fma(bc(-sums[sg + groups]), a1), c1);
-            c2 = sc.fma(z.fma(bc(-sums[sg + 2 * groups]), a2), c2);
-            c3 = sc.fma(z.fma(bc(-sums[sg + 3 * groups]), a3), c3);
-        }
-        c0.intoArray(res, 0);
-        c1.intoArray(res, L);
-        c2.intoArray(res, 2 * L);
-        c3.intoArray(res, 3 * L);
-    }
-
     /** Any width (2 and 8 bits), one token. */
     private void tileAnyx1(int tile, float[] xp, int xo, float[] sums, int so, float[] res) {
         long wBase = (long) tile * words * L * 4;
@@ -431,7 +385,7 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         acc.intoArray(res, 0);
     }
 
-    /** Any width (2 and 8 bits), four tokens. */
+    /** Any width, four tokens: each word widened once for the four (prompts are compute-bound, not decode-bound). */
     private void tileAnyx4(int tile, float[] xp, int xo, int slots, float[] sums, int so, float[] res) {
         long wBase = (long) tile * words * L * 4;
         long gBase = (long) tile * groups * L;
