@@ -131,9 +131,19 @@ public final class GptqFormat implements LinearFormat {
         }
 
         CheckpointTensor packed = qweight;
-        PackedIntMatrix.RowSource q = (o, dst) -> {
+        PackedIntMatrix.RowSource q = bits == 3 ? (o, dst) -> {
             for (int i = 0; i < cols; i++) {
                 dst[i] = (byte) QuantTensors.streamValue(packed, rows, o, i, bits);
+            }
+        } : (o, dst) -> {
+            // Whole values per word (2, 4, 8 bits): read each word once.
+            int per = 32 / bits;
+            int mask = (1 << bits) - 1;
+            for (int r = 0; r < cols / per; r++) {
+                int w = QuantTensors.int32(packed, (long) r * rows + o);
+                for (int j = 0; j < per; j++) {
+                    dst[r * per + j] = (byte) ((w >>> (bits * j)) & mask);
+                }
             }
         };
         short[] sc = new short[groups * rows];
