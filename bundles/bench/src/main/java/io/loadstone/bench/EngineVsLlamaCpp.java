@@ -51,13 +51,13 @@ import java.util.stream.IntStream;
  */
 public final class EngineVsLlamaCpp {
 
-    private static final int HIDDEN = 2048;
-    private static final int FFN = 5632;
-    private static final int HEADS = 32;
-    private static final int KV_HEADS = 4;
-    private static final int HEAD_DIM = HIDDEN / HEADS;
-    private static final int VOCAB = 32000;
-    private static final long SEED = 20261123L;
+    static final int HIDDEN = 2048;
+    static final int FFN = 5632;
+    static final int HEADS = 32;
+    static final int KV_HEADS = 4;
+    static final int HEAD_DIM = HIDDEN / HEADS;
+    static final int VOCAB = 32000;
+    static final long SEED = 20261123L;
 
     /** The binding the fragment's library is built for (its Loadstone-Native-Build header). */
     private static final String LLAMA_BUILD = "llama.cpp-b4916";
@@ -66,7 +66,7 @@ public final class EngineVsLlamaCpp {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One engine's results: tok/s and resident memory (MB) while its model was open. */
-    private record Result(String name, double load, double prefill, double decode, String rss, int[] generated,
+    record Result(String name, double load, double prefill, double decode, String rss, int[] generated,
             float[] promptLogits) {
 
         /** The faster prefill and decode of two runs (load time and memory of the first). */
@@ -192,7 +192,7 @@ public final class EngineVsLlamaCpp {
         }
     }
 
-    private static Result runEngine(String name, Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
+    static Result runEngine(String name, Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
         EngineOptions o = EngineOptions.builder().threads(threads).kvCache(KvCacheType.F16)
                 .maxContext(tokens.length + gen + 16).build();
         long t0 = System.nanoTime();
@@ -222,7 +222,7 @@ public final class EngineVsLlamaCpp {
         }
     }
 
-    private static Result runLlamaCpp(Path gguf, int threads, int[] tokens, int gen, int rounds, Path dir)
+    static Result runLlamaCpp(Path gguf, int threads, int[] tokens, int gen, int rounds, Path dir)
             throws Exception {
         Path lib = extractLibrary(dir);
         try (LlamaLibrary library = LlamaLibrary.load(lib, LLAMA_BUILD)) {
@@ -304,9 +304,9 @@ public final class EngineVsLlamaCpp {
     }
 
     /** The matrices of one layer: HF name suffix, GGUF name suffix, rows (out), cols (in), heads to permute (0: none). */
-    private record Matrix(String hf, String gguf, int rows, int cols, int permuteHeads) {}
+    record Matrix(String hf, String gguf, int rows, int cols, int permuteHeads) {}
 
-    private static List<Matrix> layerMatrices() {
+    static List<Matrix> layerMatrices() {
         int kvd = KV_HEADS * HEAD_DIM;
         return List.of(new Matrix("self_attn.q_proj.weight", "attn_q.weight", HIDDEN, HIDDEN, HEADS),
                 new Matrix("self_attn.k_proj.weight", "attn_k.weight", kvd, HIDDEN, KV_HEADS),
@@ -340,7 +340,7 @@ public final class EngineVsLlamaCpp {
         SafetensorsWriter.write(folder.resolve("model.safetensors"), Map.of("format", "pt"), t);
     }
 
-    private static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols, DType dtype) {
+    static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols, DType dtype) {
         return new SafetensorsWriter.Tensor(name, dtype, new long[] {rows, cols}, seg -> IntStream.range(0, rows)
                 .parallel().forEach(r -> {
                     short[] buf = new short[cols];
@@ -354,7 +354,7 @@ public final class EngineVsLlamaCpp {
                 }));
     }
 
-    private static SafetensorsWriter.Tensor hfOnes(String name, DType dtype) {
+    static SafetensorsWriter.Tensor hfOnes(String name, DType dtype) {
         short one = dtype == DType.BF16 ? Vectors.floatToBf16(1f) : Float.floatToFloat16(1f);
         return new SafetensorsWriter.Tensor(name, dtype, new long[] {HIDDEN}, seg -> {
             for (long i = 0; i < HIDDEN; i++) {
@@ -396,7 +396,7 @@ public final class EngineVsLlamaCpp {
      * tokens llama.cpp looks up (e.g. the newline byte), then made-up pieces. Its text is
      * meaningless; only token ids are fed in.
      */
-    private static void syntheticVocabulary(GgufWriter w) {
+    static void syntheticVocabulary(GgufWriter w) {
         List<String> tokens = new ArrayList<>(VOCAB);
         float[] scores = new float[VOCAB];
         int[] types = new int[VOCAB];
@@ -429,20 +429,12 @@ public final class EngineVsLlamaCpp {
      * ggml's interleaved pairs, GGUF row h*d + 2i + j = HF row h*d + j*d/2 + i. With it both
      * programs compute the same function.
      */
-    private static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads) {
+    static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads) {
         return out -> {
             short[] buf = new short[cols];
             ByteBuffer bb = ByteBuffer.allocate(cols * 2).order(ByteOrder.LITTLE_ENDIAN);
-            int d = permuteHeads == 0 ? 0 : rows / permuteHeads;
             for (int r = 0; r < rows; r++) {
-                int src = r;
-                if (d > 0) {
-                    int h = r / d;
-                    int i = (r % d) / 2;
-                    int j = r % 2;
-                    src = h * d + j * (d / 2) + i;
-                }
-                row(hfName, src, buf);
+                row(hfName, hfRowOf(r, rows, permuteHeads), buf);
                 bb.clear();
                 bb.asShortBuffer().put(buf);
                 bb.limit(cols * 2);
@@ -453,7 +445,19 @@ public final class EngineVsLlamaCpp {
         };
     }
 
-    private static GgufWriter.TensorData ggufOnes() {
+    /** The HF row that GGUF row {@code r} of a q/k matrix holds ({@code permuteHeads} 0: the same row). */
+    static int hfRowOf(int r, int rows, int permuteHeads) {
+        if (permuteHeads == 0) {
+            return r;
+        }
+        int d = rows / permuteHeads;
+        int h = r / d;
+        int i = (r % d) / 2;
+        int j = r % 2;
+        return h * d + j * (d / 2) + i;
+    }
+
+    static GgufWriter.TensorData ggufOnes() {
         return out -> {
             ByteBuffer b = ByteBuffer.allocate(HIDDEN * 4).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < HIDDEN; i++) {
