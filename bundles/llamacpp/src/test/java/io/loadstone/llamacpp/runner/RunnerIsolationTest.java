@@ -1,0 +1,266 @@
+package io.loadstone.llamacpp.runner;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.loadstone.llamacpp.CacheType;
+import io.loadstone.llamacpp.ContextParams;
+import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.ModelClosedException;
+import io.loadstone.llamacpp.ModelParams;
+import io.loadstone.llamacpp.NativeModel;
+import io.loadstone.llamacpp.SamplerParams;
+import io.loadstone.llamacpp.TokenSampler;
+import io.loadstone.testsupport.NativeLibraries;
+import io.loadstone.testsupport.SharedModels;
+
+/**
+ * What the runner process is for: a model's native failure (killed, abort(), a real GGML_ASSERT
+ * on a file llama.cpp cannot handle) becomes a clean error naming that model, the other models
+ * and the next load are unaffected, and no runner outlives its model or its runtime.
+ */
+class RunnerIsolationTest {
+
+    private static final Path STORIES = SharedModels.root().resolve("stories260K.gguf");
+
+    @TempDir
+    Path work;
+
+    private RunnerRuntime runtime;
+
+    @BeforeEach
+    void start() throws Exception {
+        runtime = RunnerRuntime.start(RunnerLaunch.outsideOsgi(NativeLibraries.llamaCpp(), "llama.cpp-b4916", work)
+                .withJvmOptions(withTestHooks()));
+    }
+
+    @AfterEach
+    void stop() {
+        runtime.close();
+    }
+
+    private static List<String> withTestHooks() {
+        List<String> o = new ArrayList<>(RunnerLaunch.DEFAULT_JVM_OPTIONS);
+        o.add("-D" + RunnerMain.TEST_HOOKS + "=true");
+        return o;
+    }
+
+    private NativeModel open() throws LlamaException {
+        return runtime.open(STORIES, ModelParams.defaults(), exact());
+    }
+
+    private static ContextParams exact() {
+        return ContextParams.defaults().withContext(256).withThreads(1, 1).withCache(CacheType.F32, CacheType.F32);
+    }
+
+    private static int[] greedy(NativeModel m, int n) throws LlamaException {
+        int[] prompt = m.tokenize("Once upon a time", true, false);
+        m.clearKvCache();
+        m.decode(prompt, 0);
+        int[] out = new int[n];
+        try (TokenSampler s = m.newSampler(SamplerParams.greedyDecoding())) {
+            for (int i = 0; i < n; i++) {
+                out[i] = s.sample();
+                m.decode(new int[] {out[i]}, prompt.length + i);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void theRunnerComputesExactlyWhatTheInProcessBindingComputes() throws Exception {
+        try (LlamaLibrary inProcess = LlamaLibrary.load(NativeLibraries.llamaCpp(), "llama.cpp-b4916");
+                NativeModel local = inProcess.runtime().open(STORIES, ModelParams.defaults(), exact());
+                NativeModel remote = open()) {
+            assertArrayEquals(greedy(local, 40), greedy(remote, 40));
+            int[] prompt = local.tokenize("Once upon a time, there was a little girl", true, false);
+            local.clearKvCache();
+            remote.clearKvCache();
+            float[][] a = local.decodeAll(prompt, 0);
+            float[][] b = remote.decodeAll(prompt, 0);
+            assertEquals(a.length, b.length);
+            for (int i = 0; i < a.length; i++) {
+                assertArrayEquals(a[i], b[i], 0f, "logits at position " + i);
+            }
+            assertArrayEquals(local.lastLogits(), remote.lastLogits(), 0f);
+            assertEquals(local.description(), remote.description());
+            assertEquals(local.metadata(), remote.metadata());
+            for (int t = 0; t < local.nVocab(); t++) {
+                assertEquals(local.isEog(t), remote.isEog(t), "isEog " + t);
+                assertArrayEquals(local.tokenToPiece(t, true), remote.tokenToPiece(t, true), "piece " + t);
+            }
+        }
+    }
+
+    @Test
+    void killingTheRunnerMidGenerationIsAnErrorForThatModelOnly() throws Exception {
+        NativeModel victim = open();
+        NativeModel bystander = open();
+        int[] expected = greedy(bystander, 20);
+        CountDownLatch generating = new CountDownLatch(5);
+        CompletableFuture<Void> generation = CompletableFuture.runAsync(() -> {
+            try {
+                int[] prompt = victim.tokenize("Once upon a time", true, false);
+                victim.decode(prompt, 0);
+                try (TokenSampler s = victim.newSampler(SamplerParams.greedyDecoding())) {
+                    for (int pos = prompt.length; pos < 10_000; pos++) {
+                        int t = s.sample();
+                        generating.countDown();
+                        victim.decode(new int[] {t}, pos % 200 == 0 ? clear(victim) : pos % 200);
+                    }
+                }
+            } catch (LlamaException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        assertTrue(generating.await(30, TimeUnit.SECONDS));
+        ProcessHandle runner = ((RemoteModel) victim).process();
+        assertTrue(runner.destroyForcibly());
+
+        Throwable failure = assertThrows(Exception.class, () -> generation.get(30, TimeUnit.SECONDS)).getCause()
+                .getCause();
+        assertTrue(failure instanceof RunnerStoppedException, String.valueOf(failure));
+        String m = failure.getMessage();
+        assertTrue(m.contains("stories260K.gguf") && m.contains("SIGKILL") && m.contains("stopped"), m);
+        // Later calls say the same, without waiting for anything.
+        assertEquals(m, assertThrows(RunnerStoppedException.class, () -> victim.tokenize("x", true, false))
+                .getMessage());
+
+        assertArrayEquals(expected, greedy(bystander, 20), "the other model is untouched");
+        victim.close();
+        try (NativeModel again = open()) {
+            assertArrayEquals(expected, greedy(again, 20), "the next load works");
+        }
+        bystander.close();
+    }
+
+    /** Starts the sequence over inside the generation loop above, so it can run until killed. */
+    private static int clear(NativeModel m) {
+        try {
+            m.clearKvCache();
+        } catch (LlamaException e) {
+            throw new RuntimeException(e);
+        }
+        return 0;
+    }
+
+    @Test
+    void aNativeAbortIsAnErrorThatSaysSo() throws Exception {
+        try (NativeModel m = open()) {
+            RunnerStoppedException e = assertThrows(RunnerStoppedException.class, ((RemoteModel) m)::abortForTest);
+            assertTrue(e.getMessage().contains("SIGABRT") && e.getMessage().contains("calling abort()")
+                    && e.getMessage().contains("stories260K.gguf"), e.getMessage());
+        }
+        try (NativeModel m = open()) {
+            assertEquals(20, greedy(m, 20).length);
+        }
+    }
+
+    /**
+     * A file the Java validator may let through but llama.cpp b4916 cannot load: two vocabulary
+     * entries with the same text fail {@code GGML_ASSERT(id_to_token.size() == token_to_id.size())}
+     * in its vocabulary loader, which aborts the process. Here it aborts the runner only.
+     */
+    @Test
+    void aGgmlAssertWhileLoadingFailsTheLoadOnly(@TempDir Path dir) throws Exception {
+        byte[] gguf = Files.readAllBytes(STORIES);
+        byte[] from = lengthPrefixed("<0x01>");
+        int at = indexOf(gguf, from);
+        assertTrue(at > 0, "stories260K has the byte token <0x01>");
+        byte[] to = "<0x00>".getBytes(StandardCharsets.US_ASCII);
+        System.arraycopy(to, 0, gguf, at + 8, to.length);
+        Path corrupt = dir.resolve("duplicate-token.gguf");
+        Files.write(corrupt, gguf);
+
+        LlamaException e = assertThrows(LlamaException.class,
+                () -> runtime.open(corrupt, ModelParams.defaults(), exact()));
+        assertTrue(e instanceof RunnerStoppedException, e.toString());
+        assertTrue(e.getMessage().contains("duplicate-token.gguf") && e.getMessage().contains("GGML_ASSERT")
+                && e.getMessage().contains("corrupt or not supported"), e.getMessage());
+        assertTrue(runtime.processes().isEmpty(), "the failed runner is gone");
+        try (NativeModel m = open()) {
+            assertEquals(20, greedy(m, 20).length);
+        }
+    }
+
+    @Test
+    void noRunnerOutlivesItsModelOrItsRuntime() throws Exception {
+        NativeModel a = open();
+        NativeModel b = open();
+        ProcessHandle pa = ((RemoteModel) a).process();
+        ProcessHandle pb = ((RemoteModel) b).process();
+        assertTrue(pa.isAlive() && pb.isAlive());
+        assertEquals(2, runtime.processes().size());
+        a.close();
+        assertFalse(pa.isAlive(), "closing a model ends its runner");
+        assertThrows(ModelClosedException.class, () -> a.decode(new int[] {1}, 0));
+        runtime.close();
+        assertFalse(pb.isAlive(), "closing the runtime ends every runner");
+        assertTrue(b.isClosed());
+        assertTrue(ProcessHandle.current().children().noneMatch(p -> p.info().commandLine().orElse("")
+                .contains(RunnerMain.class.getName())), "no runner left");
+        try (var files = Files.list(work)) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().endsWith(".shm")), "shared files removed");
+        }
+    }
+
+    @Test
+    void closingFromAnotherThreadEndsACallInProgress() throws Exception {
+        NativeModel m = open();
+        int[] long_ = new int[200];
+        java.util.Arrays.fill(long_, 403);
+        CompletableFuture<Void> busy = CompletableFuture.runAsync(() -> {
+            try {
+                for (int i = 0; i < 1000; i++) {
+                    m.clearKvCache();
+                    m.decodeAll(long_, 0);
+                }
+            } catch (LlamaException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Thread.sleep(300);
+        m.close();
+        Throwable t = assertThrows(Exception.class, () -> busy.get(30, TimeUnit.SECONDS)).getCause().getCause();
+        assertTrue(t instanceof ModelClosedException, String.valueOf(t));
+    }
+
+    private static byte[] lengthPrefixed(String s) {
+        byte[] b = s.getBytes(StandardCharsets.US_ASCII);
+        byte[] out = new byte[8 + b.length];
+        out[0] = (byte) b.length; // little-endian u64
+        System.arraycopy(b, 0, out, 8, b.length);
+        return out;
+    }
+
+    private static int indexOf(byte[] hay, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+}
