@@ -20,23 +20,27 @@ import org.osgi.service.component.annotations.Deactivate;
 import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaLibrary;
 import io.loadstone.llamacpp.LlamaRuntime;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 
 /**
- * Loads the native library of the attached fragment and registers the {@link LlamaRuntime}
- * service; without a usable fragment it registers nothing and says which fragment to install.
+ * Registers the {@link LlamaRuntime} service for the library of the attached fragment, with
+ * every model in its own runner process (so that a native crash ends one model, never the
+ * server); without a usable fragment it registers nothing and says which fragment to install.
  *
  * <p>It registers the service itself (instead of declaring it to DS) because whether
  * there is a service at all depends on what is attached, which DS cannot express. The
- * library lives exactly as long as this component: deactivation unregisters the service
+ * runners live at most as long as this component: deactivation unregisters the service
  * (DS then deactivates the loaders that need it, which close their models), and only
- * then closes the library (dlclose of the private copy).
+ * then ends any runner still running. This process never loads the library itself, so
+ * there is nothing to dlclose on a native hot-swap.
  */
 @Component(immediate = true)
 public class LlamaRuntimeComponent {
 
     private static final System.Logger LOG = System.getLogger(LlamaRuntimeComponent.class.getName());
 
-    private LlamaLibrary library;
+    private RunnerRuntime runtime;
     private ServiceRegistration<LlamaRuntime> registration;
 
     @Activate
@@ -63,15 +67,17 @@ public class LlamaRuntimeComponent {
             LOG.log(System.Logger.Level.INFO, "Several native fragments are attached "
                     + fragments.stream().map(NativeFragment::describe).toList() + "; using " + chosen.describe());
         }
+        Path work = context.getDataFile("runner").toPath();
         try {
             Path copy = NativeFragments.privateCopy(context, chosen, CopyPolicy.REUSE_IDENTICAL).get(0);
-            library = LlamaLibrary.load(copy, chosen.build());
+            runtime = RunnerRuntime.start(new RunnerLaunch(RunnerLaunch.currentJava(),
+                    RunnerJar.write(context.getBundle(), work), copy, chosen.build(), work,
+                    RunnerLaunch.DEFAULT_JVM_OPTIONS));
         } catch (IOException | LlamaException e) {
-            LOG.log(System.Logger.Level.ERROR, "Cannot load the llama.cpp library of " + chosen.describe() + ": "
-                    + e.getMessage(), e);
+            LOG.log(System.Logger.Level.ERROR, "Cannot start a llama.cpp runner with the library of " + chosen.describe()
+                    + ": " + e.getMessage(), e);
             return;
         }
-        LlamaRuntime runtime = library.runtime();
         Hashtable<String, Object> props = new Hashtable<>();
         props.put(LlamaRuntime.BUILD, runtime.buildName());
         props.put(LlamaRuntime.PLATFORM, chosen.platform().isEmpty() ? Platform.current() : chosen.platform());
@@ -80,7 +86,8 @@ public class LlamaRuntimeComponent {
         props.put(Constants.SERVICE_DESCRIPTION, "llama.cpp " + runtime.buildName() + " from " + chosen.describe());
         registration = context.registerService(LlamaRuntime.class, runtime, props);
         LOG.log(System.Logger.Level.INFO, "llama.cpp runtime " + runtime.buildName() + " ready from "
-                + chosen.describe() + " (" + library.path() + ")");
+                + chosen.describe() + "; each model runs in its own process (start-up "
+                + runtime.startupNanos() / 1_000_000 + " ms)");
     }
 
     @Deactivate
@@ -93,9 +100,9 @@ public class LlamaRuntimeComponent {
             }
             registration = null;
         }
-        if (library != null) {
-            library.close();
-            library = null;
+        if (runtime != null) {
+            runtime.close(); // ends every runner process, so none outlives this bundle
+            runtime = null;
         }
     }
 }

@@ -1,0 +1,118 @@
+package io.loadstone.itest;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.osgi.framework.Bundle;
+
+import io.loadstone.api.loader.GenerationRequest;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.api.runtime.LoaderInfo;
+import io.loadstone.api.runtime.ModelManager;
+
+/**
+ * Each llama.cpp model runs in its own runner process: killing one mid-generation is a clean
+ * error for that model, while the server and the other model go on and the next load works;
+ * unloading a model, or stopping the runtime bundle, leaves no runner process behind.
+ */
+class NativeRunnerTest {
+
+    private static final Duration WAIT = Duration.ofSeconds(30);
+    private static final String RUNNER_MAIN = "io.loadstone.llamacpp.runner.RunnerMain";
+
+    private ModelManager manager;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        Path models = Framework.workDir("runner-models");
+        Files.copy(Framework.testBundle("stories260K.gguf"), models.resolve("stories260K.gguf"));
+        Files.copy(Framework.testBundle("stories260K.gguf"), models.resolve("bystander.gguf"));
+        manager = Framework.useModels(models, "max.loaded.models", 3);
+        Framework.await("llama.cpp loader", WAIT,
+                () -> manager.loaders().stream().map(LoaderInfo::id).anyMatch("llama.cpp"::equals));
+    }
+
+    @AfterEach
+    void tearDown() {
+        manager.loaded().forEach(s -> manager.unload(s.name()));
+    }
+
+    /** The runner processes this JVM started, as the operating system sees them. */
+    static List<ProcessHandle> runners() {
+        return ProcessHandle.current().children()
+                .filter(p -> p.info().commandLine().orElse("").contains(RUNNER_MAIN)).toList();
+    }
+
+    private String greedy(String model, int n) throws ModelLoadException {
+        return manager.generate(model, GenerationRequest.greedy("Once upon a time", n), (id, t) -> true).text();
+    }
+
+    @Test
+    void aRunnerKilledMidGenerationIsACleanErrorForThatModelOnly() throws Exception {
+        manager.load("bystander.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        List<ProcessHandle> before = runners();
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        List<ProcessHandle> victims = runners().stream().filter(p -> !before.contains(p)).toList();
+        assertEquals(1, victims.size(), "one runner per loaded model: " + runners());
+
+        AtomicInteger tokens = new AtomicInteger();
+        ModelLoadException e = assertThrows(ModelLoadException.class, () -> manager.generate("stories260K.gguf",
+                GenerationRequest.greedy("Once upon a time", 200), (id, t) -> {
+                    if (tokens.incrementAndGet() == 3) {
+                        victims.get(0).destroyForcibly(); // kill -9, between two tokens
+                        victims.get(0).onExit().join();
+                    }
+                    return true;
+                }));
+        assertEquals(3, tokens.get(), "the stream stopped at the kill");
+        assertTrue(e.getMessage().contains("stories260K.gguf") && e.getMessage().contains("runner")
+                && e.getMessage().contains("stopped"), e.getMessage());
+
+        // The server and the other model live on.
+        assertEquals(LlamaCppLoaderTest.STORY, greedy("bystander.gguf", 30));
+        // The dead model fails the same way until it is loaded again, which works.
+        assertThrows(ModelLoadException.class, () -> greedy("stories260K.gguf", 5));
+        manager.unload("stories260K.gguf");
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
+    }
+
+    @Test
+    void noRunnerOutlivesItsModelOrTheRuntimeBundle() throws Exception {
+        List<ProcessHandle> before = runners();
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        manager.load("bystander.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        List<ProcessHandle> ours = runners().stream().filter(p -> !before.contains(p)).toList();
+        assertEquals(2, ours.size(), runners().toString());
+
+        manager.unload("stories260K.gguf");
+        Framework.await("one runner ended with its model", WAIT, () -> ours.stream().filter(ProcessHandle::isAlive)
+                .count() == 1);
+
+        Bundle runtime = Framework.bundle(LlamaCppLoaderTest.RUNTIME_BSN);
+        runtime.stop();
+        try {
+            Framework.await("the other runner ended with the runtime", WAIT,
+                    () -> ours.stream().noneMatch(ProcessHandle::isAlive));
+            assertTrue(runners().isEmpty(), "no runner left: " + runners());
+            assertTrue(manager.loaded().isEmpty(), "its model was closed");
+        } finally {
+            runtime.start();
+        }
+        Framework.await("llama.cpp loader back", WAIT,
+                () -> manager.loaders().stream().map(LoaderInfo::id).anyMatch("llama.cpp"::equals));
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
+    }
+}
