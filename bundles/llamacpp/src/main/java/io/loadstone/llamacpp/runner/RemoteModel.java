@@ -327,6 +327,9 @@ final class RemoteModel implements NativeModel {
 
     private Lora own(LoraAdapter adapter) throws LlamaException {
         if (adapter instanceof Lora l && l.owner() == this) {
+            if (l.loraClosed) {
+                throw new LlamaException("The LoRA adapter " + l.file() + " was freed: load it again.");
+            }
             return l;
         }
         throw new LlamaException("The LoRA adapter " + (adapter == null ? null : adapter.file())

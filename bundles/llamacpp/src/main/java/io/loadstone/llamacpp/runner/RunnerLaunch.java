@@ -1,6 +1,9 @@
 package io.loadstone.llamacpp.runner;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -45,6 +48,15 @@ public record RunnerLaunch(Path java, Path classpath, Path library, String build
     /** A launch outside OSGi with the default options and this class's own classpath. */
     public static RunnerLaunch outsideOsgi(Path library, String build, Path workDir) {
         return new RunnerLaunch(currentJava(), ownClasspath(), library, build, workDir, DEFAULT_JVM_OPTIONS);
+    }
+
+    /** The same, with a fresh temporary folder for the runners' files. */
+    public static RunnerLaunch outsideOsgi(Path library, String build) {
+        try {
+            return outsideOsgi(library, build, Files.createTempDirectory("loadstone-runner-"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create a folder for the llama.cpp runner: " + e.getMessage(), e);
+        }
     }
 
     public RunnerLaunch withJvmOptions(List<String> options) {

@@ -1,6 +1,7 @@
 package io.loadstone.llamacpp.runner;
 
 import java.io.BufferedInputStream;
+import java.io.ByteArrayInputStream;
 import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -108,10 +109,13 @@ public final class RunnerMain {
             } catch (EOFException serverGone) {
                 return;
             }
+            // Each request is framed (op, length, body), so that one that fails halfway through
+            // reading its arguments never leaves the stream out of step.
             Op op = Op.of(code);
             int target = in.readInt();
+            DataInputStream args = new DataInputStream(new ByteArrayInputStream(Wire.readBytes(in)));
             try {
-                handle(op, target, in, out);
+                handle(op, target, args, out);
             } catch (ContextFullException e) {
                 fail(out, Wire.CONTEXT_FULL, e);
             } catch (ModelClosedException e) {
@@ -132,10 +136,6 @@ public final class RunnerMain {
         Wire.writeString(out, e instanceof LlamaException || m == null ? String.valueOf(m) : e.toString());
     }
 
-    /**
-     * Reads the arguments of {@code op} completely before anything can fail, so that a failure
-     * leaves the stream at the next request.
-     */
     private void handle(Op op, int target, DataInputStream in, DataOutputStream out) throws IOException, LlamaException {
         switch (op) {
             case OPEN -> {

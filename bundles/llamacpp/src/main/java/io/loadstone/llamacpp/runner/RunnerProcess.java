@@ -3,6 +3,7 @@ package io.loadstone.llamacpp.runner;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -57,6 +58,9 @@ final class RunnerProcess {
     private final Process process;
     private final DataOutputStream out;
     private final DataInputStream in;
+    /** The body of the request being written, framed with its length (see {@link RunnerMain}). */
+    private final ByteArrayOutputStream request = new ByteArrayOutputStream();
+    private final DataOutputStream requestData = new DataOutputStream(request);
     private final Deque<String> tail = new ArrayDeque<>();
     private final Thread stderrPump;
     private final SharedLogits logits;
@@ -154,11 +158,14 @@ final class RunnerProcess {
             throw stopped;
         }
         try {
+            request.reset();
+            if (args != null) {
+                args.write(requestData);
+            }
             out.writeByte(op.ordinal());
             out.writeInt(target);
-            if (args != null) {
-                args.write(out);
-            }
+            out.writeInt(request.size());
+            request.writeTo(out);
             out.flush();
             int status = in.readUnsignedByte();
             switch (status) {

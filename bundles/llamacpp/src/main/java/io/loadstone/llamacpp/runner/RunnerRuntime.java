@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.loadstone.llamacpp.ContextParams;
 import io.loadstone.llamacpp.LlamaException;
+import io.loadstone.llamacpp.LlamaLibrary;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.ModelParams;
 import io.loadstone.llamacpp.NativeModel;
@@ -107,6 +108,29 @@ public final class RunnerRuntime implements LlamaRuntime, AutoCloseable {
             p.kill();
             throw e;
         }
+    }
+
+    /**
+     * This runtime behind the {@link LlamaLibrary} handle that code written for the in-process
+     * binding holds (tests, tools): {@code runtime()} is this, {@code close()} ends every runner.
+     */
+    public LlamaLibrary asLibrary() {
+        return new LlamaLibrary() {
+            @Override
+            public LlamaRuntime runtime() {
+                return RunnerRuntime.this;
+            }
+
+            @Override
+            public Path path() {
+                return launch.library();
+            }
+
+            @Override
+            public void close() {
+                RunnerRuntime.this.close();
+            }
+        };
     }
 
     /** The runner processes of the models open now (for tests and diagnostics). */

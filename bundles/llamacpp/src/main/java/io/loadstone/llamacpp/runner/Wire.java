@@ -16,7 +16,7 @@ import io.loadstone.llamacpp.SamplerParams;
 
 /**
  * The runner protocol's encoding, shared by both ends: a request is an {@link Op} byte, a
- * target id and the op's arguments; a response is a {@link Status} byte and the op's result
+ * target id and the op's arguments as a length-prefixed block; a response is a {@link Status} byte and the op's result
  * (or a message). Strings are length-prefixed UTF-8 (writeUTF stops at 64 KB, which a chat
  * template or the metadata map can exceed). Logits never travel here: they go through
  * {@link SharedLogits}.

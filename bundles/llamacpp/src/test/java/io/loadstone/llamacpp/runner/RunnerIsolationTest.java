@@ -111,6 +111,17 @@ class RunnerIsolationTest {
     }
 
     @Test
+    void aRefusedRequestLeavesTheChannelInStep() throws Exception {
+        try (NativeModel m = open()) {
+            int[] expected = greedy(m, 10);
+            assertThrows(LlamaException.class, () -> m.decode(new int[] {1, 99_999, 2}, 0));
+            assertThrows(LlamaException.class, () -> m.tokenToPiece(-5, false));
+            assertThrows(LlamaException.class, () -> m.loadLora(work.resolve("missing-lora.gguf")));
+            assertArrayEquals(expected, greedy(m, 10));
+        }
+    }
+
+    @Test
     void killingTheRunnerMidGenerationIsAnErrorForThatModelOnly() throws Exception {
         NativeModel victim = open();
         NativeModel bystander = open();
