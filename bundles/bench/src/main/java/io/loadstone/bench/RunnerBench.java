@@ -147,7 +147,7 @@ public final class RunnerBench {
         long t2 = System.nanoTime();
         float[] logits = m.lastLogits();
         for (int i = 0; i < gen; i++) {
-            m.decode(new int[] {argmax(logits)}, prompt.length + i);
+            m.decode(new int[] {Measurements.argmax(logits)}, prompt.length + i);
             logits = m.lastLogits();
         }
         long t3 = System.nanoTime();
@@ -159,16 +159,6 @@ public final class RunnerBench {
             throw new IllegalStateException("decodeAll gave " + all.length + " rows");
         }
         return new Speeds(gen * 1e9 / (t1 - t0), gen * 1e9 / (t3 - t2), window.length * 1e9 / (t5 - t4));
-    }
-
-    private static int argmax(float[] v) {
-        int best = 0;
-        for (int i = 1; i < v.length; i++) {
-            if (v[i] > v[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private static String cpuModel() {

@@ -88,6 +88,39 @@ class NativeRunnerTest {
         assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
     }
 
+    /** {@code in.process=true} (PID io.loadstone.llamacpp) brings back llama.cpp inside the server, for tiny models. */
+    @Test
+    void theInProcessOptionRunsModelsWithoutARunner() throws Exception {
+        List<ProcessHandle> before = runners();
+        try {
+            Framework.configure("io.loadstone.llamacpp", Framework.props("in.process", true));
+            Framework.await("the runtime restarted in process", WAIT, () -> manager.loaders().stream()
+                    .anyMatch(l -> l.id().equals("llama.cpp")) && loadsWithoutRunner(before));
+            assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
+        } finally {
+            Framework.configure("io.loadstone.llamacpp", Framework.props("in.process", false));
+        }
+        Framework.await("the runtime back with runners", WAIT, () -> {
+            try {
+                manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+                return runners().size() > before.size();
+            } catch (ModelLoadException | RuntimeException notYet) {
+                return false;
+            }
+        });
+        assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
+    }
+
+    /** Loads stories260K if the runtime takes it now; true when no runner process came with it. */
+    private boolean loadsWithoutRunner(List<ProcessHandle> before) {
+        try {
+            manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+            return runners().size() == before.size();
+        } catch (ModelLoadException | RuntimeException notYet) {
+            return false;
+        }
+    }
+
     @Test
     void noRunnerOutlivesItsModelOrTheRuntimeBundle() throws Exception {
         List<ProcessHandle> before = runners();

@@ -1,8 +1,5 @@
 package io.loadstone.llamacpp;
 
-import java.nio.file.Files;
-
-import io.loadstone.llamacpp.runner.RunnerLaunch;
 import io.loadstone.llamacpp.runner.RunnerRuntime;
 
 /** Every {@link NativeModelTest} again, with each model in its own runner process. */
@@ -10,8 +7,7 @@ class RunnerNativeModelTest extends NativeModelTest {
 
     @Override
     AutoCloseable start() throws Exception {
-        RunnerRuntime rt = RunnerRuntime.start(RunnerLaunch.outsideOsgi(TestFiles.library(), "llama.cpp-b4916",
-                Files.createTempDirectory("runner-test")));
+        RunnerRuntime rt = TestFiles.runner();
         runtime = rt;
         return rt;
     }

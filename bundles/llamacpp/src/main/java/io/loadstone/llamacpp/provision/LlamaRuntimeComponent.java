@@ -35,16 +35,30 @@ import io.loadstone.llamacpp.runner.RunnerRuntime;
  * then ends any runner still running. This process never loads the library itself, so
  * there is nothing to dlclose on a native hot-swap.
  */
-@Component(immediate = true)
+@Component(immediate = true, configurationPid = LlamaRuntimeComponent.PID)
 public class LlamaRuntimeComponent {
+
+    /** Configuration PID; a {@code io.loadstone.llamacpp.cfg} in plugins/ sets it like any other. */
+    public static final String PID = "io.loadstone.llamacpp";
+
+    /** Configuration of PID {@value #PID}. */
+    @interface Config {
+        /**
+         * {@code in.process=true} runs llama.cpp inside the server as before the runner existed: a
+         * bad file can then abort the whole server. Per-token round trips to a runner cost
+         * measurably on tiny models only (stories260K); off by default.
+         */
+        boolean in_process() default false;
+    }
 
     private static final System.Logger LOG = System.getLogger(LlamaRuntimeComponent.class.getName());
 
-    private RunnerRuntime runtime;
+    /** What ends the runtime: the runner runtime, or the library loaded in this process. */
+    private AutoCloseable owner;
     private ServiceRegistration<LlamaRuntime> registration;
 
     @Activate
-    void activate(BundleContext context) {
+    void activate(BundleContext context, Config config) {
         List<NativeFragment> fragments = NativeFragments.attached(context.getBundle());
         if (fragments.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "No llama.cpp native library for this platform (" + Platform.current()
@@ -67,14 +81,26 @@ public class LlamaRuntimeComponent {
             LOG.log(System.Logger.Level.INFO, "Several native fragments are attached "
                     + fragments.stream().map(NativeFragment::describe).toList() + "; using " + chosen.describe());
         }
-        Path work = context.getDataFile("runner").toPath();
+        LlamaRuntime runtime;
+        String how;
         try {
             Path copy = NativeFragments.privateCopy(context, chosen, CopyPolicy.REUSE_IDENTICAL).get(0);
-            runtime = RunnerRuntime.start(new RunnerLaunch(RunnerLaunch.currentJava(),
-                    RunnerJar.write(context.getBundle(), work), copy, chosen.build(), work,
-                    RunnerLaunch.DEFAULT_JVM_OPTIONS));
+            if (config.in_process()) {
+                LlamaLibrary library = LlamaLibrary.load(copy, chosen.build());
+                owner = library;
+                runtime = library.runtime();
+                how = "in this process (in.process=true: a crash in llama.cpp ends the server)";
+            } else {
+                Path work = context.getDataFile("runner").toPath();
+                RunnerRuntime runner = RunnerRuntime.start(new RunnerLaunch(RunnerLaunch.currentJava(),
+                        RunnerJar.write(context.getBundle(), work), copy, chosen.build(), work,
+                        RunnerLaunch.DEFAULT_JVM_OPTIONS));
+                owner = runner;
+                runtime = runner;
+                how = "each model in its own process (start-up " + runner.startupNanos() / 1_000_000 + " ms)";
+            }
         } catch (IOException | LlamaException e) {
-            LOG.log(System.Logger.Level.ERROR, "Cannot start a llama.cpp runner with the library of " + chosen.describe()
+            LOG.log(System.Logger.Level.ERROR, "Cannot start llama.cpp with the library of " + chosen.describe()
                     + ": " + e.getMessage(), e);
             return;
         }
@@ -86,8 +112,7 @@ public class LlamaRuntimeComponent {
         props.put(Constants.SERVICE_DESCRIPTION, "llama.cpp " + runtime.buildName() + " from " + chosen.describe());
         registration = context.registerService(LlamaRuntime.class, runtime, props);
         LOG.log(System.Logger.Level.INFO, "llama.cpp runtime " + runtime.buildName() + " ready from "
-                + chosen.describe() + "; each model runs in its own process (start-up "
-                + runtime.startupNanos() / 1_000_000 + " ms)");
+                + chosen.describe() + ", " + how);
     }
 
     @Deactivate
@@ -100,9 +125,13 @@ public class LlamaRuntimeComponent {
             }
             registration = null;
         }
-        if (runtime != null) {
-            runtime.close(); // ends every runner process, so none outlives this bundle
-            runtime = null;
+        if (owner != null) {
+            try {
+                owner.close(); // ends every runner process, so none outlives this bundle
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "Closing the llama.cpp runtime: " + e, e);
+            }
+            owner = null;
         }
     }
 }
