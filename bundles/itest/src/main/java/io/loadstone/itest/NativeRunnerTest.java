@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -86,6 +88,37 @@ class NativeRunnerTest {
         manager.unload("stories260K.gguf");
         manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
         assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
+    }
+
+    /** Over HTTP: a streamed completion whose runner is killed ends with an error event naming the model. */
+    @Test
+    void aStreamingClientGetsAnErrorEventWhenTheRunnerDies() throws Exception {
+        WebServer web = WebServer.start();
+        List<ProcessHandle> before = runners();
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 2048));
+        ProcessHandle victim = runners().stream().filter(p -> !before.contains(p)).findFirst().orElseThrow();
+        HttpRequest request = HttpRequest.newBuilder(web.base.resolve("v1/completions")).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\":\"Once upon a time\",\"max_tokens\":2000,\"ban_eos_token\":true,"
+                                + "\"temperature\":0,\"stream\":true}"))
+                .build();
+        HttpResponse<java.util.stream.Stream<String>> r = web.client.send(request,
+                HttpResponse.BodyHandlers.ofLines());
+        assertEquals(200, r.statusCode());
+        List<String> data = new java.util.ArrayList<>();
+        r.body().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).forEach(d -> {
+            data.add(d);
+            if (data.size() == 3) {
+                victim.destroyForcibly(); // kill -9 while tokens stream
+            }
+        });
+        assertTrue(data.size() < 2000, "the stream stopped early: " + data.size() + " events");
+        assertEquals("[DONE]", data.get(data.size() - 1));
+        String error = data.get(data.size() - 2);
+        assertTrue(error.contains("\"error\"") && error.contains("stories260K.gguf") && error.contains("stopped"),
+                error);
+        // The server answers on.
+        assertEquals(200, web.get("v1/models").statusCode());
     }
 
     /** {@code in.process=true} (PID io.loadstone.llamacpp) brings back llama.cpp inside the server, for tiny models. */
