@@ -254,6 +254,66 @@ class RunnerIsolationTest {
         assertTrue(t instanceof ModelClosedException, String.valueOf(t));
     }
 
+    /** A runner whose server is gone (its stdin closes, as when the server is killed) ends on its own. */
+    @Test
+    void aRunnerWhoseServerIsGoneExits() throws Exception {
+        Path shm = work.resolve("orphan.shm");
+        Process p = new ProcessBuilder(RunnerLaunch.currentJava().toString(), "--enable-native-access=ALL-UNNAMED",
+                "-cp", RunnerLaunch.ownClasspath().toString(), RunnerMain.class.getName(),
+                NativeLibraries.llamaCpp().toString(), "llama.cpp-b4916", shm.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            assertEquals(Wire.HELLO, new java.io.DataInputStream(p.getInputStream()).readInt(), "the runner is up");
+            p.getOutputStream().close();
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the runner exits when its stdin closes");
+            assertEquals(0, p.exitValue());
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+
+    /**
+     * The server keeps no native memory of its models: load/generate/close cycles through runners
+     * leave its RSS and thread count flat (each runner's memory leaves with its process).
+     */
+    @Test
+    void loadCloseCyclesLeaveTheServerFlat() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/self/status")), "needs /proc");
+        for (int i = 0; i < 3; i++) {
+            try (NativeModel m = open()) {
+                greedy(m, 16);
+            }
+        }
+        System.gc();
+        Thread.sleep(500);
+        long rss0 = status("VmRSS");
+        long threads0 = status("Threads");
+        for (int i = 0; i < 8; i++) {
+            try (NativeModel m = open()) {
+                greedy(m, 16);
+            }
+        }
+        System.gc();
+        Thread.sleep(500);
+        long rss1 = status("VmRSS");
+        long threads1 = status("Threads");
+        System.getLogger(RunnerIsolationTest.class.getName()).log(System.Logger.Level.INFO,
+                "8 runner load/generate/close cycles: server VmRSS " + rss0 + " kB -> " + rss1 + " kB, threads "
+                        + threads0 + " -> " + threads1);
+        assertTrue(rss1 - rss0 < 8 * 1024, "RSS grew by " + (rss1 - rss0) + " kB");
+        assertTrue(threads1 <= threads0, "threads left behind: " + threads0 + " -> " + threads1);
+        assertTrue(runtime.processes().isEmpty());
+    }
+
+    private static long status(String field) throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.substring(field.length() + 1).replace("kB", "").trim());
+            }
+        }
+        throw new IllegalStateException(field + " not in /proc/self/status");
+    }
+
     private static byte[] lengthPrefixed(String s) {
         byte[] b = s.getBytes(StandardCharsets.US_ASCII);
         byte[] out = new byte[8 + b.length];
