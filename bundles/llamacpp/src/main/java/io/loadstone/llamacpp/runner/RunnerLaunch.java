@@ -27,6 +27,11 @@ public record RunnerLaunch(Path java, Path classpath, Path library, String build
             "-XX:+UseSerialGC", "-XX:-CreateCoredumpOnCrash", "-XX:TieredStopAtLevel=1", "-Xss4m");
 
     public RunnerLaunch {
+        // The runner starts in workDir, so a relative path (Felix's storage is relative to the
+        // home folder in the exported jar) would resolve against the wrong folder there.
+        classpath = classpath.toAbsolutePath();
+        library = library.toAbsolutePath();
+        workDir = workDir.toAbsolutePath();
         jvmOptions = List.copyOf(jvmOptions);
     }
 

@@ -254,6 +254,20 @@ class RunnerIsolationTest {
         assertTrue(t instanceof ModelClosedException, String.valueOf(t));
     }
 
+    /** Felix's storage is a relative path in the exported jar: the runner, started in its work folder, must still find its files. */
+    @Test
+    void relativePathsWork() throws Exception {
+        Path cwd = Path.of("").toAbsolutePath();
+        Path relativeWork = cwd.relativize(work.resolve("relative"));
+        Path relativeLibrary = cwd.relativize(NativeLibraries.llamaCpp().toAbsolutePath());
+        try (RunnerRuntime rt = RunnerRuntime.start(new RunnerLaunch(RunnerLaunch.currentJava(),
+                cwd.relativize(RunnerLaunch.ownClasspath()), relativeLibrary, "llama.cpp-b4916", relativeWork,
+                RunnerLaunch.DEFAULT_JVM_OPTIONS));
+                NativeModel m = rt.open(STORIES, ModelParams.defaults(), exact())) {
+            assertEquals(10, greedy(m, 10).length);
+        }
+    }
+
     /** A runner whose server is gone (its stdin closes, as when the server is killed) ends on its own. */
     @Test
     void aRunnerWhoseServerIsGoneExits() throws Exception {
