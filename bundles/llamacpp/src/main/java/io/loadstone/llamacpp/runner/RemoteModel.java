@@ -327,7 +327,7 @@ final class RemoteModel implements NativeModel {
 
     private Lora own(LoraAdapter adapter) throws LlamaException {
         if (adapter instanceof Lora l && l.owner() == this) {
-            if (l.loraClosed) {
+            if (l.handleClosed) {
                 throw new LlamaException("The LoRA adapter " + l.file() + " was freed: load it again.");
             }
             return l;
@@ -358,24 +358,39 @@ final class RemoteModel implements NativeModel {
         return "llama.cpp model " + file.getFileName() + " in " + process;
     }
 
-    /** Runs a free-ing request unless the model (and so the process) is already gone. */
-    private void release(Op op, int id) {
-        if (closed) {
-            return;
+    /** Something the runner holds for this model under an id, freed by a request of its own. */
+    private abstract class Handle implements AutoCloseable {
+        final int id;
+        private final Op freeOp;
+        volatile boolean handleClosed;
+
+        Handle(int id, Op freeOp) {
+            this.id = id;
+            this.freeOp = freeOp;
         }
-        try {
-            call(op, id, null, null);
-        } catch (LlamaException e) {
-            // Gone with the model or its process: nothing left to free.
+
+        /** Frees it in the runner, unless the model (and so the process) is already gone. */
+        @Override
+        public void close() {
+            if (handleClosed) {
+                return;
+            }
+            handleClosed = true;
+            if (closed) {
+                return;
+            }
+            try {
+                call(freeOp, id, null, null);
+            } catch (LlamaException e) {
+                // Gone with the model or its process: nothing left to free.
+            }
         }
     }
 
-    private final class Context implements SecondaryContext {
-        private final int id;
-        private volatile boolean contextClosed;
+    private final class Context extends Handle implements SecondaryContext {
 
         Context(int id) {
-            this.id = id;
+            super(id, Op.CLOSE_CONTEXT);
         }
 
         @Override
@@ -430,24 +445,14 @@ final class RemoteModel implements NativeModel {
 
         @Override
         public boolean isClosed() {
-            return contextClosed || closed;
-        }
-
-        @Override
-        public void close() {
-            if (!contextClosed) {
-                contextClosed = true;
-                release(Op.CLOSE_CONTEXT, id);
-            }
+            return handleClosed || closed;
         }
     }
 
-    private final class Sampler implements TokenSampler {
-        private final int id;
-        private volatile boolean samplerClosed;
+    private final class Sampler extends Handle implements TokenSampler {
 
         Sampler(int id) {
-            this.id = id;
+            super(id, Op.CLOSE_SAMPLER);
         }
 
         @Override
@@ -464,23 +469,13 @@ final class RemoteModel implements NativeModel {
         public void reset() throws LlamaException {
             call(Op.RESET_SAMPLER, id, null, null);
         }
-
-        @Override
-        public void close() {
-            if (!samplerClosed) {
-                samplerClosed = true;
-                release(Op.CLOSE_SAMPLER, id);
-            }
-        }
     }
 
-    private final class Lora implements LoraAdapter {
-        private final int id;
+    private final class Lora extends Handle implements LoraAdapter {
         private final Path adapterFile;
-        private volatile boolean loraClosed;
 
         Lora(int id, Path adapterFile) {
-            this.id = id;
+            super(id, Op.CLOSE_LORA);
             this.adapterFile = adapterFile;
         }
 
@@ -491,14 +486,6 @@ final class RemoteModel implements NativeModel {
         @Override
         public Path file() {
             return adapterFile;
-        }
-
-        @Override
-        public void close() {
-            if (!loraClosed) {
-                loraClosed = true;
-                release(Op.CLOSE_LORA, id);
-            }
         }
     }
 }

@@ -293,22 +293,10 @@ class RunnerIsolationTest {
     @Test
     void loadCloseCyclesLeaveTheServerFlat() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(Path.of("/proc/self/status")), "needs /proc");
-        for (int i = 0; i < 3; i++) {
-            try (NativeModel m = open()) {
-                greedy(m, 16);
-            }
-        }
-        System.gc();
-        Thread.sleep(500);
+        cycles(3); // warm-up: JIT, the process reaper's thread
         long rss0 = status("VmRSS");
         long threads0 = status("Threads");
-        for (int i = 0; i < 8; i++) {
-            try (NativeModel m = open()) {
-                greedy(m, 16);
-            }
-        }
-        System.gc();
-        Thread.sleep(500);
+        cycles(8);
         long rss1 = status("VmRSS");
         long threads1 = status("Threads");
         System.getLogger(RunnerIsolationTest.class.getName()).log(System.Logger.Level.INFO,
@@ -317,6 +305,17 @@ class RunnerIsolationTest {
         assertTrue(rss1 - rss0 < 8 * 1024, "RSS grew by " + (rss1 - rss0) + " kB");
         assertTrue(threads1 <= threads0, "threads left behind: " + threads0 + " -> " + threads1);
         assertTrue(runtime.processes().isEmpty());
+    }
+
+    /** Load, generate and close {@code n} times, then let garbage and finished threads go. */
+    private void cycles(int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            try (NativeModel m = open()) {
+                greedy(m, 16);
+            }
+        }
+        System.gc();
+        Thread.sleep(500);
     }
 
     private static long status(String field) throws java.io.IOException {
