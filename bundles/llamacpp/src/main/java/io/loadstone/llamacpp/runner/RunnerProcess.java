@@ -40,6 +40,8 @@ final class RunnerProcess {
 
     private static final int TAIL_LINES = 200;
 
+    private static final Pattern SOURCE_PATH = Pattern.compile("^\\S*/([^/\\s]+:\\d+: )");
+
     /** What a request writes after its op and target. */
     interface Args {
         void write(DataOutputStream out) throws IOException;
@@ -299,7 +301,8 @@ final class RunnerProcess {
         String s = line.charAt(0) == RunnerMain.LOG_MARK
                 ? line.substring(line.lastIndexOf(RunnerMain.LOG_SEP) + 1)
                 : line;
-        s = s.strip();
+        // "/build/dir/src/llama-vocab.cpp:1688: GGML_ASSERT(...)": the builder's folders say nothing to a user.
+        s = SOURCE_PATH.matcher(s.strip()).replaceFirst("$1");
         return s.length() > 300 ? s.substring(0, 300) + "…" : s;
     }
 

@@ -206,6 +206,7 @@ class RunnerIsolationTest {
         assertTrue(e instanceof RunnerStoppedException, e.toString());
         assertTrue(e.getMessage().contains("duplicate-token.gguf") && e.getMessage().contains("GGML_ASSERT")
                 && e.getMessage().contains("corrupt or not supported"), e.getMessage());
+        assertTrue(e.getMessage().contains("stopped (SIGABRT, exit code 134): llama-vocab.cpp:"), e.getMessage());
         assertTrue(runtime.processes().isEmpty(), "the failed runner is gone");
         try (NativeModel m = open()) {
             assertEquals(20, greedy(m, 20).length);
