@@ -2,6 +2,7 @@
 # Loadstone's speed benchmarks on synthetic TinyLlama-shaped models. Builds this module (the modules it
 # depends on must be installed: `mvn -B install` at the root once), then runs one:
 #   ./bench.sh [--layers 8 --threads 2 --prompt 128 --gen 32]   the Java engine against llama.cpp (EngineVsLlamaCpp)
+#   ./bench.sh runner [--layers 4 --threads 2 --gen 64]   llama.cpp in process vs in a runner process (RunnerBench)
 #   ./bench.sh engine [--layers 22 --threads 1,2 --dtypes F16,BF16 --quant NONE,INT8,NF4]   the engine alone (EngineBench)
 #   ./bench.sh quant [--layers 8 --threads 2 --formats gptq4,awq4,gptq8]   GPTQ/AWQ against llama.cpp Q4_0/Q8_0 (QuantVsLlamaCpp)
 set -euo pipefail
@@ -25,7 +26,8 @@ mvn -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.include
 main=io.loadstone.bench.EngineVsLlamaCpp
 if [ "${1:-}" = engine ]; then main=io.loadstone.bench.EngineBench; shift; fi
 if [ "${1:-}" = quant ]; then main=io.loadstone.bench.QuantVsLlamaCpp; shift; fi
+if [ "${1:-}" = runner ]; then main=io.loadstone.bench.RunnerBench; shift; fi
 # The JIT's notice about incubator modules is noise in a report.
 exec "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED --add-modules=jdk.incubator.vector \
-  ${BENCH_JVM_OPTS:-} -cp "target/classes:$(cat target/cp.txt)" "$main" "$@" \
+  -Dloadstone.shared.models="$PWD/../../../shared/models" ${BENCH_JVM_OPTS:-} -cp "target/classes:$(cat target/cp.txt)" "$main" "$@" \
   2>&1 | grep -v 'Using incubator modules'

@@ -261,7 +261,7 @@ public final class EngineVsLlamaCpp {
     }
 
     /** Copies libjllama.so out of the fragment jar on the class path: dlopen needs a file. */
-    private static Path extractLibrary(Path dir) throws IOException {
+    static Path extractLibrary(Path dir) throws IOException {
         Path lib = dir.resolve("libjllama.so");
         try (InputStream in = ClassLoader.getSystemResourceAsStream(LLAMA_LIB)) {
             if (in == null) {
@@ -363,7 +363,7 @@ public final class EngineVsLlamaCpp {
         });
     }
 
-    private static void writeGguf(Path file, int layers) throws IOException {
+    static void writeGguf(Path file, int layers) throws IOException {
         GgufWriter w = new GgufWriter().putString("general.architecture", "llama")
                 .putString("general.name", "synthetic-tinyllama-shape-" + layers + "l")
                 .putUInt32("general.file_type", 1) // MOSTLY_F16

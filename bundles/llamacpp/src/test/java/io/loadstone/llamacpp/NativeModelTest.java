@@ -16,34 +16,42 @@ import java.util.Arrays;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 
 import com.google.gson.JsonObject;
 
 /** The b4916 binding against stories260K and the reference data computed with transformers. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NativeModelTest {
 
     private static final System.Logger LOG = System.getLogger(NativeModelTest.class.getName());
 
-    private static LlamaLibrary library;
-    private static LlamaRuntime runtime;
-    private static JsonObject ref;
+    private AutoCloseable library;
+    LlamaRuntime runtime;
+    private JsonObject ref;
 
     @BeforeAll
-    static void load() throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
-        runtime = library.runtime();
+    void load() throws Exception {
+        library = start();
         ref = TestFiles.reference("stories260K-lora-r8");
     }
 
     @AfterAll
-    static void unload() {
+    void unload() throws Exception {
         if (library != null) {
             library.close();
         }
     }
 
-    private static NativeModel open(ContextParams c) throws LlamaException {
+    /** Sets {@link #runtime} and returns what closes it; here the binding in this process. */
+    AutoCloseable start() throws Exception {
+        LlamaLibrary lib = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        runtime = lib.runtime();
+        return lib;
+    }
+
+    private NativeModel open(ContextParams c) throws LlamaException {
         return runtime.open(TestFiles.stories(), ModelParams.defaults(), c);
     }
 

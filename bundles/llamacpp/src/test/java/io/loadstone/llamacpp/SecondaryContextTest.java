@@ -9,27 +9,35 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /** A second llama_context on one loaded model: own KV cache and logits, same weights, freed with the model. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class SecondaryContextTest {
 
-    private static LlamaLibrary library;
-    private static LlamaRuntime runtime;
+    private AutoCloseable library;
+    LlamaRuntime runtime;
 
     @BeforeAll
-    static void load() throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
-        runtime = library.runtime();
+    void load() throws Exception {
+        library = start();
     }
 
     @AfterAll
-    static void unload() {
+    void unload() throws Exception {
         if (library != null) {
             library.close();
         }
     }
 
-    private static NativeModel open() throws LlamaException {
+    /** Sets {@link #runtime} and returns what closes it; here the binding in this process. */
+    AutoCloseable start() throws Exception {
+        LlamaLibrary lib = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        runtime = lib.runtime();
+        return lib;
+    }
+
+    private NativeModel open() throws LlamaException {
         return runtime.open(TestFiles.stories(), ModelParams.defaults(), ContextParams.defaults().withContext(128)
                 .withThreads(1, 1).withCache(CacheType.F32, CacheType.F32));
     }

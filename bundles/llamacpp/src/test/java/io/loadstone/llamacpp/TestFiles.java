@@ -5,6 +5,8 @@ import java.nio.file.Path;
 
 import com.google.gson.JsonObject;
 
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 import io.loadstone.testsupport.Logits;
 import io.loadstone.testsupport.NativeLibraries;
 import io.loadstone.testsupport.References;
@@ -18,6 +20,11 @@ final class TestFiles {
 
     static Path library() {
         return NativeLibraries.llamaCpp();
+    }
+
+    /** A runtime with each model in a runner process, as the bundle runs them. */
+    static RunnerRuntime runner() throws LlamaException {
+        return RunnerRuntime.start(RunnerLaunch.outsideOsgi(library(), "llama.cpp-b4916"));
     }
 
     static Path models() {

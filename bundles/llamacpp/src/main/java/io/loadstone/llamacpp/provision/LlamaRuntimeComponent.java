@@ -20,27 +20,45 @@ import org.osgi.service.component.annotations.Deactivate;
 import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaLibrary;
 import io.loadstone.llamacpp.LlamaRuntime;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 
 /**
- * Loads the native library of the attached fragment and registers the {@link LlamaRuntime}
- * service; without a usable fragment it registers nothing and says which fragment to install.
+ * Registers the {@link LlamaRuntime} service for the library of the attached fragment, with
+ * every model in its own runner process (so that a native crash ends one model, never the
+ * server); without a usable fragment it registers nothing and says which fragment to install.
  *
  * <p>It registers the service itself (instead of declaring it to DS) because whether
  * there is a service at all depends on what is attached, which DS cannot express. The
- * library lives exactly as long as this component: deactivation unregisters the service
+ * runners live at most as long as this component: deactivation unregisters the service
  * (DS then deactivates the loaders that need it, which close their models), and only
- * then closes the library (dlclose of the private copy).
+ * then ends any runner still running. This process never loads the library itself, so
+ * there is nothing to dlclose on a native hot-swap.
  */
-@Component(immediate = true)
+@Component(immediate = true, configurationPid = LlamaRuntimeComponent.PID)
 public class LlamaRuntimeComponent {
+
+    /** Configuration PID; a {@code io.loadstone.llamacpp.cfg} in plugins/ sets it like any other. */
+    public static final String PID = "io.loadstone.llamacpp";
+
+    /** Configuration of PID {@value #PID}. */
+    @interface Config {
+        /**
+         * {@code in.process=true} runs llama.cpp inside the server as before the runner existed: a
+         * bad file can then abort the whole server. Per-token round trips to a runner cost
+         * measurably on tiny models only (stories260K); off by default.
+         */
+        boolean in_process() default false;
+    }
 
     private static final System.Logger LOG = System.getLogger(LlamaRuntimeComponent.class.getName());
 
-    private LlamaLibrary library;
+    /** What ends the runtime: the runner runtime, or the library loaded in this process. */
+    private AutoCloseable owner;
     private ServiceRegistration<LlamaRuntime> registration;
 
     @Activate
-    void activate(BundleContext context) {
+    void activate(BundleContext context, Config config) {
         List<NativeFragment> fragments = NativeFragments.attached(context.getBundle());
         if (fragments.isEmpty()) {
             LOG.log(System.Logger.Level.WARNING, "No llama.cpp native library for this platform (" + Platform.current()
@@ -63,15 +81,29 @@ public class LlamaRuntimeComponent {
             LOG.log(System.Logger.Level.INFO, "Several native fragments are attached "
                     + fragments.stream().map(NativeFragment::describe).toList() + "; using " + chosen.describe());
         }
+        LlamaRuntime runtime;
+        String how;
         try {
             Path copy = NativeFragments.privateCopy(context, chosen, CopyPolicy.REUSE_IDENTICAL).get(0);
-            library = LlamaLibrary.load(copy, chosen.build());
+            if (config.in_process()) {
+                LlamaLibrary library = LlamaLibrary.load(copy, chosen.build());
+                owner = library;
+                runtime = library.runtime();
+                how = "in this process (in.process=true: a crash in llama.cpp ends the server)";
+            } else {
+                Path work = context.getDataFile("runner").toPath();
+                RunnerRuntime runner = RunnerRuntime.start(new RunnerLaunch(RunnerLaunch.currentJava(),
+                        RunnerJar.write(context.getBundle(), work), copy, chosen.build(), work,
+                        RunnerLaunch.DEFAULT_JVM_OPTIONS));
+                owner = runner;
+                runtime = runner;
+                how = "each model in its own process (start-up " + runner.startupNanos() / 1_000_000 + " ms)";
+            }
         } catch (IOException | LlamaException e) {
-            LOG.log(System.Logger.Level.ERROR, "Cannot load the llama.cpp library of " + chosen.describe() + ": "
-                    + e.getMessage(), e);
+            LOG.log(System.Logger.Level.ERROR, "Cannot start llama.cpp with the library of " + chosen.describe()
+                    + ": " + e.getMessage(), e);
             return;
         }
-        LlamaRuntime runtime = library.runtime();
         Hashtable<String, Object> props = new Hashtable<>();
         props.put(LlamaRuntime.BUILD, runtime.buildName());
         props.put(LlamaRuntime.PLATFORM, chosen.platform().isEmpty() ? Platform.current() : chosen.platform());
@@ -80,7 +112,7 @@ public class LlamaRuntimeComponent {
         props.put(Constants.SERVICE_DESCRIPTION, "llama.cpp " + runtime.buildName() + " from " + chosen.describe());
         registration = context.registerService(LlamaRuntime.class, runtime, props);
         LOG.log(System.Logger.Level.INFO, "llama.cpp runtime " + runtime.buildName() + " ready from "
-                + chosen.describe() + " (" + library.path() + ")");
+                + chosen.describe() + ", " + how);
     }
 
     @Deactivate
@@ -93,9 +125,13 @@ public class LlamaRuntimeComponent {
             }
             registration = null;
         }
-        if (library != null) {
-            library.close();
-            library = null;
+        if (owner != null) {
+            try {
+                owner.close(); // ends every runner process, so none outlives this bundle
+            } catch (Exception e) {
+                LOG.log(System.Logger.Level.WARNING, "Closing the llama.cpp runtime: " + e, e);
+            }
+            owner = null;
         }
     }
 }

@@ -39,6 +39,8 @@ import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.api.loader.StopReason;
 import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 import io.loadstone.loader.llamacpp.LlamaCppLoader;
 import io.loadstone.sampling.SamplerSettings;
 
@@ -59,7 +61,7 @@ class LlamaCppHfLoaderTest {
 
     @BeforeAll
     static void load(@TempDir Path dir) throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        library = RunnerRuntime.start(RunnerLaunch.outsideOsgi(TestFiles.library(), "llama.cpp-b4916")).asLibrary();
         reference = new LlamaCppLoader(library.runtime());
         work = dir;
         folder = TestFiles.hfFolder(dir.resolve("stories260K-HF"));

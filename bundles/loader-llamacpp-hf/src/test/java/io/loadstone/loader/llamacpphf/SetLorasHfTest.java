@@ -27,6 +27,8 @@ import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelSource;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 import io.loadstone.testsupport.References;
 
 /**
@@ -47,7 +49,7 @@ class SetLorasHfTest {
 
     @BeforeAll
     static void setUp(@TempDir Path dir) throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        library = RunnerRuntime.start(RunnerLaunch.outsideOsgi(TestFiles.library(), "llama.cpp-b4916")).asLibrary();
         folder = TestFiles.hfFolder(dir.resolve("stories260K-HF"));
         loader = new LlamaCppHfLoader(library.runtime(), TestFiles.tokenizers(), dir.resolve("home"),
                 LlamaCppHfConfig.DEFAULT_TOKENIZER_DIR, dir.resolve("lora-cache"));

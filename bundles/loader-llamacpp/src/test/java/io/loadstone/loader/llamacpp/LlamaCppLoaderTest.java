@@ -39,6 +39,8 @@ import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.api.loader.StopReason;
 import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 
 /** The loader end to end on stories260K, against the transformers reference. */
 class LlamaCppLoaderTest {
@@ -53,7 +55,7 @@ class LlamaCppLoaderTest {
 
     @BeforeAll
     static void load() throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        library = RunnerRuntime.start(RunnerLaunch.outsideOsgi(TestFiles.library(), "llama.cpp-b4916")).asLibrary();
         loader = new LlamaCppLoader(library.runtime());
         ref = TestFiles.reference();
     }

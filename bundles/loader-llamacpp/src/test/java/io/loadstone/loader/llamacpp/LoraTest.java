@@ -24,6 +24,8 @@ import io.loadstone.llamacpp.CacheType;
 import io.loadstone.llamacpp.ContextParams;
 import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 import io.loadstone.llamacpp.LoraAdapter;
 import io.loadstone.llamacpp.ModelParams;
 import io.loadstone.llamacpp.NativeModel;
@@ -48,7 +50,7 @@ class LoraTest {
 
     @BeforeAll
     static void setUp(@TempDir Path dir) throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        library = RunnerRuntime.start(RunnerLaunch.outsideOsgi(TestFiles.library(), "llama.cpp-b4916")).asLibrary();
         r8 = TestFiles.reference();
         r4 = JsonReading.read(TestFiles.models().resolve("stories260K-lora-r4-qv/reference.json"));
         GgufFile base = GgufFile.read(TestFiles.stories());

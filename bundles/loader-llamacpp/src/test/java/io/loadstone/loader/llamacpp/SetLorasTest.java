@@ -30,6 +30,8 @@ import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelSource;
 import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.runner.RunnerLaunch;
+import io.loadstone.llamacpp.runner.RunnerRuntime;
 import io.loadstone.testsupport.References;
 
 /**
@@ -52,7 +54,7 @@ class SetLorasTest {
 
     @BeforeAll
     static void setUp(@TempDir Path dir) throws Exception {
-        library = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        library = RunnerRuntime.start(RunnerLaunch.outsideOsgi(TestFiles.library(), "llama.cpp-b4916")).asLibrary();
         cache = dir.resolve("lora-cache");
         loader = new LlamaCppLoader(library.runtime(), cache);
         r8ref = References.read(LoraAdapters.r8().resolve("reference.json"));
