@@ -36,6 +36,7 @@ import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SecondaryContext;
 import io.loadstone.llamacpp.loading.AppliedLoras;
+import io.loadstone.llamacpp.loading.Architectures;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
 import io.loadstone.sampling.SamplerSettings;
@@ -176,7 +177,11 @@ public class LlamaCppHfLoader implements ModelLoader {
         } catch (GgufException e) {
             return Detection.no("not a usable GGUF file: " + e.getMessage());
         }
-        String arch = gguf.architecture().isEmpty() ? "unknown" : gguf.architecture();
+        Optional<String> problem = Architectures.problem(gguf, runtime);
+        if (problem.isPresent()) {
+            return Detection.no(sel.get().main().getFileName() + ": " + problem.get());
+        }
+        String arch = gguf.architecture();
         String what = "GGUF v" + gguf.version() + ", architecture " + arch;
         return found.get().nextToModel()
                 ? new Detection(SCORE_OWN_TOKENIZER, what + ", with tokenizer.json next to it")
@@ -188,6 +193,7 @@ public class LlamaCppHfLoader implements ModelLoader {
         GgufSelection.Validated validated = GgufSelection.validated(source);
         GgufSelection sel = validated.selection();
         GgufFile gguf = validated.gguf();
+        Architectures.require(gguf, sel.main(), runtime);
         TokenizerLookup.Found where = lookup.require(sel.main());
         LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
         boolean cfgCache = LoaderOptions.validate(options, given.asMap()).bool(LlamaCppHfOptions.CFG_CACHE);
