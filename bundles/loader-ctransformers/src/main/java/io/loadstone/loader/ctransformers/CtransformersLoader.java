@@ -27,12 +27,12 @@ import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.gguf.GgufException;
 import io.loadstone.gguf.GgufFile;
-import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.loading.Architectures;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
+import io.loadstone.llamacpp.loading.NativeLoad;
 import io.loadstone.llamacpp.loading.SamplerChainModel;
 
 /**
@@ -192,19 +192,9 @@ public class CtransformersLoader implements ModelLoader {
         Architectures.require(gguf, file, runtime);
         LlamaCppOptions.Plan plan = CtransformersOptions.plan(options, llamaCppOptions, given, gguf, runtime);
         List<String> warnings = new ArrayList<>(plan.warnings());
-        NativeModel nm;
+        NativeModel nm = NativeLoad.open(runtime, file, plan);
         try {
-            nm = runtime.open(file, plan.model(), plan.context());
-        } catch (LlamaException e) {
-            throw new ModelLoadException(e.getMessage(), "If the file is fine, its quantisation may be newer than "
-                    + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
-        }
-        try {
-            for (String w : nm.loadWarnings()) {
-                if (!w.contains("n_ctx_per_seq")) {
-                    warnings.add("llama.cpp: " + w);
-                }
-            }
+            warnings.addAll(NativeLoad.warnings(nm));
             Map<String, Object> effective = new LinkedHashMap<>(plan.effective());
             effective.put(LlamaCppOptions.N_CTX, (long) nm.nCtx());
             effective.put(CtransformersOptions.MODEL_TYPE, modelType.equals(ModelTypes.AUTO)

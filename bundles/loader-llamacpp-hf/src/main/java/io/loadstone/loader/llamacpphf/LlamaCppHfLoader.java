@@ -39,6 +39,7 @@ import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.Architectures;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
+import io.loadstone.llamacpp.loading.NativeLoad;
 import io.loadstone.sampling.SamplerSettings;
 import io.loadstone.tokenizer.HfTokenizer;
 import io.loadstone.tokenizer.TokenizerException;
@@ -217,12 +218,7 @@ public class LlamaCppHfLoader implements ModelLoader {
             if (plan.numa() && runtime.enableNuma()) {
                 warnings.add("numa: NUMA placement is now on for this whole process and stays on until it restarts.");
             }
-            try {
-                nm = runtime.open(sel.main(), plan.model(), plan.context());
-            } catch (LlamaException e) {
-                throw new ModelLoadException(e.getMessage(), "If the file is fine, its architecture or quantisation "
-                        + "may be newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
-            }
+            nm = NativeLoad.open(runtime, sel.main(), plan);
             if (tokenizer.vocabSize() > nm.nVocab()) {
                 throw vocabMismatch(where, tokenizer.vocabSize(), sel.main(), nm.nVocab());
             }
@@ -234,11 +230,7 @@ public class LlamaCppHfLoader implements ModelLoader {
                             e);
                 }
             }
-            for (String w : nm.loadWarnings()) {
-                if (!w.contains("n_ctx_per_seq")) {
-                    warnings.add("llama.cpp: " + w);
-                }
-            }
+            warnings.addAll(NativeLoad.warnings(nm));
             if (!where.nextToModel()) {
                 warnings.add("No tokenizer.json next to " + sel.main().getFileName() + ": using the default tokenizer "
                         + "in " + where.folder() + "; copy the model's own tokenizer files next to it if its "

@@ -4,6 +4,7 @@ import io.loadstone.llamacpp.loading.AppliedLoras;
 import io.loadstone.llamacpp.loading.Architectures;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
+import io.loadstone.llamacpp.loading.NativeLoad;
 import io.loadstone.llamacpp.loading.SamplerChainModel;
 
 import java.io.IOException;
@@ -34,7 +35,6 @@ import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.gguf.GgufException;
 import io.loadstone.gguf.GgufFile;
-import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 
@@ -169,21 +169,9 @@ public class LlamaCppLoader implements ModelLoader {
                 warnings.add("numa: NUMA placement is now on for this whole process and stays on until it restarts.");
             }
         }
-        NativeModel nm;
+        NativeModel nm = NativeLoad.open(runtime, sel.main(), plan);
         try {
-            nm = runtime.open(sel.main(), plan.model(), plan.context());
-        } catch (LlamaException e) {
-            throw new ModelLoadException(e.getMessage(), "If the file is fine, its architecture or quantisation may "
-                    + "be newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
-        }
-        try {
-            // What llama.cpp itself warned about while loading (a failed mlock, tokenizer quirks),
-            // except that n_ctx is below the trained context: that is our documented default cap.
-            for (String w : nm.loadWarnings()) {
-                if (!w.contains("n_ctx_per_seq")) {
-                    warnings.add("llama.cpp: " + w);
-                }
-            }
+            warnings.addAll(NativeLoad.warnings(nm));
             Map<String, Object> effective = new LinkedHashMap<>(plan.effective());
             effective.put(LlamaCppOptions.N_CTX, (long) nm.nCtx());
             String template = gguf.chatTemplate().orElse("");
