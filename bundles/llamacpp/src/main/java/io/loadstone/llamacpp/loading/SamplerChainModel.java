@@ -137,7 +137,7 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
     }
 
     /** Maps a request to a llama.cpp sampler chain, refusing parameters it cannot honour. */
-    public SamplerParams samplerParams(GenerationRequest r) throws ModelLoadException {
+    SamplerParams samplerParams(GenerationRequest r) throws ModelLoadException {
         if (!r.negativePrompt().isEmpty() || r.number(Sampling.GUIDANCE_SCALE) != 1) {
             throw new ModelLoadException("The " + profile.loader() + " loader has no classifier-free guidance "
                     + "(negative prompt, guidance_scale=" + r.number(Sampling.GUIDANCE_SCALE) + ").",
@@ -349,7 +349,7 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
         return ModelFailures.of(model.file(), what, e, closed);
     }
 
-    public boolean isClosed() {
+    boolean isClosed() {
         return closed;
     }
 
