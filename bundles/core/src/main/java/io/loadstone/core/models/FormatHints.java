@@ -30,6 +30,11 @@ public final class FormatHints {
             if (names.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT).endsWith(".gguf"))) {
                 return need("llama.cpp", "io.loadstone.loader-llamacpp", "folder with GGUF files");
             }
+            // text-generation-webui's ctransformers read *.bin too: GGUF under that name, or legacy GGML.
+            if (!names.contains("config.json") && names.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT)
+                    .endsWith(".bin"))) {
+                return need("ctransformers", "io.loadstone.loader-ctransformers", "folder with .bin model files");
+            }
             String config = names.contains("config.json") ? Files.readString(model.resolve("config.json")) : "";
             if (names.contains("quantize_config.json") || config.contains("\"gptq\"")) {
                 return need("AutoGPTQ or ExLlamav2_HF", "a GPTQ loader bundle", "GPTQ checkpoint");

@@ -82,4 +82,13 @@ class ModelFolderTest {
         file("half/config.json", "{}");
         assertTrue(FormatHints.missingLoader(dir.resolve("half")).contains("no weights"));
     }
+
+    @Test
+    void binFilesWithoutConfigAreCtransformersAndWithConfigTransformers() throws Exception {
+        file("ggml/ggml-model-q4_0.bin", "tjgg");
+        assertTrue(FormatHints.missingLoader(dir.resolve("ggml")).contains("the ctransformers loader"));
+        file("pt/config.json", "{\"model_type\":\"gpt2\"}");
+        file("pt/pytorch_model.bin", "PK");
+        assertTrue(FormatHints.missingLoader(dir.resolve("pt")).contains("Transformers"));
+    }
 }

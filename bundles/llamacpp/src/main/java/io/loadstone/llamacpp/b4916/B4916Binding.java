@@ -4,6 +4,7 @@ import java.nio.file.Path;
 
 import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaLibrary;
+import io.loadstone.llamacpp.binding.ArchitectureTable;
 import io.loadstone.llamacpp.binding.NativeBinding;
 
 /** The binding for llama.cpp build b4916 (java-llama.cpp 4.2.0's libjllama). */
@@ -12,6 +13,11 @@ public final class B4916Binding implements NativeBinding {
     @Override
     public String build() {
         return B4916Library.BUILD;
+    }
+
+    @Override
+    public ArchitectureTable architectures() {
+        return B4916Architectures.TABLE;
     }
 
     @Override

@@ -15,6 +15,9 @@ public interface NativeBinding {
     /** The build this binding matches, e.g. {@code "llama.cpp-b4916"}. */
     String build();
 
+    /** The GGUF architectures this build runs (checked in Java before a file reaches it). */
+    ArchitectureTable architectures();
+
     /** Opens {@code library} (dlopen, no JNI) and initialises the llama.cpp backend once. */
     LlamaLibrary load(Path library) throws LlamaException;
 }

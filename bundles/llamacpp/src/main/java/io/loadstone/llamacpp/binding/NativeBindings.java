@@ -2,6 +2,7 @@ package io.loadstone.llamacpp.binding;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -21,6 +22,11 @@ public final class NativeBindings {
         Set<String> out = new TreeSet<>();
         ALL.forEach(b -> out.add(b.build()));
         return out;
+    }
+
+    /** The architecture table of {@code build}, or empty for a build this bundle has no binding for. */
+    public static Optional<ArchitectureTable> architectures(String build) {
+        return ALL.stream().filter(b -> b.build().equals(build)).findFirst().map(NativeBinding::architectures);
     }
 
     public static LlamaLibrary load(Path library, String build) throws LlamaException {

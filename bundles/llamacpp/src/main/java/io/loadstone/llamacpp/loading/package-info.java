@@ -9,7 +9,7 @@
  * that each loader stays a bundle of its own that needs only the runtime.
  */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.loadstone.llamacpp.loading;
 
 import org.osgi.annotation.bundle.Export;

@@ -36,8 +36,10 @@ import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SecondaryContext;
 import io.loadstone.llamacpp.loading.AppliedLoras;
+import io.loadstone.llamacpp.loading.Architectures;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
+import io.loadstone.llamacpp.loading.NativeLoad;
 import io.loadstone.sampling.SamplerSettings;
 import io.loadstone.tokenizer.HfTokenizer;
 import io.loadstone.tokenizer.TokenizerException;
@@ -176,7 +178,11 @@ public class LlamaCppHfLoader implements ModelLoader {
         } catch (GgufException e) {
             return Detection.no("not a usable GGUF file: " + e.getMessage());
         }
-        String arch = gguf.architecture().isEmpty() ? "unknown" : gguf.architecture();
+        Optional<String> problem = Architectures.problem(gguf, runtime);
+        if (problem.isPresent()) {
+            return Detection.no(sel.get().main().getFileName() + ": " + problem.get());
+        }
+        String arch = gguf.architecture();
         String what = "GGUF v" + gguf.version() + ", architecture " + arch;
         return found.get().nextToModel()
                 ? new Detection(SCORE_OWN_TOKENIZER, what + ", with tokenizer.json next to it")
@@ -188,6 +194,7 @@ public class LlamaCppHfLoader implements ModelLoader {
         GgufSelection.Validated validated = GgufSelection.validated(source);
         GgufSelection sel = validated.selection();
         GgufFile gguf = validated.gguf();
+        Architectures.require(gguf, sel.main(), runtime);
         TokenizerLookup.Found where = lookup.require(sel.main());
         LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
         boolean cfgCache = LoaderOptions.validate(options, given.asMap()).bool(LlamaCppHfOptions.CFG_CACHE);
@@ -211,14 +218,7 @@ public class LlamaCppHfLoader implements ModelLoader {
             if (plan.numa() && runtime.enableNuma()) {
                 warnings.add("numa: NUMA placement is now on for this whole process and stays on until it restarts.");
             }
-            try {
-                nm = runtime.open(sel.main(), plan.model(), plan.context());
-            } catch (LlamaException e) {
-                // The Java checks passed but llama.cpp refused the file's content: the file's problem (4xx).
-                throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, sel.main().getFileName()
-                        .toString(), e.getMessage(), "If the file is fine, its architecture or quantisation may be "
-                                + "newer than " + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
-            }
+            nm = NativeLoad.open(runtime, sel.main(), plan);
             if (tokenizer.vocabSize() > nm.nVocab()) {
                 throw vocabMismatch(where, tokenizer.vocabSize(), sel.main(), nm.nVocab());
             }
@@ -230,11 +230,7 @@ public class LlamaCppHfLoader implements ModelLoader {
                             e);
                 }
             }
-            for (String w : nm.loadWarnings()) {
-                if (!w.contains("n_ctx_per_seq")) {
-                    warnings.add("llama.cpp: " + w);
-                }
-            }
+            warnings.addAll(NativeLoad.warnings(nm));
             if (!where.nextToModel()) {
                 warnings.add("No tokenizer.json next to " + sel.main().getFileName() + ": using the default tokenizer "
                         + "in " + where.folder() + "; copy the model's own tokenizer files next to it if its "

@@ -1,8 +1,11 @@
 package io.loadstone.loader.llamacpp;
 
 import io.loadstone.llamacpp.loading.AppliedLoras;
+import io.loadstone.llamacpp.loading.Architectures;
 import io.loadstone.llamacpp.loading.GgufSelection;
 import io.loadstone.llamacpp.loading.LlamaCppOptions;
+import io.loadstone.llamacpp.loading.NativeLoad;
+import io.loadstone.llamacpp.loading.SamplerChainModel;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,9 +32,9 @@ import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
 import io.loadstone.api.loader.ModelSource;
 import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.api.loader.Sampling;
 import io.loadstone.gguf.GgufException;
 import io.loadstone.gguf.GgufFile;
-import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 
@@ -51,7 +54,17 @@ public class LlamaCppLoader implements ModelLoader {
 
     private final LlamaRuntime runtime;
     private final List<OptionSpec> options;
-    private final Set<LlamaCppModel> models = ConcurrentHashMap.newKeySet();
+    /** The sampler names this loader honours (text-generation-webui's llama.cpp list, minus tfs). */
+    static final Set<String> SAMPLERS = Set.of(Sampling.TEMPERATURE, Sampling.TOP_K, Sampling.TOP_P, Sampling.MIN_P,
+            Sampling.TYPICAL_P, Sampling.REPETITION_PENALTY, Sampling.PRESENCE_PENALTY, Sampling.FREQUENCY_PENALTY,
+            Sampling.REPETITION_PENALTY_RANGE, Sampling.MIROSTAT_MODE, Sampling.MIROSTAT_TAU, Sampling.MIROSTAT_ETA,
+            Sampling.SEED, Sampling.DO_SAMPLE);
+
+    static final SamplerChainModel.Profile PROFILE = new SamplerChainModel.Profile(ID, SAMPLERS, "Clear the "
+            + "negative prompt and set guidance_scale to 1, or load the model with the llamacpp_HF loader and "
+            + "cfg_cache (or a Hugging Face folder with the Transformers loader).");
+
+    private final Set<SamplerChainModel> models = ConcurrentHashMap.newKeySet();
     /** Where PEFT LoRA adapters converted to GGUF are kept (see {@link AppliedLoras}); null: temporary files. */
     private final Path loraCache;
 
@@ -79,7 +92,7 @@ public class LlamaCppLoader implements ModelLoader {
 
     @Deactivate
     void deactivate() {
-        for (LlamaCppModel m : List.copyOf(models)) {
+        for (SamplerChainModel m : List.copyOf(models)) {
             m.close();
         }
     }
@@ -104,7 +117,7 @@ public class LlamaCppLoader implements ModelLoader {
     public Capabilities capabilities() {
         // LoRA: several adapters at once, each with its own scale, changed at run time without a
         // reload (text-generation-webui's llama.cpp loader has none).
-        return new Capabilities(Capabilities.LoraSupport.MULTI, false, true, LlamaCppModel.SAMPLERS);
+        return new Capabilities(Capabilities.LoraSupport.MULTI, false, true, SAMPLERS);
     }
 
     @Override
@@ -121,7 +134,11 @@ public class LlamaCppLoader implements ModelLoader {
         GgufSelection s = sel.get();
         try {
             GgufFile gguf = GgufFile.read(s.main());
-            String arch = gguf.architecture().isEmpty() ? "unknown" : gguf.architecture();
+            Optional<String> problem = Architectures.problem(gguf, runtime);
+            if (problem.isPresent()) {
+                return Detection.no(s.main().getFileName() + ": " + problem.get());
+            }
+            String arch = gguf.architecture();
             StringBuilder reason = new StringBuilder("GGUF v").append(gguf.version()).append(", architecture ")
                     .append(arch);
             if (s.parts().size() > 1) {
@@ -144,6 +161,7 @@ public class LlamaCppLoader implements ModelLoader {
         GgufSelection.Validated validated = GgufSelection.validated(source);
         GgufSelection sel = validated.selection();
         GgufFile gguf = validated.gguf();
+        Architectures.require(gguf, sel.main(), runtime);
         LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
         List<String> warnings = new ArrayList<>(plan.warnings());
         if (plan.numa()) {
@@ -151,30 +169,16 @@ public class LlamaCppLoader implements ModelLoader {
                 warnings.add("numa: NUMA placement is now on for this whole process and stays on until it restarts.");
             }
         }
-        NativeModel nm;
+        NativeModel nm = NativeLoad.open(runtime, sel.main(), plan);
         try {
-            nm = runtime.open(sel.main(), plan.model(), plan.context());
-        } catch (LlamaException e) {
-            // The Java checks passed but llama.cpp refused the file's content: the file's problem (4xx).
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, sel.main().getFileName().toString(),
-                    e.getMessage(), "If the file is fine, its architecture or quantisation may be newer than "
-                            + runtime.buildName() + "; try a newer Loadstone llama.cpp runtime.", e);
-        }
-        try {
-            // What llama.cpp itself warned about while loading (a failed mlock, tokenizer quirks),
-            // except that n_ctx is below the trained context: that is our documented default cap.
-            for (String w : nm.loadWarnings()) {
-                if (!w.contains("n_ctx_per_seq")) {
-                    warnings.add("llama.cpp: " + w);
-                }
-            }
+            warnings.addAll(NativeLoad.warnings(nm));
             Map<String, Object> effective = new LinkedHashMap<>(plan.effective());
             effective.put(LlamaCppOptions.N_CTX, (long) nm.nCtx());
             String template = gguf.chatTemplate().orElse("");
             ModelInfo info = new ModelInfo(ID, gguf.describe(), nm.nCtx(), nm.nCtxTrain(), nm.nVocab(), template,
                     warnings, effective);
-            LlamaCppModel m = new LlamaCppModel(nm, info, plan.seed(), new AppliedLoras(nm, gguf, loraCache,
-                    List.of()), models::remove);
+            SamplerChainModel m = new SamplerChainModel(nm, PROFILE, info, plan.seed(), new AppliedLoras(nm, gguf,
+                    loraCache, List.of()), models::remove);
             models.add(m);
             for (String w : warnings) {
                 LOG.log(System.Logger.Level.INFO, source.name() + ": " + w);

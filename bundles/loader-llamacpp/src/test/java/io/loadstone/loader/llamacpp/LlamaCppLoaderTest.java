@@ -311,7 +311,7 @@ class LlamaCppLoaderTest {
             assertEquals(StopReason.LENGTH, m.generate(request("Once", 3, Map.of(Sampling.TFS, 1.0), List.of(),
                     false), (i, t) -> true).reason());
         }
-        assertEquals(LlamaCppModel.SAMPLERS, loader.capabilities().samplers());
+        assertEquals(LlamaCppLoader.SAMPLERS, loader.capabilities().samplers());
         assertTrue(loader.capabilities().logits());
     }
 

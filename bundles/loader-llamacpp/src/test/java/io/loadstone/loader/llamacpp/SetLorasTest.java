@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.google.gson.JsonObject;
 
+import io.loadstone.llamacpp.loading.SamplerChainModel;
 import io.loadstone.api.loader.Capabilities;
 import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.LoadedModel;
@@ -128,7 +129,7 @@ class SetLorasTest {
     @Test
     void switchingFreesWhatIsNoLongerApplied() throws Exception {
         try (LoadedModel m = open()) {
-            LlamaCppModel lm = (LlamaCppModel) m;
+            SamplerChainModel lm = (SamplerChainModel) m;
             float[] both = null;
             for (int i = 0; i < 25; i++) {
                 m.setLoras(List.of(r8(1)));
@@ -211,7 +212,7 @@ class SetLorasTest {
             assertTrue(e.fix().contains("base_model_name_or_path=stories260K-hf"), e.fix());
             assertEquals(List.of(r8(1)), m.loras());
             assertArrayEquals(before, last(m), "the previous set stays applied");
-            assertEquals(1, ((LlamaCppModel) m).loadedLoraCount());
+            assertEquals(1, ((SamplerChainModel) m).loadedLoraCount());
 
             e = assertThrows(ModelLoadException.class, () -> m.setLoras(List.of(new LoraAdapter("deep", deep, 1))));
             assertTrue(e.getMessage().contains("blk.9.attn_q.weight") && e.getMessage().contains("5 layers"),

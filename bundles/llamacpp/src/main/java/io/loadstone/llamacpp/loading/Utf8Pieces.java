@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.llamacpp.loading;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;

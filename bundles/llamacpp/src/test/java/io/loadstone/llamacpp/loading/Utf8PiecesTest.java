@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.llamacpp.loading;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

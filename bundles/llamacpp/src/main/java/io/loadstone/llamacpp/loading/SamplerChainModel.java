@@ -1,4 +1,4 @@
-package io.loadstone.loader.llamacpp;
+package io.loadstone.llamacpp.loading;
 
 import io.loadstone.sampling.StopStrings;
 import java.util.ArrayList;
@@ -26,12 +26,12 @@ import io.loadstone.llamacpp.ModelClosedException;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.SamplerParams;
 import io.loadstone.llamacpp.TokenSampler;
-import io.loadstone.llamacpp.loading.AppliedLoras;
-import io.loadstone.llamacpp.loading.CachedSequence;
-import io.loadstone.llamacpp.loading.ModelFailures;
 
 /**
- * A GGUF model loaded by llama.cpp. Generations (and logits evaluations, which share the
+ * A GGUF model loaded by llama.cpp that generates with llama.cpp's own sampler chain, for the
+ * loaders that sample natively ({@code llama.cpp}, {@code ctransformers}); a {@link Profile}
+ * says which loader it is, which sampler parameters it honours and whether it takes LoRAs.
+ * Generations (and logits evaluations, which share the
  * KV cache) run one at a time under {@link #turn}. {@link #close()} does not wait for that
  * lock: it closes the native model, which waits only for the native call in progress and
  * makes the generation's next call fail, so the generation ends with
@@ -40,30 +40,41 @@ import io.loadstone.llamacpp.loading.ModelFailures;
  * <p>The KV cache is kept between generations: a prompt that starts like the previous
  * prompt plus its output (a chat) only evaluates the new tokens.
  */
-final class LlamaCppModel implements LoadedModel, LogitsAccess {
+public final class SamplerChainModel implements LoadedModel, LogitsAccess {
 
-    /** The sampler names this loader honours (text-generation-webui's llama.cpp list, minus tfs). */
-    static final Set<String> SAMPLERS = Set.of(Sampling.TEMPERATURE, Sampling.TOP_K, Sampling.TOP_P, Sampling.MIN_P,
-            Sampling.TYPICAL_P, Sampling.REPETITION_PENALTY, Sampling.PRESENCE_PENALTY, Sampling.FREQUENCY_PENALTY,
-            Sampling.REPETITION_PENALTY_RANGE, Sampling.MIROSTAT_MODE, Sampling.MIROSTAT_TAU, Sampling.MIROSTAT_ETA,
-            Sampling.SEED, Sampling.DO_SAMPLE);
+    /**
+     * What differs between the loaders that use this class.
+     *
+     * @param loader   the loader's name, as messages show it
+     * @param samplers the sampler parameters it honours; any other that is set is refused
+     * @param noCfgFix what to do instead of classifier-free guidance, which none of them has
+     */
+    public record Profile(String loader, Set<String> samplers, String noCfgFix) {
+
+        public Profile {
+            samplers = Set.copyOf(samplers);
+        }
+    }
 
     private final NativeModel model;
+    private final Profile profile;
     private final ModelInfo info;
     private final long defaultSeed;
     private final List<Integer> eogTokens;
-    private final Consumer<LlamaCppModel> onClose;
+    private final Consumer<SamplerChainModel> onClose;
     private final ReentrantLock turn = new ReentrantLock(true);
     private volatile boolean closed;
 
     /** What the KV cache holds, reused by the next prompt that starts the same way; guarded by {@link #turn}. */
     private final CachedSequence sequence;
-    /** The LoRA adapters applied now; changed under {@link #turn}. */
+    /** The LoRA adapters applied now; changed under {@link #turn}. Null: the loader takes none. */
     private final AppliedLoras loras;
 
-    LlamaCppModel(NativeModel model, ModelInfo info, long defaultSeed, AppliedLoras loras,
-            Consumer<LlamaCppModel> onClose) {
+    /** {@code loras} null: the loader has no LoRA support and refuses any adapter. */
+    public SamplerChainModel(NativeModel model, Profile profile, ModelInfo info, long defaultSeed,
+            AppliedLoras loras, Consumer<SamplerChainModel> onClose) {
         this.model = model;
+        this.profile = profile;
         this.loras = loras;
         this.info = info;
         this.defaultSeed = defaultSeed;
@@ -128,15 +139,14 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
     /** Maps a request to a llama.cpp sampler chain, refusing parameters it cannot honour. */
     SamplerParams samplerParams(GenerationRequest r) throws ModelLoadException {
         if (!r.negativePrompt().isEmpty() || r.number(Sampling.GUIDANCE_SCALE) != 1) {
-            throw new ModelLoadException("The llama.cpp loader has no classifier-free guidance (negative prompt, "
-                    + "guidance_scale=" + r.number(Sampling.GUIDANCE_SCALE) + ").", "Clear the negative prompt and "
-                    + "set guidance_scale to 1, or load the model with the llamacpp_HF loader and cfg_cache (or a "
-                    + "Hugging Face folder with the Transformers loader).");
+            throw new ModelLoadException("The " + profile.loader() + " loader has no classifier-free guidance "
+                    + "(negative prompt, guidance_scale=" + r.number(Sampling.GUIDANCE_SCALE) + ").",
+                    profile.noCfgFix());
         }
         Set<String> unsupported = new TreeSet<>(r.setParameters().keySet());
-        unsupported.removeAll(SAMPLERS);
+        unsupported.removeAll(profile.samplers());
         if (!unsupported.isEmpty()) {
-            throw new ModelLoadException("The llama.cpp loader cannot apply " + unsupported + ".",
+            throw new ModelLoadException("The " + profile.loader() + " loader cannot apply " + unsupported + ".",
                     "Reset them to their neutral values, or use a loader that has them (e.g. Transformers).");
         }
         int mirostat = (int) r.number(Sampling.MIROSTAT_MODE);
@@ -273,6 +283,14 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
      */
     @Override
     public void setLoras(List<LoraAdapter> adapters) throws ModelLoadException {
+        if (loras == null) {
+            if (adapters.isEmpty()) {
+                return;
+            }
+            throw new ModelLoadException("The " + profile.loader() + " loader has no LoRA support (as in "
+                    + "text-generation-webui).", "Load the model with the llama.cpp loader, which applies LoRAs at "
+                            + "run time, or merge the adapter into the model before converting it to GGUF.");
+        }
         turn.lock();
         try {
             if (closed) {
@@ -293,12 +311,12 @@ final class LlamaCppModel implements LoadedModel, LogitsAccess {
 
     @Override
     public List<LoraAdapter> loras() {
-        return loras.requested();
+        return loras == null ? List.of() : loras.requested();
     }
 
     /** For tests: how many adapters llama.cpp holds for this model. */
-    int loadedLoraCount() {
-        return loras.loadedCount();
+    public int loadedLoraCount() {
+        return loras == null ? 0 : loras.loadedCount();
     }
 
     // ---- logits ----
