@@ -1,4 +1,4 @@
-package io.loadstone.loader.transformers;
+package io.loadstone.loader.engine;
 
 import io.loadstone.sampling.StopStrings;
 import io.loadstone.api.loader.GenerationRequest;
@@ -24,26 +24,32 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
- * A checkpoint loaded by the Java engine with its Hugging Face tokenizer.
+ * A checkpoint loaded by the Java engine with its Hugging Face tokenizer: what every engine-backed
+ * loader (Transformers, AutoGPTQ, ExLlama, …) hands out. Generation runs the Hugging Face sampler
+ * stack; a loader with a smaller sampler set ({@link Samplers}) only announces fewer parameters, and
+ * the core refuses requests that set others.
  *
  * <p>Every use of the engine happens under {@code turn}, so generations run one after another
  * and {@link #close()} frees the weights only when no forward pass is running: it raises
  * {@code closed} first, which a generation checks after every token (and so ends with
  * {@link StopReason#CLOSED} within one token or one prompt pass), then takes the lock.
  */
-final class TransformersModel implements LoadedModel, LogitsAccess {
+public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
 
     private final EngineModel engine;
     private final HfTokenizer tokenizer;
     private final ModelInfo info;
     private final Set<Integer> eosIds;
     private final int bosId;
-    private final Consumer<TransformersModel> onClose;
+    private final Consumer<EngineLoadedModel> onClose;
+    /** Why a request with a negative prompt or guidance_scale is refused (the cfg_cache option off), or null. */
+    private final String cfgRefusal;
     private final ReentrantLock turn = new ReentrantLock();
     private volatile boolean closed;
 
-    TransformersModel(EngineModel engine, HfTokenizer tokenizer, ModelInfo info, Set<Integer> eosIds,
-            Consumer<TransformersModel> onClose) {
+    EngineLoadedModel(EngineModel engine, HfTokenizer tokenizer, ModelInfo info, Set<Integer> eosIds,
+            String cfgRefusal, Consumer<EngineLoadedModel> onClose) {
+        this.cfgRefusal = cfgRefusal;
         this.engine = engine;
         this.tokenizer = tokenizer;
         this.info = info;
@@ -166,6 +172,11 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
             throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
         }
         boolean guidance = sampler.settings().usesGuidance();
+        if (cfgRefusal != null && (guidance || !request.negativePrompt().isEmpty())) {
+            throw new ModelLoadException("Classifier-free guidance (negative prompt, guidance_scale) needs a second "
+                    + "cache: " + cfgRefusal + ".", "Reload the model with cfg_cache on, or leave guidance_scale at 1 "
+                            + "and the negative prompt empty.");
+        }
         StreamDecoder decoder = tokenizer.streamDecoder(prompt, true);
         StopStrings stops = new StopStrings(request.stop());
         TokenLoop loop = new TokenLoop(sampler, eosIds::contains, decoder::push, stops, () -> closed);
@@ -254,6 +265,6 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
 
     @Override
     public String toString() {
-        return "TransformersModel[" + engine.folder() + ", " + Arrays.toString(eosIds.toArray()) + "]";
+        return "EngineLoadedModel[" + engine.folder() + ", " + Arrays.toString(eosIds.toArray()) + "]";
     }
 }
