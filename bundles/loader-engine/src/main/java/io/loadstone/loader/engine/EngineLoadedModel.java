@@ -44,12 +44,15 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
     private final Consumer<EngineLoadedModel> onClose;
     /** Why a request with a negative prompt or guidance_scale is refused (the cfg_cache option off), or null. */
     private final String cfgRefusal;
+    /** False for the native-sampler loaders (ExLlama, ExLlamav2), which offer no logits in text-generation-webui. */
+    private final boolean exposeLogits;
     private final ReentrantLock turn = new ReentrantLock();
     private volatile boolean closed;
 
     EngineLoadedModel(EngineModel engine, HfTokenizer tokenizer, ModelInfo info, Set<Integer> eosIds,
-            String cfgRefusal, Consumer<EngineLoadedModel> onClose) {
+            String cfgRefusal, boolean logits, Consumer<EngineLoadedModel> onClose) {
         this.cfgRefusal = cfgRefusal;
+        this.exposeLogits = logits;
         this.engine = engine;
         this.tokenizer = tokenizer;
         this.info = info;
@@ -109,7 +112,7 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
 
     @Override
     public Optional<LogitsAccess> logits() {
-        return Optional.of(this);
+        return exposeLogits ? Optional.of(this) : Optional.empty();
     }
 
     @Override

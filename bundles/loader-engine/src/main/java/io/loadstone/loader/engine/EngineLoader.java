@@ -204,7 +204,8 @@ public abstract class EngineLoader implements ModelLoader {
         ModelInfo info = new ModelInfo(id, description, engine.maxContext(), c.maxPositionEmbeddings(),
                 c.vocabSize(), tokenizer.chatTemplate().orElse(""), warnings, effective);
         Path view = plan.view();
-        EngineLoadedModel m = new EngineLoadedModel(engine, tokenizer, info, eos, plan.cfgRefusal(), closed -> {
+        EngineLoadedModel m = new EngineLoadedModel(engine, tokenizer, info, eos, plan.cfgRefusal(),
+                capabilities.logits(), closed -> {
             models.remove(closed);
             if (view != null) {
                 GptqFiles.delete(view);

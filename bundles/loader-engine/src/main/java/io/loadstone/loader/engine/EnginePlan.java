@@ -57,7 +57,9 @@ public final class EnginePlan {
                     + "CPU attention (no flash attention), so there is nothing to switch off"),
             Map.entry(WebuiOptions.USE_DOUBLE_QUANT.name(), "the engine keeps one float32 scale per block of 64; "
                     + "scales are not quantized again"),
-            Map.entry(WebuiOptions.COMPUTE_DTYPE.name(), "the Java engine always computes in float32"));
+            Map.entry(WebuiOptions.COMPUTE_DTYPE.name(), "the Java engine always computes in float32"),
+            Map.entry(WebuiOptions.USE_FLASH_ATTENTION_2.name(), "a CUDA kernel; the Java engine has its own CPU "
+                    + "attention, so a load with it on is refused"));
 
     private final HfFolder folder;
     private final LoaderOptions options;
@@ -139,6 +141,9 @@ public final class EnginePlan {
         if (values.containsKey(WebuiOptions.CFG_CACHE.name()) && !options.bool(WebuiOptions.CFG_CACHE.name())) {
             cfgRefusal = "cfg_cache is off";
         }
+        if (options.bool(WebuiOptions.CACHE_8BIT.name())) {
+            cache8bit();
+        }
     }
 
     /** alpha_value, rope_freq_base, compress_pos_emb (those the loader has); returns compress_pos_emb. */
@@ -162,6 +167,12 @@ public final class EnginePlan {
             throw new ModelLoadException(e.getMessage() + ".", "Change the option to a value in its range.");
         }
         return compress;
+    }
+
+    /** cache_8bit: the engine's 8-bit KV cache. */
+    private void cache8bit() throws ModelLoadException {
+        throw new ModelLoadException("cache_8bit is on, but this engine has no 8-bit KV cache yet.",
+                "Turn cache_8bit off (the cache is then float32).");
     }
 
     /**

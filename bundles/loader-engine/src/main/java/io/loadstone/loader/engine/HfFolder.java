@@ -13,7 +13,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import io.loadstone.api.loader.ModelLoadException;
+import io.loadstone.engine.quant.QuantizationConfig;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -67,7 +70,9 @@ public record HfFolder(Path folder, JsonObject config, String modelType, String 
         public String describe() {
             String b = bits == Math.rint(bits) ? Integer.toString((int) bits) : Double.toString(bits);
             return method.toUpperCase(java.util.Locale.ROOT) + (bits > 0 ? " " + b + "-bit" : "")
-                    + (groupSize > 0 ? " group " + groupSize : groupSize == -1 ? " per column" : "")
+                    // EXL2 chooses its groups per layer; a group_size there means nothing.
+                    + (method.equals("exl2") ? "" : groupSize > 0 ? " group " + groupSize
+                            : groupSize == -1 ? " per column" : "")
                     + (descAct ? " act-order" : "");
         }
     }
@@ -123,15 +128,16 @@ public record HfFolder(Path folder, JsonObject config, String modelType, String 
                 ? config.get("model_type").getAsString() : "";
         String quantized = null;
         Quant quant = Quant.NONE;
-        if (config.has("quantization_config")) {
-            quantized = "config.json quantization_config";
-            quant = quant(config.get("quantization_config"), "");
-        } else if (Files.exists(folder.resolve("quantize_config.json"))) {
-            quantized = "quantize_config.json";
-            quant = quant(json(folder.resolve("quantize_config.json")), "gptq");
-        } else if (Files.exists(folder.resolve("quant_config.json"))) {
-            quantized = "quant_config.json";
-            quant = quant(json(folder.resolve("quant_config.json")), "awq");
+        try {
+            Optional<QuantizationConfig> q = QuantizationConfig.read(folder);
+            if (q.isPresent()) {
+                QuantizationConfig c = q.get();
+                String file = c.source().getFileName().toString();
+                quantized = file.equals("config.json") ? "config.json quantization_config" : file;
+                quant = new Quant(c.method(), c.averageBits(), c.groupSize(), c.descAct());
+            }
+        } catch (ModelLoadException e) {
+            throw new NotHf(e.getMessage());
         }
         String remote = null;
         if (config.has("auto_map") && config.get("auto_map").isJsonObject()
@@ -145,44 +151,6 @@ public record HfFolder(Path folder, JsonObject config, String modelType, String 
                 ? new HfFolder(folder, config, modelType, "unknown", PYTORCH_BIN, quantized, quant, remote)
                 : new HfFolder(folder, config, modelType, headerType(weights.getFirst()), SAFETENSORS, quantized,
                         quant, remote);
-    }
-
-    /**
-     * The keys AutoGPTQ ({@code bits, group_size, desc_act}), AutoAWQ ({@code w_bit, q_group_size}) and
-     * exllamav2 ({@code quant_method exl2, bits}) write; a file without {@code quant_method} is the
-     * format its file name stands for.
-     */
-    private static Quant quant(JsonElement e, String defaultMethod) {
-        if (e == null || !e.isJsonObject()) {
-            return new Quant(defaultMethod, 0, 0, false);
-        }
-        JsonObject q = e.getAsJsonObject();
-        String method = text(q, "quant_method");
-        method = method.isEmpty() ? defaultMethod : method.toLowerCase(java.util.Locale.ROOT);
-        double bits = number(q, "bits", number(q, "w_bit", 0));
-        int group = (int) number(q, "group_size", number(q, "q_group_size", 0));
-        boolean desc = q.has("desc_act") && q.get("desc_act").isJsonPrimitive()
-                && q.get("desc_act").getAsJsonPrimitive().isBoolean() && q.get("desc_act").getAsBoolean();
-        return new Quant(method, bits, group, desc);
-    }
-
-    private static JsonElement json(Path file) {
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            return JsonParser.parseReader(r);
-        } catch (IOException | JsonParseException e) {
-            // detect() only describes; the engine names a damaged file at load.
-            return null;
-        }
-    }
-
-    private static String text(JsonObject o, String key) {
-        JsonElement e = o.get(key);
-        return e != null && e.isJsonPrimitive() ? e.getAsString() : "";
-    }
-
-    private static double number(JsonObject o, String key, double dflt) {
-        JsonElement e = o.get(key);
-        return e != null && e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber() ? e.getAsDouble() : dflt;
     }
 
     /** {@code max_position_embeddings}, or 0 when the config lacks it. */

@@ -51,8 +51,8 @@ class DetectionAndOptionsTest {
     @Test
     void gptqAndAwqFoldersAreAcceptedBehindTheirOwnLoadersAndExl2IsLeftToExLlamav2() throws Exception {
         Detection gptq = loader.detect(ModelSource.of(TestModels.model("tiny-llama-gptq-4bit-32g-actorder")));
-        assertEquals(new Detection(Detection.COMPATIBLE, "GPTQ 4-bit group 32 act-order (config.json "
-                + "quantization_config), llama"), gptq);
+        assertEquals(new Detection(Detection.COMPATIBLE, "GPTQ 4-bit group 32 act-order "
+                + "(quantize_config.json), llama"), gptq);
         Detection awq = loader.detect(ModelSource.of(TestModels.model("stories260K-awq-4bit-64g-gemm")));
         assertEquals(Detection.COMPATIBLE, awq.score(), awq.reason());
         assertTrue(awq.reason().startsWith("AWQ 4-bit group 64"), awq.reason());
