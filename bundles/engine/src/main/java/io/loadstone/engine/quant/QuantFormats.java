@@ -3,6 +3,8 @@ package io.loadstone.engine.quant;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.engine.LinearFormat;
 import io.loadstone.engine.ModelFileException;
+import io.loadstone.engine.awq.AwqFormat;
+import io.loadstone.engine.gptq.GptqFormat;
 
 /**
  * The one place that maps a {@code quant_method} to the engine's {@link LinearFormat} for it.
@@ -21,6 +23,12 @@ public final class QuantFormats {
      */
     public static LinearFormat of(QuantizationConfig config) throws ModelLoadException {
         switch (config.method()) {
+            case "gptq" -> {
+                return GptqFormat.of(config);
+            }
+            case "awq" -> {
+                return AwqFormat.of(config);
+            }
             default -> {
             }
         }
@@ -30,5 +38,5 @@ public final class QuantFormats {
     }
 
     /** The methods {@link #of} accepts, for messages. */
-    private static final String SUPPORTED = "none yet";
+    private static final String SUPPORTED = "gptq, awq";
 }
