@@ -187,6 +187,10 @@ public abstract class EngineLoader implements ModelLoader {
         List<String> warnings = new ArrayList<>(plan.warnings());
         if (engine.placement().mapped() > 0) {
             warnings.add(plan.budgetOption() + ": " + engine.placement().describe() + ".");
+        } else if (plan.engineOptions().memoryBudget() > 0 && !plan.budgetOption().equals("cpu_memory")) {
+            // The budget was derived from a layer count; say so when the engine placed every layer anyway.
+            warnings.add(plan.budgetOption() + ": every layer stays in memory: " + engine.placement().describe()
+                    + ".");
         }
         if (tokenizer.vocabSize() > c.vocabSize()) {
             warnings.add("tokenizer.json has " + tokenizer.vocabSize() + " tokens but the model only "

@@ -44,6 +44,8 @@ public record HfFolder(Path folder, JsonObject config, String modelType, String 
 
     public static final String SAFETENSORS = "safetensors";
     public static final String PYTORCH_BIN = "pytorch_model.bin";
+    /** {@link #weightType()} of safetensors holding packed quantized layers ({@code qweight}, {@code q_weight}). */
+    public static final String PACKED = "packed";
     /** Old GPTQ-for-LLaMa checkpoints: one torch.save file such as {@code llama-7b-4bit-128g.pt}. */
     public static final String PT = ".pt";
 
@@ -178,6 +180,9 @@ public record HfFolder(Path folder, JsonObject config, String modelType, String 
                     .getAsJsonObject();
             TreeSet<String> types = new TreeSet<>();
             for (var e : h.entrySet()) {
+                if (e.getKey().endsWith(".qweight") || e.getKey().endsWith(".q_weight")) {
+                    return PACKED;
+                }
                 if (!e.getKey().equals("__metadata__") && e.getValue().isJsonObject()
                         && e.getValue().getAsJsonObject().has("dtype")) {
                     types.add(e.getValue().getAsJsonObject().get("dtype").getAsString());

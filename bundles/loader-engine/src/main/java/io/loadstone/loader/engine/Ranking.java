@@ -58,7 +58,8 @@ public final class Ranking {
         Integer score = SCORES.getOrDefault(key, Map.of()).get(loader);
         if (score != null) {
             String what = key.equals("gptq-name")
-                    ? "GPTQ by its name only (no quantize_config.json): " + f.folder().getFileName()
+                    ? "GPTQ without a quantization config (an old GPTQ-for-LLaMa folder, "
+                            + (f.weightType().equals(HfFolder.PACKED) ? "packed tensors" : "by its name") + ")"
                     : f.quant().describe() + " (" + f.quantized() + ")";
             return new Detection(score, what + ", " + f.modelType());
         }
@@ -73,7 +74,8 @@ public final class Ranking {
 
     /** An old GPTQ folder: a .pt checkpoint, or a name such as llama-13b-4bit-128g or model-GPTQ. */
     static boolean looksGptq(HfFolder f) {
-        return f.format().equals(HfFolder.PT) || GPTQ_NAME.matcher(name(f.folder())).matches();
+        return f.format().equals(HfFolder.PT) || f.weightType().equals(HfFolder.PACKED)
+                || GPTQ_NAME.matcher(name(f.folder())).matches();
     }
 
     private static String name(Path p) {

@@ -40,8 +40,10 @@ public class TransformersLoader extends EngineLoader {
         if (!f.quant().method().isEmpty()) {
             return Ranking.rank(ID, f);
         }
-        if (f.format().equals(HfFolder.PT)) {
-            return Detection.no("only a .pt checkpoint (an old GPTQ-for-LLaMa folder): use the GPTQ-for-LLaMa loader");
+        if (f.format().equals(HfFolder.PT) || f.weightType().equals(HfFolder.PACKED)) {
+            // An old GPTQ-for-LLaMa folder: packed weights, but no file says how they were packed.
+            return Detection.no("packed GPTQ weights without a quantization config (an old GPTQ-for-LLaMa folder): "
+                    + "use GPTQ-for-LLaMa or AutoGPTQ with wbits and groupsize");
         }
         return new Detection(Detection.PREFERRED, "Hugging Face " + f.modelType() + ", "
                 + (f.format().equals(HfFolder.SAFETENSORS) ? f.weightType() + " safetensors"
