@@ -236,8 +236,19 @@ public final class Exl2Writer {
      * average bits per weight. Returns that average (q_weight bits over all quantized weights).
      */
     public static double convert(Path src, Path dst, int bpw) throws IOException {
+        return convert(src, dst, bpw, null);
+    }
+
+    /**
+     * As {@link #convert(Path, Path, int)}, and, if {@code dequantized} is not null, also a plain
+     * F32 folder there whose projections are the EXL2 weights dequantized bit by bit ({@link
+     * #dequantize}): the model the EXL2 folder stands for exactly, to check the engine's packed
+     * kernels against its float path.
+     */
+    public static double convert(Path src, Path dst, int bpw, Path dequantized) throws IOException {
         Files.createDirectories(dst);
         List<SafetensorsWriter.Tensor> out = new ArrayList<>();
+        List<SafetensorsWriter.Tensor> plain = new ArrayList<>();
         long bits = 0;
         long weights = 0;
         try (Arena arena = Arena.ofConfined()) {
@@ -257,16 +268,26 @@ public final class Exl2Writer {
                     float[] w = Tensors.toFloats(t);
                     Layer l = quantize(w, rows, cols, mixed(cols, bpw), actOrder(w, rows, cols));
                     out.addAll(l.tensors(name.substring(0, name.length() - ".weight".length()), false));
+                    float[] dq = dequantize(l);
+                    plain.add(new SafetensorsWriter.Tensor(name, DType.F32, t.shape(),
+                            s -> MemorySegment.copy(dq, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, dq.length)));
                     bits += 32L * l.qweight().length;
                     weights += (long) rows * cols;
                 } else {
                     byte[] data = t.data().toArray(ValueLayout.JAVA_BYTE);
-                    out.add(new SafetensorsWriter.Tensor(name, t.dtype(), t.shape(),
-                            s -> MemorySegment.copy(data, 0, s, ValueLayout.JAVA_BYTE, 0, data.length)));
+                    SafetensorsWriter.Tensor copy = new SafetensorsWriter.Tensor(name, t.dtype(), t.shape(),
+                            s -> MemorySegment.copy(data, 0, s, ValueLayout.JAVA_BYTE, 0, data.length));
+                    out.add(copy);
+                    plain.add(copy);
                 }
             }
         }
         SafetensorsWriter.write(dst.resolve("model.safetensors"), Map.of("format", "pt"), out);
+        if (dequantized != null) {
+            Files.createDirectories(dequantized);
+            SafetensorsWriter.write(dequantized.resolve("model.safetensors"), Map.of("format", "pt"), plain);
+            Files.copy(src.resolve("config.json"), dequantized.resolve("config.json"));
+        }
         double avg = (double) bits / weights;
         String config = Files.readString(src.resolve("config.json")).stripTrailing();
         if (!config.endsWith("}")) {
