@@ -229,6 +229,26 @@ public final class Exl2Writer {
     }
 
     /**
+     * Groups of 128 rows averaging exactly {@code bpw} (4 or 6) the way exllamav2's presets mix
+     * widths, descending: 4 → an eighth of the groups at 5 bits, an eighth at 3, the rest 4; 6 →
+     * an eighth at 8, a quarter at 5, the rest 6. {@code cols} must be a multiple of 128.
+     */
+    public static List<Group> preset128(int cols, int bpw) {
+        int n = cols / 128;
+        int hi = n / 8;
+        if (cols % 128 != 0 || (bpw != 4 && bpw != 6)) {
+            throw new IllegalArgumentException(cols + " rows at " + bpw + " bpw");
+        }
+        int lo = bpw == 4 ? hi : 2 * hi;
+        List<Group> g = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int bits = i < hi ? (bpw == 4 ? 5 : 8) : i >= n - lo ? (bpw == 4 ? 3 : 5) : bpw;
+            g.add(new Group(bits, 128));
+        }
+        return g;
+    }
+
+    /**
      * Converts a float Llama checkpoint folder ({@code src}) into an EXL2 folder ({@code dst}):
      * the seven projections of every layer as EXL2 with {@link #mixed} groups and {@link
      * #actOrder}, everything else copied bit for bit; config.json gains {@code
