@@ -4,6 +4,7 @@ import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.EngineSession;
 import io.loadstone.engine.KvCacheType;
+import io.loadstone.engine.LinearFormat;
 import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.SafetensorsWriter;
@@ -51,13 +52,13 @@ import java.util.stream.IntStream;
  */
 public final class EngineVsLlamaCpp {
 
-    private static final int HIDDEN = 2048;
-    private static final int FFN = 5632;
-    private static final int HEADS = 32;
-    private static final int KV_HEADS = 4;
-    private static final int HEAD_DIM = HIDDEN / HEADS;
-    private static final int VOCAB = 32000;
-    private static final long SEED = 20261123L;
+    static final int HIDDEN = 2048;
+    static final int FFN = 5632;
+    static final int HEADS = 32;
+    static final int KV_HEADS = 4;
+    static final int HEAD_DIM = HIDDEN / HEADS;
+    static final int VOCAB = 32000;
+    static final long SEED = 20261123L;
 
     /** The binding the fragment's library is built for (its Loadstone-Native-Build header). */
     private static final String LLAMA_BUILD = "llama.cpp-b4916";
@@ -66,7 +67,7 @@ public final class EngineVsLlamaCpp {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One engine's results: tok/s and resident memory (MB) while its model was open. */
-    private record Result(String name, double load, double prefill, double decode, String rss, int[] generated,
+    record Result(String name, double load, double prefill, double decode, String rss, int[] generated,
             float[] promptLogits) {
 
         /** The faster prefill and decode of two runs (load time and memory of the first). */
@@ -193,8 +194,14 @@ public final class EngineVsLlamaCpp {
     }
 
     private static Result runEngine(String name, Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
+        return runEngine(name, folder, null, threads, tokens, gen, rounds);
+    }
+
+    /** @param format the linear-layer format of a quantized folder, or null */
+    static Result runEngine(String name, Path folder, LinearFormat format, int threads, int[] tokens, int gen, int rounds)
+            throws Exception {
         EngineOptions o = EngineOptions.builder().threads(threads).kvCache(KvCacheType.F16)
-                .maxContext(tokens.length + gen + 16).build();
+                .maxContext(tokens.length + gen + 16).linearFormat(format).build();
         long t0 = System.nanoTime();
         try (EngineModel m = EngineModel.open(folder, o); EngineSession s = m.newSession()) {
             double load = (System.nanoTime() - t0) / 1e9;
@@ -222,7 +229,7 @@ public final class EngineVsLlamaCpp {
         }
     }
 
-    private static Result runLlamaCpp(Path gguf, int threads, int[] tokens, int gen, int rounds, Path dir)
+    static Result runLlamaCpp(Path gguf, int threads, int[] tokens, int gen, int rounds, Path dir)
             throws Exception {
         Path lib = extractLibrary(dir);
         try (LlamaLibrary library = LlamaLibrary.load(lib, LLAMA_BUILD)) {
@@ -293,7 +300,7 @@ public final class EngineVsLlamaCpp {
     }
 
     /** Row {@code row} (of {@code cols} F16 values) of the Hugging Face tensor {@code hfName}. */
-    private static void row(String hfName, long row, short[] dst) {
+    static void row(String hfName, long row, short[] dst) {
         SplittableRandom r = new SplittableRandom(SEED ^ (hfName.hashCode() * 0x9E3779B97F4A7C15L) ^ (row * 0xBF58476D1CE4E5B9L));
         for (int i = 0; i < dst.length; i += 5) {
             long bits = r.nextLong();
@@ -304,9 +311,9 @@ public final class EngineVsLlamaCpp {
     }
 
     /** The matrices of one layer: HF name suffix, GGUF name suffix, rows (out), cols (in), heads to permute (0: none). */
-    private record Matrix(String hf, String gguf, int rows, int cols, int permuteHeads) {}
+    record Matrix(String hf, String gguf, int rows, int cols, int permuteHeads) {}
 
-    private static List<Matrix> layerMatrices() {
+    static List<Matrix> layerMatrices() {
         int kvd = KV_HEADS * HEAD_DIM;
         return List.of(new Matrix("self_attn.q_proj.weight", "attn_q.weight", HIDDEN, HIDDEN, HEADS),
                 new Matrix("self_attn.k_proj.weight", "attn_k.weight", kvd, HIDDEN, KV_HEADS),
@@ -318,20 +325,30 @@ public final class EngineVsLlamaCpp {
     }
 
     private static void writeSafetensors(Path folder, int layers, DType dtype) throws IOException {
+        writeSafetensors(folder, layers, dtype, "", (name, m) -> List.of(hfMatrix(name, m.rows, m.cols, dtype)));
+    }
+
+    /**
+     * @param extraConfig JSON members appended to config.json (", \"quantization_config\": {…}"), or ""
+     * @param linear      the tensors that stand for one layer matrix (HF name of its weight, its shape)
+     */
+    static void writeSafetensors(Path folder, int layers, DType dtype, String extraConfig,
+            java.util.function.BiFunction<String, Matrix, List<SafetensorsWriter.Tensor>> linear) throws IOException {
         Files.createDirectories(folder);
         Files.writeString(folder.resolve("config.json"), """
                 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": %d, "intermediate_size": %d,
                  "num_hidden_layers": %d, "num_attention_heads": %d, "num_key_value_heads": %d, "vocab_size": %d,
                  "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "hidden_act": "silu",
-                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "%s"}
-                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB, dtype == DType.BF16 ? "bfloat16" : "float16"));
+                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "%s"%s}
+                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB, dtype == DType.BF16 ? "bfloat16" : "float16",
+                extraConfig));
         List<SafetensorsWriter.Tensor> t = new ArrayList<>();
         t.add(hfMatrix("model.embed_tokens.weight", VOCAB, HIDDEN, dtype));
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
             t.add(hfOnes(p + "input_layernorm.weight", dtype));
             for (Matrix m : layerMatrices()) {
-                t.add(hfMatrix(p + m.hf, m.rows, m.cols, dtype));
+                t.addAll(linear.apply(p + m.hf, m));
             }
             t.add(hfOnes(p + "post_attention_layernorm.weight", dtype));
         }
@@ -340,7 +357,7 @@ public final class EngineVsLlamaCpp {
         SafetensorsWriter.write(folder.resolve("model.safetensors"), Map.of("format", "pt"), t);
     }
 
-    private static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols, DType dtype) {
+    static SafetensorsWriter.Tensor hfMatrix(String name, int rows, int cols, DType dtype) {
         return new SafetensorsWriter.Tensor(name, dtype, new long[] {rows, cols}, seg -> IntStream.range(0, rows)
                 .parallel().forEach(r -> {
                     short[] buf = new short[cols];
@@ -354,7 +371,7 @@ public final class EngineVsLlamaCpp {
                 }));
     }
 
-    private static SafetensorsWriter.Tensor hfOnes(String name, DType dtype) {
+    static SafetensorsWriter.Tensor hfOnes(String name, DType dtype) {
         short one = dtype == DType.BF16 ? Vectors.floatToBf16(1f) : Float.floatToFloat16(1f);
         return new SafetensorsWriter.Tensor(name, dtype, new long[] {HIDDEN}, seg -> {
             for (long i = 0; i < HIDDEN; i++) {
@@ -364,9 +381,19 @@ public final class EngineVsLlamaCpp {
     }
 
     private static void writeGguf(Path file, int layers) throws IOException {
+        writeGguf(file, layers, GgmlType.F16);
+    }
+
+    /** The GGUF with the layers' matrices as {@code type} (F16, Q4_0 or Q8_0); embeddings and output stay F16. */
+    static void writeGguf(Path file, int layers, GgmlType type) throws IOException {
         GgufWriter w = new GgufWriter().putString("general.architecture", "llama")
                 .putString("general.name", "synthetic-tinyllama-shape-" + layers + "l")
-                .putUInt32("general.file_type", 1) // MOSTLY_F16
+                // MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0
+                .putUInt32("general.file_type", switch (type) {
+                    case Q4_0 -> 2;
+                    case Q8_0 -> 7;
+                    default -> 1;
+                })
                 .putUInt32("llama.context_length", 2048).putUInt32("llama.embedding_length", HIDDEN)
                 .putUInt32("llama.feed_forward_length", FFN).putUInt32("llama.block_count", layers)
                 .putUInt32("llama.attention.head_count", HEADS).putUInt32("llama.attention.head_count_kv", KV_HEADS)
@@ -380,8 +407,8 @@ public final class EngineVsLlamaCpp {
             String p = "blk." + l + ".";
             w.addTensor(p + "attn_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
             for (Matrix m : layerMatrices()) {
-                w.addTensor(p + m.gguf, GgmlType.F16, new long[] {m.cols, m.rows},
-                        ggufMatrix("model.layers." + l + "." + m.hf, m.rows, m.cols, m.permuteHeads));
+                w.addTensor(p + m.gguf, type, new long[] {m.cols, m.rows},
+                        ggufMatrix("model.layers." + l + "." + m.hf, m.rows, m.cols, m.permuteHeads, type));
             }
             w.addTensor(p + "ffn_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
         }
@@ -396,7 +423,7 @@ public final class EngineVsLlamaCpp {
      * tokens llama.cpp looks up (e.g. the newline byte), then made-up pieces. Its text is
      * meaningless; only token ids are fed in.
      */
-    private static void syntheticVocabulary(GgufWriter w) {
+    static void syntheticVocabulary(GgufWriter w) {
         List<String> tokens = new ArrayList<>(VOCAB);
         float[] scores = new float[VOCAB];
         int[] types = new int[VOCAB];
@@ -429,10 +456,17 @@ public final class EngineVsLlamaCpp {
      * ggml's interleaved pairs, GGUF row h*d + 2i + j = HF row h*d + j*d/2 + i. With it both
      * programs compute the same function.
      */
-    private static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads) {
+    static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads) {
+        return ggufMatrix(hfName, rows, cols, permuteHeads, GgmlType.F16);
+    }
+
+    /** As above, each row stored as {@code type}: F16, or llama.cpp's reference Q4_0 / Q8_0 blocks. */
+    static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads, GgmlType type) {
         return out -> {
             short[] buf = new short[cols];
-            ByteBuffer bb = ByteBuffer.allocate(cols * 2).order(ByteOrder.LITTLE_ENDIAN);
+            float[] values = new float[cols];
+            int bytes = type == GgmlType.F16 ? cols * 2 : cols / 32 * (type == GgmlType.Q4_0 ? 18 : 34);
+            ByteBuffer bb = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
             int d = permuteHeads == 0 ? 0 : rows / permuteHeads;
             for (int r = 0; r < rows; r++) {
                 int src = r;
@@ -444,8 +478,16 @@ public final class EngineVsLlamaCpp {
                 }
                 row(hfName, src, buf);
                 bb.clear();
-                bb.asShortBuffer().put(buf);
-                bb.limit(cols * 2);
+                if (type == GgmlType.F16) {
+                    bb.asShortBuffer().put(buf);
+                } else {
+                    for (int c = 0; c < cols; c++) {
+                        values[c] = Float.float16ToFloat(buf[c]);
+                    }
+                    GgmlBlocks.quantize(type, values, bb);
+                    bb.flip();
+                }
+                bb.limit(bytes);
                 while (bb.hasRemaining()) {
                     out.write(bb);
                 }
@@ -453,7 +495,7 @@ public final class EngineVsLlamaCpp {
         };
     }
 
-    private static GgufWriter.TensorData ggufOnes() {
+    static GgufWriter.TensorData ggufOnes() {
         return out -> {
             ByteBuffer b = ByteBuffer.allocate(HIDDEN * 4).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < HIDDEN; i++) {
