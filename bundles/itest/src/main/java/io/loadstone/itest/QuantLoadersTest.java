@@ -257,6 +257,9 @@ class QuantLoadersTest {
         JsonObject ref = reference(GPTQ4);
         try (LoadedModel m = load(loaderId, GPTQ4, THREADS)) {
             assertTrue(m.logits().isEmpty(), loaderId + " offers no logits (text-generation-webui: use the _HF one)");
+            // max_seq_len: 2048 (max_position_embeddings) positions allocated at load.
+            assertTrue(m.info().description().contains("KV cache preallocated: 2048 positions"),
+                    m.info().description());
             for (JsonElement pe : ref.getAsJsonArray("prompts")) {
                 assertGreedyText(m, pe.getAsJsonObject());
             }

@@ -44,14 +44,20 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
     private final Consumer<EngineLoadedModel> onClose;
     /** Why a request with a negative prompt or guidance_scale is refused (the cfg_cache option off), or null. */
     private final String cfgRefusal;
+    /** The preallocated KV caches (max_seq_len positions each) of the exllama loaders, or null: a session per use. */
+    private final EngineSession cache;
+    private final EngineSession negativeCache;
     /** False for the native-sampler loaders (ExLlama, ExLlamav2), which offer no logits in text-generation-webui. */
     private final boolean exposeLogits;
     private final ReentrantLock turn = new ReentrantLock();
     private volatile boolean closed;
 
     EngineLoadedModel(EngineModel engine, HfTokenizer tokenizer, ModelInfo info, Set<Integer> eosIds,
-            String cfgRefusal, boolean logits, Consumer<EngineLoadedModel> onClose) {
+            String cfgRefusal, boolean logits, boolean preallocated, Consumer<EngineLoadedModel> onClose) {
         this.cfgRefusal = cfgRefusal;
+        // exllama's caches: made (and their memory taken) at load, reset for each use.
+        this.cache = preallocated ? engine.newSession() : null;
+        this.negativeCache = preallocated && cfgRefusal == null ? engine.newSession() : null;
         this.exposeLogits = logits;
         this.engine = engine;
         this.tokenizer = tokenizer;
@@ -128,11 +134,14 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
         turn.lock();
         try {
             ensureOpen();
-            try (EngineSession s = engine.newSession()) {
+            EngineSession s = session(cache);
+            try {
                 return allPositions ? s.forwardAll(tokens) : new float[][] {s.forward(tokens)};
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException("Cannot evaluate " + tokens.length + " tokens: " + e.getMessage(),
                         "Use ids below " + vocabSize() + " and at most " + engine.maxContext() + " tokens.", e);
+            } finally {
+                release(s, cache);
             }
         } finally {
             turn.unlock();
@@ -183,8 +192,8 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
         StreamDecoder decoder = tokenizer.streamDecoder(prompt, true);
         StopStrings stops = new StopStrings(request.stop());
         TokenLoop loop = new TokenLoop(sampler, eosIds::contains, decoder::push, stops, () -> closed);
-        EngineSession main = engine.newSession();
-        EngineSession negative = guidance ? engine.newSession() : null;
+        EngineSession main = session(cache);
+        EngineSession negative = guidance ? session(negativeCache) : null;
         long t1 = t0;
         TokenLoop.Outcome outcome;
         try {
@@ -210,14 +219,29 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
             }
             outcome = new TokenLoop.Outcome(StopReason.CLOSED, loop.generated(), loop.lastToken(), true);
         } finally {
-            main.close();
+            release(main, cache);
             if (negative != null) {
-                negative.close();
+                release(negative, negativeCache);
             }
         }
         StopReason reason = loop.finish(outcome, decoder::flush, sink);
         long t2 = System.nanoTime();
         return new GenerationResult(stops.text(), prompt.length, outcome.generated(), reason, t1 - t0, t2 - t1);
+    }
+
+    /** {@code kept}, emptied, when the model keeps a preallocated cache; else a new session. */
+    private EngineSession session(EngineSession kept) {
+        if (kept == null) {
+            return engine.newSession();
+        }
+        kept.reset();
+        return kept;
+    }
+
+    private static void release(EngineSession s, EngineSession kept) {
+        if (s != kept) {
+            s.close();
+        }
     }
 
     /** An engine session as the shared loop sees it. */
@@ -244,6 +268,12 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
         // Waits for a running forward pass: the generation sees `closed` after it and leaves.
         turn.lock();
         try {
+            if (cache != null) {
+                cache.close();
+            }
+            if (negativeCache != null) {
+                negativeCache.close();
+            }
             engine.close();
             tokenizer.close();
         } finally {

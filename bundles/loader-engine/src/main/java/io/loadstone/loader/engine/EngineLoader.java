@@ -205,11 +205,23 @@ public abstract class EngineLoader implements ModelLoader {
         String quant = f.quant().method().isEmpty() ? plan.describeQuantization() : f.quant().describe();
         String description = c.modelType() + " " + params(c.parameterCount()) + " " + c.weightType()
                 + (quant.isEmpty() ? "" : " as " + quant) + " (" + f.format() + ")";
+        if (plan.engineOptions().preallocateKv()) {
+            long perPosition = 2L * c.numLayers() * c.numKvHeads() * c.headDim()
+                    * switch (plan.engineOptions().kvCache()) {
+                        case F32 -> 4;
+                        case F16 -> 2;
+                        case FP8 -> 1;
+                    };
+            int caches = plan.cfgRefusal() == null && capabilities.cfg() ? 2 : 1;
+            description += String.format(java.util.Locale.ROOT, ", KV cache preallocated: %d positions, %.1f MiB%s",
+                    engine.maxContext(), caches * perPosition * engine.maxContext() / 1048576.0,
+                    caches == 2 ? " (two caches: CFG)" : "");
+        }
         ModelInfo info = new ModelInfo(id, description, engine.maxContext(), c.maxPositionEmbeddings(),
                 c.vocabSize(), tokenizer.chatTemplate().orElse(""), warnings, effective);
         Path view = plan.view();
         EngineLoadedModel m = new EngineLoadedModel(engine, tokenizer, info, eos, plan.cfgRefusal(),
-                capabilities.logits(), closed -> {
+                capabilities.logits(), plan.engineOptions().preallocateKv(), closed -> {
             models.remove(closed);
             if (view != null) {
                 GptqFiles.delete(view);

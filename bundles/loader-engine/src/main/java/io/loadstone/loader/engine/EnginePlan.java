@@ -4,6 +4,7 @@ import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.engine.EngineOptions;
+import io.loadstone.engine.KvCacheType;
 import io.loadstone.loader.options.WebuiOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -169,10 +170,9 @@ public final class EnginePlan {
         return compress;
     }
 
-    /** cache_8bit: the engine's 8-bit KV cache. */
-    private void cache8bit() throws ModelLoadException {
-        throw new ModelLoadException("cache_8bit is on, but this engine has no 8-bit KV cache yet.",
-                "Turn cache_8bit off (the cache is then float32).");
+    /** cache_8bit: the engine's 8-bit KV cache (FP8 E5M2, as exllamav2's ExLlamaV2Cache_8bit). */
+    private void cache8bit() {
+        engine.kvCache(KvCacheType.FP8);
     }
 
     /**
@@ -217,6 +217,14 @@ public final class EnginePlan {
     /** Adds a note the model's info shows (an option with no effect, a value adjusted). */
     public void warn(String warning) {
         warnings.add(warning);
+    }
+
+    /**
+     * exllama's max_seq_len: the KV cache of every generation is allocated for the whole context when the
+     * model loads (with a second one for CFG when the loader offers it), so its memory is known up front.
+     */
+    public void preallocateCache() {
+        engine.preallocateKv(true);
     }
 
     /** Records the value an option really had (shown with the loaded model). */

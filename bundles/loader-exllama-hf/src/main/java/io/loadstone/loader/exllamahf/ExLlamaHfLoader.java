@@ -46,6 +46,8 @@ public class ExLlamaHfLoader extends EngineLoader {
 
     @Override
     protected void configure(EnginePlan plan) throws ModelLoadException {
+        // max_seq_len: the cache is allocated at load, as exllama's ExLlamaCache(max_seq_len).
+        plan.preallocateCache();
         GptqCheckpoint.exllama(plan, ID);
     }
 }
