@@ -12,6 +12,8 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import io.loadstone.testsupport.Logits;
+import io.loadstone.testsupport.References;
 import io.loadstone.api.loader.Capabilities;
 import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.LoadedModel;
@@ -34,7 +36,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -44,7 +45,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.osgi.framework.ServiceReference;
 
 /**
  * The quantized-model loaders (AutoGPTQ, GPTQ-for-LLaMa, ExLlama, ExLlama_HF, AutoAWQ, ExLlamav2,
@@ -117,56 +117,13 @@ class QuantLoadersTest {
         return manager.loaders().stream().map(LoaderInfo::id).anyMatch(id::equals);
     }
 
-    private static ModelLoader loader(String id) throws Exception {
-        Collection<ServiceReference<ModelLoader>> refs = Framework.context().getServiceReferences(ModelLoader.class,
-                "(" + ModelLoader.LOADER_ID + "=" + id + ")");
-        assertEquals(1, refs.size(), "one " + id + " loader service");
-        return Framework.context().getService(refs.iterator().next());
-    }
-
     private LoadedModel load(String loaderId, String model, Map<String, Object> options) throws Exception {
-        ModelLoader l = loader(loaderId);
+        ModelLoader l = Framework.loader(loaderId);
         return l.load(ModelSource.of(models.resolve(model)), LoaderOptions.validate(l.options(), options));
     }
 
     private JsonObject reference(String model) throws Exception {
-        return JsonParser.parseString(Files.readString(shared.resolve(model).resolve("reference.json")))
-                .getAsJsonObject();
-    }
-
-    private static int[] ints(JsonArray a) {
-        int[] out = new int[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).getAsInt();
-        }
-        return out;
-    }
-
-    private static float[] floats(JsonArray a) {
-        float[] out = new float[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = a.get(i).getAsFloat();
-        }
-        return out;
-    }
-
-    private static double maxAbsDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length, "vocabulary sizes");
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs((double) a[i] - b[i]));
-        }
-        return m;
-    }
-
-    private static int argmax(float[] a) {
-        int best = 0;
-        for (int i = 1; i < a.length; i++) {
-            if (a[i] > a[best]) {
-                best = i;
-            }
-        }
-        return best;
+        return References.read(shared.resolve(model).resolve("reference.json"));
     }
 
     // ---- detection ---------------------------------------------------------------------------------------
@@ -217,19 +174,19 @@ class QuantLoadersTest {
             LogitsAccess logits = m.logits().orElseThrow();
             for (JsonElement pe : ref.getAsJsonArray("prompts")) {
                 JsonObject p = pe.getAsJsonObject();
-                int[] ids = ints(p.getAsJsonArray("input_ids"));
+                int[] ids = References.ints(p.getAsJsonArray("input_ids"));
                 assertArrayEquals(ids, m.tokenize(p.get("prompt").getAsString(), true), "tokens of the prompt");
                 float[][] all = logits.evaluate(ids, true);
                 JsonArray refAll = p.getAsJsonArray("all_logits");
                 for (int pos = 0; pos < ids.length; pos++) {
-                    worst = Math.max(worst, maxAbsDiff(floats(refAll.get(pos).getAsJsonArray()), all[pos]));
+                    worst = Math.max(worst, Logits.maxAbsDiff(References.floats(refAll.get(pos).getAsJsonArray()), all[pos]));
                 }
                 // Greedy ids exactly: argmax, the whole sequence evaluated again each time, as the reference.
-                int[] greedy = ints(p.getAsJsonArray("greedy_ids"));
+                int[] greedy = References.ints(p.getAsJsonArray("greedy_ids"));
                 int[] seq = java.util.Arrays.copyOf(ids, ids.length + greedy.length);
                 for (int i = 0; i < greedy.length; i++) {
                     int[] prefix = java.util.Arrays.copyOf(seq, ids.length + i);
-                    seq[ids.length + i] = argmax(logits.evaluate(prefix, false)[0]);
+                    seq[ids.length + i] = Logits.argmax(logits.evaluate(prefix, false)[0]);
                 }
                 assertArrayEquals(greedy, java.util.Arrays.copyOfRange(seq, ids.length, seq.length),
                         loaderId + " greedy ids for '" + p.get("prompt").getAsString() + "'");
@@ -271,8 +228,8 @@ class QuantLoadersTest {
     void tinyLlamaGptqMatchesTheReferenceDequantization(String loaderId) throws Exception {
         JsonObject ref = reference(TINY_GPTQ);
         try (LoadedModel m = load(loaderId, TINY_GPTQ, THREADS)) {
-            float[] last = m.logits().orElseThrow().evaluate(ints(ref.getAsJsonArray("input_ids")), false)[0];
-            double d = maxAbsDiff(floats(ref.getAsJsonArray("dequant_last_logits")), last);
+            float[] last = m.logits().orElseThrow().evaluate(References.ints(ref.getAsJsonArray("input_ids")), false)[0];
+            double d = Logits.maxAbsDiff(References.floats(ref.getAsJsonArray("dequant_last_logits")), last);
             String line = loaderId + " on " + TINY_GPTQ + ": max |logit - AutoGPTQ dequantization| " + d;
             LOG.log(System.Logger.Level.INFO, line);
             System.out.println(line);
@@ -307,10 +264,10 @@ class QuantLoadersTest {
                 Map.of("model_type", "opt")));
         assertTrue(opt.getMessage().contains("model_type opt") && opt.fix().contains("llama"), opt.getMessage());
         ModelLoadException remote = assertThrows(ModelLoadException.class, () -> LoaderOptions.validate(
-                loader("AutoGPTQ").options(), Map.of("trust_remote_code", "maybe")));
+                Framework.loader("AutoGPTQ").options(), Map.of("trust_remote_code", "maybe")));
         assertTrue(remote.getMessage().contains("trust_remote_code"), remote.getMessage());
         for (String l : List.of("AutoGPTQ", "ExLlama", "ExLlamav2_HF", "AutoAWQ", "Transformers")) {
-            for (var spec : loader(l).options()) {
+            for (var spec : Framework.loader(l).options()) {
                 if (List.of("gpu_memory", "gpu_split", "triton", "disable_exllama", "no_flash_attn",
                         "trust_remote_code", "no_use_fast", "auto_devices", "no_inject_fused_attention")
                         .contains(spec.name())) {
@@ -323,18 +280,18 @@ class QuantLoadersTest {
                     + "the ExLlama kernels are CUDA kernels")), m.info().warnings().toString());
         }
         // rope_freq_base is one decimal option wherever it is offered.
-        assertEquals(loader("ExLlama").options().stream().filter(o -> o.name().equals("rope_freq_base")).findFirst()
-                .orElseThrow(), loader("Transformers").options().stream().filter(o -> o.name().equals(
+        assertEquals(Framework.loader("ExLlama").options().stream().filter(o -> o.name().equals("rope_freq_base")).findFirst()
+                .orElseThrow(), Framework.loader("Transformers").options().stream().filter(o -> o.name().equals(
                         "rope_freq_base")).findFirst().orElseThrow());
     }
 
     @Test
     void samplerSetsFollowTextGenerationWebui() throws Exception {
-        Capabilities el = loader("ExLlama").capabilities();
+        Capabilities el = Framework.loader("ExLlama").capabilities();
         assertTrue(el.samplers().contains(Sampling.TYPICAL_P) && el.samplers().contains(Sampling.GUIDANCE_SCALE));
         assertFalse(el.samplers().contains(Sampling.MIN_P));
         assertEquals(Capabilities.LoraSupport.SINGLE, el.lora());
-        Capabilities el2 = loader("ExLlamav2").capabilities();
+        Capabilities el2 = Framework.loader("ExLlamav2").capabilities();
         assertTrue(el2.samplers().contains(Sampling.MIN_P) && el2.samplers().contains(Sampling.MIROSTAT_MODE));
         assertFalse(el2.samplers().contains(Sampling.GUIDANCE_SCALE) || el2.cfg());
         assertEquals(Capabilities.LoraSupport.MULTI, el2.lora());
@@ -373,14 +330,14 @@ class QuantLoadersTest {
         assertEquals("GPTQ-for-LLaMa", s.loader());
         assertEquals(4L, s.options().get("wbits"), "from the name");
         assertEquals(64L, s.options().get("groupsize"), "from the name");
-        ModelLoader l = loader("GPTQ-for-LLaMa");
+        ModelLoader l = Framework.loader("GPTQ-for-LLaMa");
         ModelLoadException noBits = assertThrows(ModelLoadException.class, () -> l.load(ModelSource.of(old),
                 LoaderOptions.validate(l.options(), THREADS)));
         assertTrue(noBits.fix().contains("wbits"), noBits.fix());
         JsonObject ref = reference(GPTQ4_SYM).getAsJsonArray("prompts").get(0).getAsJsonObject();
         try (LoadedModel m = l.load(ModelSource.of(old), LoaderOptions.validate(l.options(), s.options()))) {
-            float[] last = m.logits().orElseThrow().evaluate(ints(ref.getAsJsonArray("input_ids")), false)[0];
-            double d = maxAbsDiff(floats(ref.getAsJsonArray("last_logits")), last);
+            float[] last = m.logits().orElseThrow().evaluate(References.ints(ref.getAsJsonArray("input_ids")), false)[0];
+            double d = Logits.maxAbsDiff(References.floats(ref.getAsJsonArray("last_logits")), last);
             assertTrue(d < TOLERANCE, "old folder vs the reference: " + d);
             assertTrue(m.info().warnings().stream().anyMatch(w -> w.startsWith("no quantization config")),
                     m.info().warnings().toString());
@@ -391,8 +348,8 @@ class QuantLoadersTest {
         try (LoadedModel m = l.load(ModelSource.of(old), LoaderOptions.validate(l.options(), pre))) {
             assertTrue(m.info().warnings().stream().anyMatch(w -> w.startsWith("pre_layer: ")),
                     m.info().warnings().toString());
-            float[] last = m.logits().orElseThrow().evaluate(ints(ref.getAsJsonArray("input_ids")), false)[0];
-            assertTrue(maxAbsDiff(floats(ref.getAsJsonArray("last_logits")), last) < TOLERANCE);
+            float[] last = m.logits().orElseThrow().evaluate(References.ints(ref.getAsJsonArray("input_ids")), false)[0];
+            assertTrue(Logits.maxAbsDiff(References.floats(ref.getAsJsonArray("last_logits")), last) < TOLERANCE);
         }
     }
 
@@ -409,7 +366,7 @@ class QuantLoadersTest {
                 float[] base = m.logits().orElseThrow().evaluate(ids, false)[0];
                 m.setLoras(List.of(new LoraAdapter("stories260K-lora-r4-qv", lora, 1.0)));
                 float[] adapted = m.logits().orElseThrow().evaluate(ids, false)[0];
-                assertTrue(maxAbsDiff(base, adapted) > 1e-3, l + ": the adapter moves the logits");
+                assertTrue(Logits.maxAbsDiff(base, adapted) > 1e-3, l + ": the adapter moves the logits");
                 m.setLoras(List.of());
                 assertArrayEquals(base, m.logits().orElseThrow().evaluate(ids, false)[0], l + ": removed exactly");
             }
@@ -451,11 +408,11 @@ class QuantLoadersTest {
     void perplexityThroughAGptqLoaderMatchesTheReferenceLogits() throws Exception {
         PerplexityEvaluator evaluator = Framework.service(PerplexityEvaluator.class, WAIT);
         JsonObject p = reference(GPTQ4).getAsJsonArray("prompts").get(1).getAsJsonObject();
-        int[] ids = ints(p.getAsJsonArray("input_ids"));
+        int[] ids = References.ints(p.getAsJsonArray("input_ids"));
         JsonArray all = p.getAsJsonArray("all_logits");
         double nll = 0;
         for (int pos = 0; pos + 1 < ids.length; pos++) {
-            float[] l = floats(all.get(pos).getAsJsonArray());
+            float[] l = References.floats(all.get(pos).getAsJsonArray());
             double max = Double.NEGATIVE_INFINITY;
             for (float v : l) {
                 max = Math.max(max, v);

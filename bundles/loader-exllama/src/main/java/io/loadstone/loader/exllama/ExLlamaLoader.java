@@ -1,14 +1,10 @@
 package io.loadstone.loader.exllama;
 
 import io.loadstone.api.loader.Capabilities;
-import io.loadstone.api.loader.Detection;
-import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
 import io.loadstone.api.loader.OptionSpec;
-import io.loadstone.loader.engine.EngineLoader;
 import io.loadstone.loader.engine.EnginePlan;
-import io.loadstone.loader.engine.GptqCheckpoint;
-import io.loadstone.loader.engine.HfFolder;
+import io.loadstone.loader.engine.ExLlamaFamilyLoader;
 import io.loadstone.loader.engine.Ranking;
 import io.loadstone.loader.engine.Samplers;
 import io.loadstone.loader.options.WebuiOptions;
@@ -25,11 +21,11 @@ import org.osgi.service.component.annotations.Reference;
  * text-generation-webui's ExLlama; no logits (webui: "use ExLlama_HF" for perplexity).
  */
 @Component(service = ModelLoader.class, property = ModelLoader.LOADER_ID + "=" + ExLlamaLoader.ID)
-public class ExLlamaLoader extends EngineLoader {
+public class ExLlamaLoader extends ExLlamaFamilyLoader {
 
     static final String ID = Ranking.EXLLAMA;
 
-    /** text-generation-webui's EXLLAMA options, in its order, and Loadstone's threads. */
+    /** text-generation-webui's ExLlama options, in its order, and Loadstone's threads. */
     static final List<OptionSpec> OPTIONS = EnginePlan.offer(WebuiOptions.GPU_SPLIT, WebuiOptions.MAX_SEQ_LEN,
             WebuiOptions.ALPHA_VALUE, WebuiOptions.ROPE_FREQ_BASE, WebuiOptions.COMPRESS_POS_EMB, WebuiOptions.THREADS);
 
@@ -37,18 +33,5 @@ public class ExLlamaLoader extends EngineLoader {
     public ExLlamaLoader(@Reference TokenizerFactory tokenizers) {
         super(tokenizers, ID, "ExLlama: 4-bit GPTQ on the pure-Java engine (CPU), ExLlama's own samplers", OPTIONS,
                 new Capabilities(Capabilities.LoraSupport.SINGLE, true, false, Samplers.EXLLAMA));
-    }
-
-    @Override
-    protected Detection judge(HfFolder f) {
-        Detection limit = GptqCheckpoint.fourBitOnly(ID, f);
-        return limit != null ? limit : Ranking.rank(ID, f);
-    }
-
-    @Override
-    protected void configure(EnginePlan plan) throws ModelLoadException {
-        // max_seq_len: the cache is allocated at load, as exllama's ExLlamaCache(max_seq_len).
-        plan.preallocateCache();
-        GptqCheckpoint.exllama(plan, ID);
     }
 }

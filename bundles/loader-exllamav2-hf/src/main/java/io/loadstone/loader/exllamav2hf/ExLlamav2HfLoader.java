@@ -1,14 +1,10 @@
 package io.loadstone.loader.exllamav2hf;
 
 import io.loadstone.api.loader.Capabilities;
-import io.loadstone.api.loader.Detection;
-import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
 import io.loadstone.api.loader.OptionSpec;
-import io.loadstone.loader.engine.EngineLoader;
 import io.loadstone.loader.engine.EnginePlan;
-import io.loadstone.loader.engine.GptqCheckpoint;
-import io.loadstone.loader.engine.HfFolder;
+import io.loadstone.loader.engine.ExLlamaFamilyLoader;
 import io.loadstone.loader.engine.Ranking;
 import io.loadstone.loader.engine.Samplers;
 import io.loadstone.loader.options.WebuiOptions;
@@ -23,11 +19,11 @@ import org.osgi.service.component.annotations.Reference;
  * stack, logits for perplexity, CFG through a second cache when {@code cfg_cache} is on, several LoRAs.
  */
 @Component(service = ModelLoader.class, property = ModelLoader.LOADER_ID + "=" + ExLlamav2HfLoader.ID)
-public class ExLlamav2HfLoader extends EngineLoader {
+public class ExLlamav2HfLoader extends ExLlamaFamilyLoader {
 
     static final String ID = Ranking.EXLLAMAV2_HF;
 
-    /** text-generation-webui's EXLLAMAV2 HF options, in its order, and Loadstone's threads. */
+    /** text-generation-webui's ExLlamav2_HF options, in its order, and Loadstone's threads. */
     static final List<OptionSpec> OPTIONS = EnginePlan.offer(WebuiOptions.GPU_SPLIT, WebuiOptions.MAX_SEQ_LEN,
             WebuiOptions.CFG_CACHE, WebuiOptions.NO_FLASH_ATTN, WebuiOptions.CACHE_8BIT, WebuiOptions.ALPHA_VALUE,
             WebuiOptions.COMPRESS_POS_EMB, WebuiOptions.NO_USE_FAST, WebuiOptions.THREADS);
@@ -36,18 +32,5 @@ public class ExLlamav2HfLoader extends EngineLoader {
     public ExLlamav2HfLoader(@Reference TokenizerFactory tokenizers) {
         super(tokenizers, ID, "ExLlamav2_HF: EXL2 and 4-bit GPTQ on the pure-Java engine (CPU), HF samplers", OPTIONS,
                 new Capabilities(Capabilities.LoraSupport.MULTI, true, true, Samplers.hf()));
-    }
-
-    @Override
-    protected Detection judge(HfFolder f) {
-        Detection limit = GptqCheckpoint.fourBitOnly(ID, f);
-        return limit != null ? limit : Ranking.rank(ID, f);
-    }
-
-    @Override
-    protected void configure(EnginePlan plan) throws ModelLoadException {
-        // max_seq_len: the cache is allocated at load, as exllama's ExLlamaCache(max_seq_len).
-        plan.preallocateCache();
-        GptqCheckpoint.exllama(plan, ID);
     }
 }

@@ -1,14 +1,10 @@
 package io.loadstone.loader.exllamav2;
 
 import io.loadstone.api.loader.Capabilities;
-import io.loadstone.api.loader.Detection;
-import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
 import io.loadstone.api.loader.OptionSpec;
-import io.loadstone.loader.engine.EngineLoader;
 import io.loadstone.loader.engine.EnginePlan;
-import io.loadstone.loader.engine.GptqCheckpoint;
-import io.loadstone.loader.engine.HfFolder;
+import io.loadstone.loader.engine.ExLlamaFamilyLoader;
 import io.loadstone.loader.engine.Ranking;
 import io.loadstone.loader.engine.Samplers;
 import io.loadstone.loader.options.WebuiOptions;
@@ -25,11 +21,11 @@ import org.osgi.service.component.annotations.Reference;
  * (webui: "use ExLlamav2_HF" for perplexity).
  */
 @Component(service = ModelLoader.class, property = ModelLoader.LOADER_ID + "=" + ExLlamav2Loader.ID)
-public class ExLlamav2Loader extends EngineLoader {
+public class ExLlamav2Loader extends ExLlamaFamilyLoader {
 
     static final String ID = Ranking.EXLLAMAV2;
 
-    /** text-generation-webui's EXLLAMAV2 options, in its order, and Loadstone's threads. */
+    /** text-generation-webui's ExLlamav2 options, in its order, and Loadstone's threads. */
     static final List<OptionSpec> OPTIONS = EnginePlan.offer(WebuiOptions.GPU_SPLIT, WebuiOptions.MAX_SEQ_LEN,
             WebuiOptions.NO_FLASH_ATTN, WebuiOptions.CACHE_8BIT, WebuiOptions.ALPHA_VALUE, WebuiOptions.COMPRESS_POS_EMB,
             WebuiOptions.THREADS);
@@ -38,18 +34,5 @@ public class ExLlamav2Loader extends EngineLoader {
     public ExLlamav2Loader(@Reference TokenizerFactory tokenizers) {
         super(tokenizers, ID, "ExLlamav2: EXL2 and 4-bit GPTQ on the pure-Java engine (CPU), ExLlamav2's own samplers", OPTIONS,
                 new Capabilities(Capabilities.LoraSupport.MULTI, false, false, Samplers.EXLLAMAV2));
-    }
-
-    @Override
-    protected Detection judge(HfFolder f) {
-        Detection limit = GptqCheckpoint.fourBitOnly(ID, f);
-        return limit != null ? limit : Ranking.rank(ID, f);
-    }
-
-    @Override
-    protected void configure(EnginePlan plan) throws ModelLoadException {
-        // max_seq_len: the cache is allocated at load, as exllama's ExLlamaCache(max_seq_len).
-        plan.preallocateCache();
-        GptqCheckpoint.exllama(plan, ID);
     }
 }
