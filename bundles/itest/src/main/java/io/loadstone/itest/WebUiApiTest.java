@@ -86,7 +86,9 @@ class WebUiApiTest {
         assertEquals("itest-echo", model.get("best").getAsString());
         assertEquals("echo-model.txt present", model.getAsJsonArray("candidates").get(0).getAsJsonObject()
                 .get("reason").getAsString());
-        JsonObject loader = st.getAsJsonArray("loaders").get(0).getAsJsonObject();
+        // By id: the list is sorted by name, and the quantized-model loaders (AutoAWQ, …) come first.
+        JsonObject loader = st.getAsJsonArray("loaders").asList().stream().map(JsonElement::getAsJsonObject)
+                .filter(l -> l.get("id").getAsString().equals("itest-echo")).findFirst().orElseThrow();
         JsonObject delay = loader.getAsJsonArray("options").get(0).getAsJsonObject();
         assertEquals("delay_ms", delay.get("name").getAsString());
         assertEquals("INTEGER", delay.get("type").getAsString());
