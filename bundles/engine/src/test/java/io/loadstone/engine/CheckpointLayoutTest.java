@@ -241,9 +241,9 @@ class CheckpointLayoutTest {
         ModelFileException heads = assertThrows(ModelFileException.class, () -> EngineModel.open(dir, EngineOptions.defaults()));
         assertTrue(heads.getMessage().contains("not a multiple of num_key_value_heads 3"), heads.getMessage());
 
-        writeConfig(src, Map.of("quantization_config", Map.of("quant_method", "gptq")));
+        writeConfig(src, Map.of("quantization_config", Map.of("quant_method", "hqq")));
         ModelFileException quant = assertThrows(ModelFileException.class, () -> EngineModel.open(dir, EngineOptions.defaults()));
-        assertTrue(quant.getMessage().contains("quant_method gptq"), quant.getMessage());
+        assertTrue(quant.getMessage().contains("quant_method 'hqq' is not a format the Java engine runs"), quant.getMessage());
 
         Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\",");
         ModelFileException json = assertThrows(ModelFileException.class, () -> EngineModel.open(dir, EngineOptions.defaults()));

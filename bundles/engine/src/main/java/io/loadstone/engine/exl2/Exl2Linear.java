@@ -3,7 +3,8 @@ package io.loadstone.engine.exl2;
 import io.loadstone.engine.CheckpointTensor;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.kernel.Vectors;
-import io.loadstone.engine.tensor.BatchedLinear;
+import io.loadstone.engine.LinearWeights;
+import io.loadstone.engine.tensor.Matrix;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -29,9 +30,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Because the stream runs along input rows, consecutive output columns are consecutive
  * ints: the kernels put output columns in vector lanes (as exllamav2's CUDA kernels put them in
  * threads), decode one bit slot of {@code LANES} columns with two shifts and a mask, and
- * multiply it by one broadcast (permuted) input value.
+ * multiply it by one broadcast (permuted) input value. A {@link Matrix} (the engine uses it
+ * directly, with its batched product) that is also the {@link LinearWeights} the format returns.
  */
-final class Exl2Linear implements BatchedLinear {
+final class Exl2Linear extends Matrix implements LinearWeights {
 
     static final int[] BITS = {2, 3, 4, 5, 6, 8};
 
@@ -58,9 +60,6 @@ final class Exl2Linear implements BatchedLinear {
         SCALE_SHIFT = IntVector.fromArray(I, shift, 0);
     }
 
-    private final String prefix;
-    private final int rows;
-    private final int cols;
     private final MemorySegment qweight;
     /** Ints per packed row of q_weight (≥ rows: exllamav2 may pad columns). */
     private final int width;
@@ -80,9 +79,7 @@ final class Exl2Linear implements BatchedLinear {
 
     private Exl2Linear(String prefix, int rows, int cols, MemorySegment qweight, int width, int[] groupBits, int[] groupQrow,
             int[] groupK, int[] qscale, int scaleWidth, float[] scaleMax, int[] perm) {
-        this.prefix = prefix;
-        this.rows = rows;
-        this.cols = cols;
+        super(prefix, rows, cols);
         this.qweight = qweight;
         this.width = width;
         this.stride = 4L * width;
@@ -232,13 +229,8 @@ final class Exl2Linear implements BatchedLinear {
     }
 
     @Override
-    public int rows() {
-        return rows;
-    }
-
-    @Override
-    public int cols() {
-        return cols;
+    public String type() {
+        return "EXL2";
     }
 
     /** The bit widths of this layer's groups, in file order (for reports and tests). */
@@ -254,7 +246,7 @@ final class Exl2Linear implements BatchedLinear {
 
     @Override
     public String toString() {
-        return prefix + " EXL2[" + rows + ", " + cols + "] bits " + Arrays.toString(groupBits);
+        return name + " EXL2[" + rows + ", " + cols + "] bits " + Arrays.toString(groupBits);
     }
 
     // ---------------------------------------------------------------- scalar (one row)

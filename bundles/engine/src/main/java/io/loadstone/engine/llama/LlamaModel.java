@@ -5,11 +5,14 @@ import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.EngineSession;
+import io.loadstone.engine.LinearFormat;
 import io.loadstone.engine.ModelConfig;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.WeightPlacement;
 import io.loadstone.engine.kernel.ComputePool;
 import io.loadstone.engine.lora.PeftAdapter;
+import io.loadstone.engine.quant.QuantFormats;
+import io.loadstone.engine.quant.QuantizationConfig;
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.tensor.LoraMatrix;
 import io.loadstone.engine.tensor.Matrix;
@@ -20,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -73,7 +77,16 @@ public final class LlamaModel implements EngineModel {
                     "Give the folder that holds config.json and the .safetensors files.");
         }
         long t0 = System.nanoTime();
-        LlamaConfig lc = LlamaConfig.read(folder, options.linearFormat() != null);
+        // No format named: a quantized folder says its own (quantize_config.json, quant_config.json
+        // or config.json quantization_config), so loaders only open the folder.
+        LinearFormat format = options.linearFormat();
+        if (format == null) {
+            Optional<QuantizationConfig> q = QuantizationConfig.read(folder);
+            if (q.isPresent()) {
+                format = QuantFormats.of(q.get());
+            }
+        }
+        LlamaConfig lc = LlamaConfig.read(folder, format != null);
         ModelConfig c = lc.model();
         RopeSpec ropeSpec = effectiveRope(lc.rope(), c.headDim(), options);
         int maxContext = options.maxContext() > 0 ? options.maxContext()
@@ -86,8 +99,8 @@ public final class LlamaModel implements EngineModel {
             ComputePool p = pool;
             Placement placement = new Placement(options.memoryBudget(), options.quantization(), options.bf16Weights(), arena, p);
             LlamaWeights w = options.bf16Weights()
-                    ? LlamaWeights.bind(c, ck, options.linearFormat(), placement, m -> Quantizer.bf16(m, arena, p), LlamaModel::roundToBf16)
-                    : LlamaWeights.bind(c, ck, options.linearFormat(), placement);
+                    ? LlamaWeights.bind(c, ck, format, placement, m -> Quantizer.bf16(m, arena, p), LlamaModel::roundToBf16)
+                    : LlamaWeights.bind(c, ck, format, placement);
             ModelConfig full = new ModelConfig(c.modelType(), c.architecture(), c.hiddenSize(), c.intermediateSize(), c.numLayers(),
                     c.numHeads(), c.numKvHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(), c.rmsNormEps(),
                     c.ropeTheta(), c.ropeScaling(), c.tieWordEmbeddings(), c.attentionBias(), c.slidingWindow(), c.bosTokenId(),

@@ -176,7 +176,8 @@ final class LlamaWeights {
                                 + w.cols() + " weights, but config.json requires " + rows + " x " + cols + ".",
                                 "Report this to the loader's authors.");
                     }
-                    return new ExternalMatrix(prefix, format.name().toUpperCase(java.util.Locale.ROOT), w);
+                    // The engine's own packed layouts are matrices already (with batched kernels).
+                    return w instanceof Matrix m ? m : new ExternalMatrix(prefix, format.name().toUpperCase(java.util.Locale.ROOT), w);
                 }
             }
             return need(prefix + ".weight", rows, cols);
