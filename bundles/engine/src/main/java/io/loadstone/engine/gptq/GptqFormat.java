@@ -150,6 +150,7 @@ public final class GptqFormat implements LinearFormat {
         if (!prefix.endsWith("q_proj") && !prefix.endsWith("k_proj") && !prefix.endsWith("v_proj")) {
             bias = t.bias(rows);
         }
+        QuantTensors.release(qweight, qzeros, scales, gIdx);
         return PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, "GPTQ-" + bits, rows, cols, bits == 3 ? 4 : bits, q, groupOf, groups,
                 sc, zeros, bias));
     }
