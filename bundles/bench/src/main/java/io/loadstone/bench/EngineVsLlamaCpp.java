@@ -293,7 +293,7 @@ public final class EngineVsLlamaCpp {
     }
 
     /** Row {@code row} (of {@code cols} F16 values) of the Hugging Face tensor {@code hfName}. */
-    private static void row(String hfName, long row, short[] dst) {
+    static void row(String hfName, long row, short[] dst) {
         SplittableRandom r = new SplittableRandom(SEED ^ (hfName.hashCode() * 0x9E3779B97F4A7C15L) ^ (row * 0xBF58476D1CE4E5B9L));
         for (int i = 0; i < dst.length; i += 5) {
             long bits = r.nextLong();
