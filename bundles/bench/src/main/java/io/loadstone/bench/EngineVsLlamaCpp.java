@@ -4,7 +4,6 @@ import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.EngineSession;
 import io.loadstone.engine.KvCacheType;
-import io.loadstone.engine.LinearFormat;
 import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.SafetensorsWriter;
@@ -193,15 +192,9 @@ public final class EngineVsLlamaCpp {
         }
     }
 
-    private static Result runEngine(String name, Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
-        return runEngine(name, folder, null, threads, tokens, gen, rounds);
-    }
-
-    /** @param format the linear-layer format of a quantized folder, or null */
-    static Result runEngine(String name, Path folder, LinearFormat format, int threads, int[] tokens, int gen, int rounds)
-            throws Exception {
+    static Result runEngine(String name, Path folder, int threads, int[] tokens, int gen, int rounds) throws Exception {
         EngineOptions o = EngineOptions.builder().threads(threads).kvCache(KvCacheType.F16)
-                .maxContext(tokens.length + gen + 16).linearFormat(format).build();
+                .maxContext(tokens.length + gen + 16).build();
         long t0 = System.nanoTime();
         try (EngineModel m = EngineModel.open(folder, o); EngineSession s = m.newSession()) {
             double load = (System.nanoTime() - t0) / 1e9;
@@ -381,19 +374,9 @@ public final class EngineVsLlamaCpp {
     }
 
     private static void writeGguf(Path file, int layers) throws IOException {
-        writeGguf(file, layers, GgmlType.F16);
-    }
-
-    /** The GGUF with the layers' matrices as {@code type} (F16, Q4_0 or Q8_0); embeddings and output stay F16. */
-    static void writeGguf(Path file, int layers, GgmlType type) throws IOException {
         GgufWriter w = new GgufWriter().putString("general.architecture", "llama")
                 .putString("general.name", "synthetic-tinyllama-shape-" + layers + "l")
-                // MOSTLY_F16, MOSTLY_Q4_0, MOSTLY_Q8_0
-                .putUInt32("general.file_type", switch (type) {
-                    case Q4_0 -> 2;
-                    case Q8_0 -> 7;
-                    default -> 1;
-                })
+                .putUInt32("general.file_type", 1) // MOSTLY_F16
                 .putUInt32("llama.context_length", 2048).putUInt32("llama.embedding_length", HIDDEN)
                 .putUInt32("llama.feed_forward_length", FFN).putUInt32("llama.block_count", layers)
                 .putUInt32("llama.attention.head_count", HEADS).putUInt32("llama.attention.head_count_kv", KV_HEADS)
@@ -407,8 +390,8 @@ public final class EngineVsLlamaCpp {
             String p = "blk." + l + ".";
             w.addTensor(p + "attn_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
             for (Matrix m : layerMatrices()) {
-                w.addTensor(p + m.gguf, type, new long[] {m.cols, m.rows},
-                        ggufMatrix("model.layers." + l + "." + m.hf, m.rows, m.cols, m.permuteHeads, type));
+                w.addTensor(p + m.gguf, GgmlType.F16, new long[] {m.cols, m.rows},
+                        ggufMatrix("model.layers." + l + "." + m.hf, m.rows, m.cols, m.permuteHeads));
             }
             w.addTensor(p + "ffn_norm.weight", GgmlType.F32, new long[] {HIDDEN}, ggufOnes());
         }
@@ -457,42 +440,31 @@ public final class EngineVsLlamaCpp {
      * programs compute the same function.
      */
     static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads) {
-        return ggufMatrix(hfName, rows, cols, permuteHeads, GgmlType.F16);
-    }
-
-    /** As above, each row stored as {@code type}: F16, or llama.cpp's reference Q4_0 / Q8_0 blocks. */
-    static GgufWriter.TensorData ggufMatrix(String hfName, int rows, int cols, int permuteHeads, GgmlType type) {
         return out -> {
             short[] buf = new short[cols];
-            float[] values = new float[cols];
-            int bytes = type == GgmlType.F16 ? cols * 2 : cols / 32 * (type == GgmlType.Q4_0 ? 18 : 34);
-            ByteBuffer bb = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
-            int d = permuteHeads == 0 ? 0 : rows / permuteHeads;
+            ByteBuffer bb = ByteBuffer.allocate(cols * 2).order(ByteOrder.LITTLE_ENDIAN);
             for (int r = 0; r < rows; r++) {
-                int src = r;
-                if (d > 0) {
-                    int h = r / d;
-                    int i = (r % d) / 2;
-                    int j = r % 2;
-                    src = h * d + j * (d / 2) + i;
-                }
-                row(hfName, src, buf);
+                row(hfName, hfRowOf(r, rows, permuteHeads), buf);
                 bb.clear();
-                if (type == GgmlType.F16) {
-                    bb.asShortBuffer().put(buf);
-                } else {
-                    for (int c = 0; c < cols; c++) {
-                        values[c] = Float.float16ToFloat(buf[c]);
-                    }
-                    GgmlBlocks.quantize(type, values, bb);
-                    bb.flip();
-                }
-                bb.limit(bytes);
+                bb.asShortBuffer().put(buf);
+                bb.limit(cols * 2);
                 while (bb.hasRemaining()) {
                     out.write(bb);
                 }
             }
         };
+    }
+
+    /** The HF row that GGUF row {@code r} of a q/k matrix holds ({@code permuteHeads} 0: the same row). */
+    static int hfRowOf(int r, int rows, int permuteHeads) {
+        if (permuteHeads == 0) {
+            return r;
+        }
+        int d = rows / permuteHeads;
+        int h = r / d;
+        int i = (r % d) / 2;
+        int j = r % 2;
+        return h * d + j * (d / 2) + i;
     }
 
     static GgufWriter.TensorData ggufOnes() {

@@ -1,10 +1,8 @@
 package io.loadstone.bench;
 
-import io.loadstone.engine.exl2.Exl2Format;
 import io.loadstone.engine.exl2.Exl2Writer;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.SafetensorsWriter;
-import io.loadstone.gguf.GgmlType;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +16,8 @@ import java.util.stream.IntStream;
  * EXL2 on the Java engine against llama.cpp's nearest block formats, on the synthetic
  * TinyLlama-shaped model of {@link EngineVsLlamaCpp} (same weights): EXL2 4.0 bpw (groups of 128
  * at 5/4/3 bits, act-order-like permutation) against Q4_0 (4.5 bpw), EXL2 6.0 bpw (8/6/5)
- * against Q8_0 (8.5 bpw). Embeddings and lm_head stay F16 in both. Same threads, prompt, greedy
+ * against Q8_0 (8.5 bpw), the GGUFs as {@link QuantVsLlamaCpp} writes them. The engine picks
+ * the EXL2 format from config.json. Embeddings and lm_head stay F16 in both. Same threads, prompt, greedy
  * decoding, F16 KV cache.
  *
  * <pre>
@@ -69,8 +68,8 @@ public final class Exl2VsLlamaCpp {
             double bpw4 = writeExl2(exl4, layers, 4);
             double bpw6 = writeExl2(exl6, layers, 6);
             out.printf(Locale.ROOT, "EXL2 q_weight bits per weight: %.3f and %.3f%n", bpw4, bpw6);
-            EngineVsLlamaCpp.writeGguf(q4, layers, GgmlType.Q4_0);
-            EngineVsLlamaCpp.writeGguf(q8, layers, GgmlType.Q8_0);
+            QuantVsLlamaCpp.writeGguf(q4, layers, 4);
+            QuantVsLlamaCpp.writeGguf(q8, layers, 8);
         }
         out.printf(Locale.ROOT, "%s %s in %.1f s%n", reuse ? "reused" : "wrote", dir, (System.nanoTime() - t0) / 1e9);
 
@@ -82,12 +81,12 @@ public final class Exl2VsLlamaCpp {
         EngineVsLlamaCpp.Result l8 = null;
         // Alternating passes, best of each: load from elsewhere on the machine then falls on all.
         for (int pass = 1; pass <= 2; pass++) {
-            EngineVsLlamaCpp.Result r = EngineVsLlamaCpp.runEngine("Java engine EXL2 4.0", exl4, new Exl2Format(), threads, tokens,
+            EngineVsLlamaCpp.Result r = EngineVsLlamaCpp.runEngine("Java engine EXL2 4.0", exl4, threads, tokens,
                     gen, rounds);
             e4 = e4 == null ? r : e4.best(r);
             r = EngineVsLlamaCpp.runLlamaCpp(q4, threads, tokens, gen, rounds, dir);
             l4 = l4 == null ? r : l4.best(r);
-            r = EngineVsLlamaCpp.runEngine("Java engine EXL2 6.0", exl6, new Exl2Format(), threads, tokens, gen, rounds);
+            r = EngineVsLlamaCpp.runEngine("Java engine EXL2 6.0", exl6, threads, tokens, gen, rounds);
             e6 = e6 == null ? r : e6.best(r);
             r = EngineVsLlamaCpp.runLlamaCpp(q8, threads, tokens, gen, rounds, dir);
             l8 = l8 == null ? r : l8.best(r);

@@ -106,10 +106,12 @@ class LinearFormatTest {
     }
 
     @Test
-    void quantizedCheckpointWithoutAFormatIsRefusedAndFormatErrorsPassThrough() throws Exception {
+    void quantizedCheckpointWithoutAFormatGetsItsOwnAndFormatErrorsPassThrough() throws Exception {
         Path folder = TestModels.model("tiny-llama-gptq-4bit-32g-actorder");
-        ModelFileException e = assertThrows(ModelFileException.class, () -> EngineModel.open(folder, EngineOptions.defaults()));
-        assertTrue(e.getMessage().contains("quant_method gptq"), e.getMessage());
+        // No format named: the engine picks GPTQ from quantize_config.json (io.loadstone.engine.quant).
+        try (EngineModel m = EngineModel.open(folder, EngineOptions.defaults())) {
+            assertEquals("GPTQ-4", m.config().weightType());
+        }
 
         LinearFormat broken = new LinearFormat() {
             @Override

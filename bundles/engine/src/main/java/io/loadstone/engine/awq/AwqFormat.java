@@ -92,6 +92,7 @@ public final class AwqFormat implements LinearFormat {
         short[] sc = new short[groups * rows];
         int[] zeros = new int[groups * rows];
         CheckpointTensor qzeros = null;
+        CheckpointTensor[] used;
         if (gemv) {
             if (cols % 8 != 0) {
                 throw t.refuse(qweight, "belongs to a layer with " + cols + " inputs, not a multiple of 8");
@@ -103,6 +104,7 @@ public final class AwqFormat implements LinearFormat {
             }
             CheckpointTensor scales = t.need("scales", "F16", rows, 8L * z, rows + " outputs, " + groups + " groups padded to "
                     + 8 * z + " (gemv)");
+            used = new CheckpointTensor[] {qweight, qzeros, scales};
             for (int o = 0; o < rows; o++) {
                 for (int i = 0; i < cols; i++) {
                     q[o * cols + i] = (byte) QuantTensors.rowStreamValue(qweight, cols / 8, o, i, 4);
@@ -121,6 +123,7 @@ public final class AwqFormat implements LinearFormat {
                 qzeros = t.need("qzeros", "I32", groups, rows / 8, groups + " groups, " + rows + " outputs / 8 (gemm)");
             }
             CheckpointTensor scales = t.need("scales", "F16", groups, rows, groups + " groups, " + rows + " outputs (gemm)");
+            used = new CheckpointTensor[] {qweight, qzeros, scales};
             for (int i = 0; i < cols; i++) {
                 for (int o = 0; o < rows; o++) {
                     q[o * cols + i] = (byte) gemmNibble(qweight, rows / 8, i, o);
@@ -133,6 +136,7 @@ public final class AwqFormat implements LinearFormat {
                 }
             }
         }
+        QuantTensors.release(used);
         int[] groupOf = new int[cols];
         for (int i = 0; i < cols; i++) {
             groupOf[i] = i / groupSize;

@@ -3,7 +3,8 @@ package io.loadstone.engine.exl2;
 import io.loadstone.engine.CheckpointTensor;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.kernel.Vectors;
-import io.loadstone.engine.tensor.BatchedLinear;
+import io.loadstone.engine.LinearWeights;
+import io.loadstone.engine.tensor.Matrix;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -29,9 +30,10 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Because the stream runs along input rows, consecutive output columns are consecutive
  * ints: the kernels put output columns in vector lanes (as exllamav2's CUDA kernels put them in
  * threads), decode one bit slot of {@code LANES} columns with two shifts and a mask, and
- * multiply it by one broadcast (permuted) input value.
+ * multiply it by one broadcast (permuted) input value. A {@link Matrix} (the engine uses it
+ * directly, with its batched product) that is also the {@link LinearWeights} the format returns.
  */
-final class Exl2Linear implements BatchedLinear {
+final class Exl2Linear extends Matrix implements LinearWeights {
 
     static final int[] BITS = {2, 3, 4, 5, 6, 8};
 
@@ -58,9 +60,6 @@ final class Exl2Linear implements BatchedLinear {
         SCALE_SHIFT = IntVector.fromArray(I, shift, 0);
     }
 
-    private final String prefix;
-    private final int rows;
-    private final int cols;
     private final MemorySegment qweight;
     /** Ints per packed row of q_weight (≥ rows: exllamav2 may pad columns). */
     private final int width;
@@ -80,9 +79,7 @@ final class Exl2Linear implements BatchedLinear {
 
     private Exl2Linear(String prefix, int rows, int cols, MemorySegment qweight, int width, int[] groupBits, int[] groupQrow,
             int[] groupK, int[] qscale, int scaleWidth, float[] scaleMax, int[] perm) {
-        this.prefix = prefix;
-        this.rows = rows;
-        this.cols = cols;
+        super(prefix, rows, cols);
         this.qweight = qweight;
         this.width = width;
         this.stride = 4L * width;
@@ -232,13 +229,8 @@ final class Exl2Linear implements BatchedLinear {
     }
 
     @Override
-    public int rows() {
-        return rows;
-    }
-
-    @Override
-    public int cols() {
-        return cols;
+    public String type() {
+        return "EXL2";
     }
 
     /** The bit widths of this layer's groups, in file order (for reports and tests). */
@@ -254,7 +246,7 @@ final class Exl2Linear implements BatchedLinear {
 
     @Override
     public String toString() {
-        return prefix + " EXL2[" + rows + ", " + cols + "] bits " + Arrays.toString(groupBits);
+        return name + " EXL2[" + rows + ", " + cols + "] bits " + Arrays.toString(groupBits);
     }
 
     // ---------------------------------------------------------------- scalar (one row)
@@ -370,11 +362,16 @@ final class Exl2Linear implements BatchedLinear {
         return q.mul(q).mul(scaleMax[g]);
     }
 
+    /** Bits {@code [shift, shift + bits)} of each lane as a signed value (q − zero), as floats. */
+    private static FloatVector dq(IntVector word, int shift, int mask, int zero) {
+        return (FloatVector) word.lanewise(VectorOperators.LSHR, shift).and(mask).sub(zero).convert(VectorOperators.I2F, 0);
+    }
+
     /**
-     * Bit slot s of a 32-value block as signed values: {@code (stream >>> s·bits) & mask − zero},
+     * Bit slot s of a 32-value block as signed floats: {@code (stream >>> s·bits) & mask − zero},
      * reading the next word too where the slot straddles two (3, 5 and 6 bits).
      */
-    private IntVector slot(long off, int s, int bits, VectorMask<Integer> lm) {
+    private FloatVector slot(long off, int s, int bits, VectorMask<Integer> lm) {
         int p = s * bits;
         int w = p >>> 5;
         int sh = p & 31;
@@ -382,73 +379,62 @@ final class Exl2Linear implements BatchedLinear {
         if (sh + bits > 32) {
             v = v.or(load(off + (w + 1) * stride, lm).lanewise(VectorOperators.LSHL, 32 - sh));
         }
-        return v.and((1 << bits) - 1).sub(1 << (bits - 1));
+        return (FloatVector) v.and((1 << bits) - 1).sub(1 << (bits - 1)).convert(VectorOperators.I2F, 0);
     }
 
-    /** One token: Σ over stored rows of value · x, per group then scaled, for LANES columns. */
+    private static FloatVector bc(float v) {
+        return FloatVector.broadcast(F, v);
+    }
+
+    /**
+     * One token: Σ over stored rows of value · x, per group then scaled, for LANES columns. Four
+     * accumulators, so that consecutive FMAs do not wait for each other; widths that divide 32
+     * (2, 4, 8) read each word once and take its values with constant shifts, the others go by
+     * bit slot.
+     */
     private FloatVector chunk1(int o0, VectorMask<Integer> lm, float[] xp) {
         FloatVector total = FloatVector.zero(F);
         long col = 4L * o0;
         for (int g = 0; g < groupBits.length; g++) {
             int bits = groupBits[g];
-            FloatVector ga = FloatVector.zero(F);
+            int mask = (1 << bits) - 1;
+            int zero = 1 << (bits - 1);
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = a0;
+            FloatVector a2 = a0;
+            FloatVector a3 = a0;
             long off = groupQrow[g] * stride + col;
             for (int k = groupK[g]; k < groupK[g + 1]; k += 32, off += bits * stride) {
-                switch (bits) {
-                    // Per width, so that the shifts are constants after inlining and the words
-                    // without a straddling slot are read once per slot group.
-                    case 8 -> ga = block8(off, lm, xp, k, ga);
-                    case 4 -> ga = block4(off, lm, xp, k, ga);
-                    case 2 -> ga = block2(off, lm, xp, k, ga);
-                    default -> {
-                        for (int s = 0; s < 32; s++) {
-                            ga = ((FloatVector) slot(off, s, bits, lm).convert(VectorOperators.I2F, 0))
-                                    .fma(FloatVector.broadcast(F, xp[k + s]), ga);
+                if (32 % bits == 0) {
+                    int per = 32 / bits;
+                    for (int w = 0; w < bits; w++) {
+                        IntVector word = load(off + w * stride, lm);
+                        int x = k + w * per;
+                        for (int j = 0; j < per; j += 4) {
+                            a0 = dq(word, bits * j, mask, zero).fma(bc(xp[x + j]), a0);
+                            a1 = dq(word, bits * (j + 1), mask, zero).fma(bc(xp[x + j + 1]), a1);
+                            a2 = dq(word, bits * (j + 2), mask, zero).fma(bc(xp[x + j + 2]), a2);
+                            a3 = dq(word, bits * (j + 3), mask, zero).fma(bc(xp[x + j + 3]), a3);
                         }
+                    }
+                } else {
+                    for (int s = 0; s < 32; s += 4) {
+                        a0 = slot(off, s, bits, lm).fma(bc(xp[k + s]), a0);
+                        a1 = slot(off, s + 1, bits, lm).fma(bc(xp[k + s + 1]), a1);
+                        a2 = slot(off, s + 2, bits, lm).fma(bc(xp[k + s + 2]), a2);
+                        a3 = slot(off, s + 3, bits, lm).fma(bc(xp[k + s + 3]), a3);
                     }
                 }
             }
-            total = ga.fma(scales(g, o0, lm), total);
+            total = a0.add(a1).add(a2.add(a3)).fma(scales(g, o0, lm), total);
         }
         return total;
     }
 
-    private FloatVector block8(long off, VectorMask<Integer> lm, float[] xp, int k, FloatVector ga) {
-        for (int w = 0; w < 8; w++) {
-            IntVector word = load(off + w * stride, lm);
-            for (int j = 0; j < 4; j++) {
-                IntVector v = word.lanewise(VectorOperators.LSHR, 8 * j).and(0xff).sub(128);
-                ga = ((FloatVector) v.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, xp[k + 4 * w + j]), ga);
-            }
-        }
-        return ga;
-    }
-
-    private FloatVector block4(long off, VectorMask<Integer> lm, float[] xp, int k, FloatVector ga) {
-        for (int w = 0; w < 4; w++) {
-            IntVector word = load(off + w * stride, lm);
-            for (int j = 0; j < 8; j++) {
-                IntVector v = word.lanewise(VectorOperators.LSHR, 4 * j).and(0xf).sub(8);
-                ga = ((FloatVector) v.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, xp[k + 8 * w + j]), ga);
-            }
-        }
-        return ga;
-    }
-
-    private FloatVector block2(long off, VectorMask<Integer> lm, float[] xp, int k, FloatVector ga) {
-        for (int w = 0; w < 2; w++) {
-            IntVector word = load(off + w * stride, lm);
-            for (int j = 0; j < 16; j++) {
-                IntVector v = word.lanewise(VectorOperators.LSHR, 2 * j).and(3).sub(2);
-                ga = ((FloatVector) v.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F, xp[k + 16 * w + j]), ga);
-            }
-        }
-        return ga;
-    }
-
     /**
      * Several tokens: each 32-row block is decoded and scaled once into {@code tile} (row s at
-     * {@code s·LANES}) and then multiplied with every token, so decoding is amortised over the batch.
+     * {@code s·LANES}) and then multiplied with every token, two tokens at a time with two
+     * accumulators each, so decoding is amortised over the batch and FMAs overlap.
      */
     private void chunkN(int o0, VectorMask<Integer> lm, float[] xp, int n, float[] tile, float[] acc) {
         Arrays.fill(acc, 0, n * LANES, 0f);
@@ -459,15 +445,36 @@ final class Exl2Linear implements BatchedLinear {
             long off = groupQrow[g] * stride + col;
             for (int k = groupK[g]; k < groupK[g + 1]; k += 32, off += bits * stride) {
                 for (int s = 0; s < 32; s++) {
-                    ((FloatVector) slot(off, s, bits, lm).convert(VectorOperators.I2F, 0)).mul(scale).intoArray(tile, s * LANES);
+                    slot(off, s, bits, lm).mul(scale).intoArray(tile, s * LANES);
                 }
-                for (int t = 0; t < n; t++) {
-                    FloatVector a = FloatVector.fromArray(F, acc, t * LANES);
-                    int xk = t * cols + k;
-                    for (int s = 0; s < 32; s++) {
-                        a = FloatVector.fromArray(F, tile, s * LANES).fma(FloatVector.broadcast(F, xp[xk + s]), a);
+                int t = 0;
+                for (; t + 2 <= n; t += 2) {
+                    int x0 = t * cols + k;
+                    int x1 = x0 + cols;
+                    FloatVector a0 = FloatVector.zero(F);
+                    FloatVector a1 = a0;
+                    FloatVector b0 = a0;
+                    FloatVector b1 = a0;
+                    for (int s = 0; s < 32; s += 2) {
+                        FloatVector w0 = FloatVector.fromArray(F, tile, s * LANES);
+                        FloatVector w1 = FloatVector.fromArray(F, tile, (s + 1) * LANES);
+                        a0 = w0.fma(bc(xp[x0 + s]), a0);
+                        b0 = w0.fma(bc(xp[x1 + s]), b0);
+                        a1 = w1.fma(bc(xp[x0 + s + 1]), a1);
+                        b1 = w1.fma(bc(xp[x1 + s + 1]), b1);
                     }
-                    a.intoArray(acc, t * LANES);
+                    FloatVector.fromArray(F, acc, t * LANES).add(a0.add(a1)).intoArray(acc, t * LANES);
+                    FloatVector.fromArray(F, acc, (t + 1) * LANES).add(b0.add(b1)).intoArray(acc, (t + 1) * LANES);
+                }
+                for (; t < n; t++) {
+                    int x0 = t * cols + k;
+                    FloatVector a0 = FloatVector.zero(F);
+                    FloatVector a1 = a0;
+                    for (int s = 0; s < 32; s += 2) {
+                        a0 = FloatVector.fromArray(F, tile, s * LANES).fma(bc(xp[x0 + s]), a0);
+                        a1 = FloatVector.fromArray(F, tile, (s + 1) * LANES).fma(bc(xp[x0 + s + 1]), a1);
+                    }
+                    FloatVector.fromArray(F, acc, t * LANES).add(a0.add(a1)).intoArray(acc, t * LANES);
                 }
             }
         }

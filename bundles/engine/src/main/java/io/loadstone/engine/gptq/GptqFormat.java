@@ -107,7 +107,6 @@ public final class GptqFormat implements LinearFormat {
         CheckpointTensor scales = t.need("scales", "F16", groups, rows, groups + " groups × " + rows + " outputs");
 
         int[] groupOf = new int[cols];
-        boolean act = false;
         if (gIdx != null) {
             t.check(gIdx, "I32", new long[] {cols}, "one group index per input");
             boolean allZero = true;
@@ -118,12 +117,10 @@ public final class GptqFormat implements LinearFormat {
                 }
                 groupOf[i] = g;
                 allZero &= g == 0;
-                act |= groupSize > 0 && g != i / groupSize;
             }
             // exllama treats an all-zero g_idx as absent (old exports wrote zeros there).
             if (allZero && groups > 1) {
                 gIdx = null;
-                act = false;
             }
         }
         if (gIdx == null) {
@@ -153,8 +150,8 @@ public final class GptqFormat implements LinearFormat {
         if (!prefix.endsWith("q_proj") && !prefix.endsWith("k_proj") && !prefix.endsWith("v_proj")) {
             bias = t.bias(rows);
         }
-        String type = "GPTQ-" + bits + (act ? " act-order" : "");
-        return PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, type, rows, cols, bits == 3 ? 4 : bits, q, groupOf, groups,
+        QuantTensors.release(qweight, qzeros, scales, gIdx);
+        return PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, "GPTQ-" + bits, rows, cols, bits == 3 ? 4 : bits, q, groupOf, groups,
                 sc, zeros, bias));
     }
 

@@ -25,15 +25,6 @@ public final class ExternalMatrix extends Matrix {
     }
 
     @Override
-    public void multiply(float[] x, int xs, int n, float[] out, int os, int r0, int r1) {
-        if (weights instanceof BatchedLinear b) {
-            b.multiply(x, xs, n, out, os, r0, r1);
-        } else {
-            super.multiply(x, xs, n, out, os, r0, r1);
-        }
-    }
-
-    @Override
     public float dot(int r, float[] x, int xo) {
         return weights.dot(r, x, xo);
     }

@@ -254,7 +254,7 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
                     if (bits == 4) {
                         tile4x4(tile, xp, t * slots, slots, sums, t * groups, res);
                     } else {
-                        tileGeneric(tile, 4, xp, t * slots, slots, sums, t * groups, res);
+                        tileAnyx4(tile, xp, t * slots, slots, sums, t * groups, res);
                     }
                     store(tile, res, 4, out, t, os, r0, r1);
                 }
@@ -264,7 +264,7 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
                     if (bits == 4) {
                         tile4x1(tile, xp, t * slots, sums, t * groups, res);
                     } else {
-                        tileGeneric(tile, 1, xp, t * slots, slots, sums, t * groups, res);
+                        tileAnyx1(tile, xp, t * slots, sums, t * groups, res);
                     }
                     store(tile, res, 1, out, t, os, r0, r1);
                 }
@@ -400,35 +400,70 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         c3.intoArray(res, 3 * L);
     }
 
-    /** Any width, {@code nt} (1 or 4) tokens: the reference for the specialised kernels, and the 2/8-bit path. */
-    private void tileGeneric(int tile, int nt, float[] xp, int xo, int slots, float[] sums, int so, float[] res) {
+    /** Any width (2 and 8 bits), one token. */
+    private void tileAnyx1(int tile, float[] xp, int xo, float[] sums, int so, float[] res) {
         long wBase = (long) tile * words * L * 4;
         long gBase = (long) tile * groups * L;
-        FloatVector[] c = new FloatVector[nt];
-        FloatVector[] a = new FloatVector[nt];
-        Arrays.fill(c, FloatVector.zero(F));
         int last = 32 - bits;
+        FloatVector acc = FloatVector.zero(F);
         for (int g = 0; g < groups; g++) {
-            Arrays.fill(a, FloatVector.zero(F));
+            FloatVector a = FloatVector.zero(F);
+            FloatVector b = FloatVector.zero(F);
+            for (int k = groupWord[g], end = groupWord[g + 1]; k < end; k++) {
+                IntVector w = IntVector.fromMemorySegment(I, packed, wBase + (long) k * L * 4, LE);
+                int xi = xo + k * per;
+                for (int s = 0; s < per - 1; s += 2) {
+                    a = f(w.and(mask << (bits * s))).fma(bc(xp[xi + s]), a);
+                    FloatVector v = s + 1 == per - 1 ? f(w.lanewise(VectorOperators.LSHR, last)) : f(w.and(mask << (bits * (s + 1))));
+                    b = v.fma(bc(xp[xi + s + 1]), b);
+                }
+            }
+            long at = gBase + (long) g * L;
+            acc = scaleVector(at).fma(zeroVector(at).fma(bc(-sums[so + g]), a.add(b)), acc);
+        }
+        acc.intoArray(res, 0);
+    }
+
+    /** Any width (2 and 8 bits), four tokens. */
+    private void tileAnyx4(int tile, float[] xp, int xo, int slots, float[] sums, int so, float[] res) {
+        long wBase = (long) tile * words * L * 4;
+        long gBase = (long) tile * groups * L;
+        int last = 32 - bits;
+        FloatVector c0 = FloatVector.zero(F);
+        FloatVector c1 = FloatVector.zero(F);
+        FloatVector c2 = FloatVector.zero(F);
+        FloatVector c3 = FloatVector.zero(F);
+        int x1 = xo + slots;
+        int x2 = x1 + slots;
+        int x3 = x2 + slots;
+        for (int g = 0; g < groups; g++) {
+            FloatVector a0 = FloatVector.zero(F);
+            FloatVector a1 = FloatVector.zero(F);
+            FloatVector a2 = FloatVector.zero(F);
+            FloatVector a3 = FloatVector.zero(F);
             for (int k = groupWord[g], end = groupWord[g + 1]; k < end; k++) {
                 IntVector w = IntVector.fromMemorySegment(I, packed, wBase + (long) k * L * 4, LE);
                 int j = k * per;
                 for (int s = 0; s < per; s++) {
                     FloatVector v = s == per - 1 ? f(w.lanewise(VectorOperators.LSHR, last)) : f(w.and(mask << (bits * s)));
-                    for (int t = 0; t < nt; t++) {
-                        a[t] = v.fma(bc(xp[xo + t * slots + j + s]), a[t]);
-                    }
+                    a0 = v.fma(bc(xp[xo + j + s]), a0);
+                    a1 = v.fma(bc(xp[x1 + j + s]), a1);
+                    a2 = v.fma(bc(xp[x2 + j + s]), a2);
+                    a3 = v.fma(bc(xp[x3 + j + s]), a3);
                 }
             }
             long at = gBase + (long) g * L;
             FloatVector sc = scaleVector(at);
             FloatVector z = zeroVector(at);
-            for (int t = 0; t < nt; t++) {
-                c[t] = sc.fma(z.fma(bc(-sums[so + t * groups + g]), a[t]), c[t]);
-            }
+            int sg = so + g;
+            c0 = sc.fma(z.fma(bc(-sums[sg]), a0), c0);
+            c1 = sc.fma(z.fma(bc(-sums[sg + groups]), a1), c1);
+            c2 = sc.fma(z.fma(bc(-sums[sg + 2 * groups]), a2), c2);
+            c3 = sc.fma(z.fma(bc(-sums[sg + 3 * groups]), a3), c3);
         }
-        for (int t = 0; t < nt; t++) {
-            c[t].intoArray(res, t * L);
-        }
+        c0.intoArray(res, 0);
+        c1.intoArray(res, L);
+        c2.intoArray(res, 2 * L);
+        c3.intoArray(res, 3 * L);
     }
 }

@@ -103,6 +103,19 @@ public final class QuantTensors {
         return v & ((1 << bits) - 1);
     }
 
+    /**
+     * Drops this process's mapping of tensors a format has copied into its own layout: their
+     * pages stay in the OS file cache but no longer count as the model's resident memory (read
+     * once at load, they would otherwise double it).
+     */
+    public static void release(CheckpointTensor... ts) {
+        for (CheckpointTensor t : ts) {
+            if (t != null && t.data().isMapped()) {
+                t.data().unload();
+            }
+        }
+    }
+
     /** An optional 1-D float bias {@code [n]} as floats, or null. */
     public float[] bias(int n) throws ModelFileException {
         CheckpointTensor t = find("bias").orElse(null);

@@ -2,13 +2,11 @@ package io.loadstone.engine.exl2;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.loadstone.engine.EngineModel;
 import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.EngineSession;
-import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.TestModels;
 import io.loadstone.engine.json.Json;
 import java.nio.file.Files;
@@ -117,10 +115,16 @@ class Exl2ModelTest {
     }
 
     @Test
-    void anExl2FolderWithoutTheFormatIsRefused() throws Exception {
-        Path exl2 = dir.resolve("stories260K-exl2-8");
-        Exl2Writer.convert(TestModels.model("stories260K-hf-pad192"), exl2, 8);
-        ModelFileException e = assertThrows(ModelFileException.class, () -> EngineModel.open(exl2, EngineOptions.defaults()));
-        assertTrue(e.getMessage().contains("quant_method exl2"), e.getMessage());
+    void anExl2FolderNamesItsOwnFormat() throws Exception {
+        Path exl2 = dir.resolve("stories260K-exl2-4");
+        Exl2Writer.convert(TestModels.model("stories260K-hf-pad192"), exl2, 4);
+        int[] input = {1, 403, 407, 261, 378};
+        try (EngineModel auto = EngineModel.open(exl2, EngineOptions.builder().threads(2).build());
+                EngineSession as = auto.newSession();
+                EngineModel named = EngineModel.open(exl2, EngineOptions.builder().threads(2).linearFormat(new Exl2Format()).build());
+                EngineSession ns = named.newSession()) {
+            assertEquals("EXL2", auto.config().weightType());
+            assertArrayEquals(ns.forward(input), as.forward(input));
+        }
     }
 }
