@@ -88,7 +88,7 @@ public final class AwqFormat implements LinearFormat {
             throw t.refuse(qweight, "belongs to a layer with " + cols + " inputs, not a multiple of the group size " + groupSize);
         }
         int groups = cols / groupSize;
-        byte[] q = new byte[Math.multiplyExact(rows, cols)];
+        PackedIntMatrix.RowSource q;
         short[] sc = new short[groups * rows];
         int[] zeros = new int[groups * rows];
         CheckpointTensor qzeros = null;
@@ -105,10 +105,12 @@ public final class AwqFormat implements LinearFormat {
             CheckpointTensor scales = t.need("scales", "F16", rows, 8L * z, rows + " outputs, " + groups + " groups padded to "
                     + 8 * z + " (gemv)");
             used = new CheckpointTensor[] {qweight, qzeros, scales};
-            for (int o = 0; o < rows; o++) {
+            q = (o, dst) -> {
                 for (int i = 0; i < cols; i++) {
-                    q[o * cols + i] = (byte) QuantTensors.rowStreamValue(qweight, cols / 8, o, i, 4);
+                    dst[i] = (byte) QuantTensors.rowStreamValue(qweight, cols / 8, o, i, 4);
                 }
+            };
+            for (int o = 0; o < rows; o++) {
                 for (int g = 0; g < groups; g++) {
                     sc[g * rows + o] = QuantTensors.half(scales, (long) o * 8 * z + g);
                     zeros[g * rows + o] = qzeros == null ? 8 : QuantTensors.rowStreamValue(qzeros, z, o, g, 4);
@@ -124,11 +126,11 @@ public final class AwqFormat implements LinearFormat {
             }
             CheckpointTensor scales = t.need("scales", "F16", groups, rows, groups + " groups, " + rows + " outputs (gemm)");
             used = new CheckpointTensor[] {qweight, qzeros, scales};
-            for (int i = 0; i < cols; i++) {
-                for (int o = 0; o < rows; o++) {
-                    q[o * cols + i] = (byte) gemmNibble(qweight, rows / 8, i, o);
+            q = (o, dst) -> {
+                for (int i = 0; i < cols; i++) {
+                    dst[i] = (byte) gemmNibble(qweight, rows / 8, i, o);
                 }
-            }
+            };
             for (int g = 0; g < groups; g++) {
                 for (int o = 0; o < rows; o++) {
                     sc[g * rows + o] = QuantTensors.half(scales, (long) g * rows + o);
@@ -136,14 +138,15 @@ public final class AwqFormat implements LinearFormat {
                 }
             }
         }
-        QuantTensors.release(used);
         int[] groupOf = new int[cols];
         for (int i = 0; i < cols; i++) {
             groupOf[i] = i / groupSize;
         }
         float[] bias = prefix.endsWith("q_proj") || prefix.endsWith("k_proj") || prefix.endsWith("v_proj") ? null : t.bias(rows);
-        return PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, gemv ? "AWQ-4 gemv" : "AWQ-4 gemm", rows, cols, 4, q, groupOf,
+        PackedIntMatrix m = PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, gemv ? "AWQ-4 gemv" : "AWQ-4 gemm", rows, cols, 4, q, groupOf,
                 groups, sc, zeros, bias));
+        QuantTensors.release(used);
+        return m;
     }
 
     private static int gemmNibble(CheckpointTensor t, int width, long row, int o) {

@@ -130,12 +130,12 @@ public final class GptqFormat implements LinearFormat {
             }
         }
 
-        byte[] q = new byte[Math.multiplyExact(rows, cols)];
-        for (int i = 0; i < cols; i++) {
-            for (int o = 0; o < rows; o++) {
-                q[o * cols + i] = (byte) QuantTensors.streamValue(qweight, rows, o, i, bits);
+        CheckpointTensor packed = qweight;
+        PackedIntMatrix.RowSource q = (o, dst) -> {
+            for (int i = 0; i < cols; i++) {
+                dst[i] = (byte) QuantTensors.streamValue(packed, rows, o, i, bits);
             }
-        }
+        };
         short[] sc = new short[groups * rows];
         int[] zeros = new int[groups * rows];
         for (int g = 0; g < groups; g++) {
@@ -150,9 +150,10 @@ public final class GptqFormat implements LinearFormat {
         if (!prefix.endsWith("q_proj") && !prefix.endsWith("k_proj") && !prefix.endsWith("v_proj")) {
             bias = t.bias(rows);
         }
-        QuantTensors.release(qweight, qzeros, scales, gIdx);
-        return PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, "GPTQ-" + bits, rows, cols, bits == 3 ? 4 : bits, q, groupOf, groups,
+        PackedIntMatrix m = PackedIntMatrix.pack(new PackedIntMatrix.Unpacked(prefix, "GPTQ-" + bits, rows, cols, bits == 3 ? 4 : bits, q, groupOf, groups,
                 sc, zeros, bias));
+        QuantTensors.release(qweight, qzeros, scales, gIdx);
+        return m;
     }
 
     @Override

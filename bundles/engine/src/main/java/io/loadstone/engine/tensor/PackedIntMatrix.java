@@ -101,15 +101,22 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
      * @param rows    output features
      * @param cols    input features
      * @param bits    2, 4 or 8 (3-bit formats pass 4: their values fit)
-     * @param q       unsigned values, {@code q[o * cols + i]}, each below {@code 2^bits}
+     * @param q       the unsigned values of one output row at a time, each below {@code 2^bits}
+     *                (read row by row, so no unpacked copy of the matrix is ever held)
      * @param groupOf group of each input column
      * @param groups  number of groups
      * @param scales  fp16 bits, {@code scales[g * rows + o]}
      * @param zeros   true zero points (already corrected for a format's offset), {@code zeros[g * rows + o]}
      * @param bias    added to every output, or null
      */
-    public record Unpacked(String name, String type, int rows, int cols, int bits, byte[] q, int[] groupOf, int groups,
+    public record Unpacked(String name, String type, int rows, int cols, int bits, RowSource q, int[] groupOf, int groups,
             short[] scales, int[] zeros, float[] bias) {
+    }
+
+    /** Writes the values {@code q[o][0..cols)} of output row {@code o} into {@code dst}. */
+    @FunctionalInterface
+    public interface RowSource {
+        void row(int o, byte[] dst);
     }
 
     public static PackedIntMatrix pack(Unpacked u) {
@@ -158,17 +165,17 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         MemorySegment packed = arena.allocate((long) tiles * words * L * 4, 64);
         MemorySegment scales = arena.allocate((long) tiles * groups * L * 2, 64);
         MemorySegment zeros = arena.allocate((long) tiles * groups * L, 64);
-        byte[] q = u.q();
+        byte[] q = new byte[cols];
         for (int o = 0; o < rows; o++) {
             int tile = o / L;
             int lane = o % L;
-            long rowBase = (long) o * cols;
+            u.q().row(o, q);
             for (int w = 0; w < words; w++) {
                 int word = 0;
                 for (int j = 0; j < per; j++) {
                     int i = inputOf[w * per + j];
                     if (i >= 0) {
-                        word |= (q[(int) (rowBase + i)] & 0xff) << (bits * j);
+                        word |= (q[i] & 0xff) << (bits * j);
                     }
                 }
                 packed.set(ValueLayout.JAVA_INT_UNALIGNED, (((long) tile * words + w) * L + lane) * 4, word);
@@ -251,11 +258,7 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
             int t = 0;
             for (; t + 4 <= n; t += 4) {
                 for (int tile = c0; tile < c1; tile++) {
-                    if (bits == 4) {
-                        tile4x4(tile, xp, t * slots, slots, sums, t * groups, res);
-                    } else {
-                        tileAnyx4(tile, xp, t * slots, slots, sums, t * groups, res);
-                    }
+                    tileAnyx4(tile, xp, t * slots, slots, sums, t * groups, res);
                     store(tile, res, 4, out, t, os, r0, r1);
                 }
             }
@@ -358,48 +361,6 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         acc.intoArray(res, 0);
     }
 
-    /** One tile, four tokens, 4-bit: each word widened once for the four. */
-    private void tile4x4(int tile, float[] xp, int xo, int slots, float[] sums, int so, float[] res) {
-        long wBase = (long) tile * words * L * 4;
-        long gBase = (long) tile * groups * L;
-        FloatVector c0 = FloatVector.zero(F);
-        FloatVector c1 = FloatVector.zero(F);
-        FloatVector c2 = FloatVector.zero(F);
-        FloatVector c3 = FloatVector.zero(F);
-        int x1 = xo + slots;
-        int x2 = x1 + slots;
-        int x3 = x2 + slots;
-        for (int g = 0; g < groups; g++) {
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = FloatVector.zero(F);
-            FloatVector a2 = FloatVector.zero(F);
-            FloatVector a3 = FloatVector.zero(F);
-            for (int k = groupWord[g], end = groupWord[g + 1]; k < end; k++) {
-                IntVector w = IntVector.fromMemorySegment(I, packed, wBase + (long) k * L * 4, LE);
-                int j = k * 8;
-                for (int s = 0; s < 8; s++) {
-                    FloatVector v = s == 7 ? f(w.lanewise(VectorOperators.LSHR, 28)) : f(w.and(0xF << (4 * s)));
-                    a0 = v.fma(bc(xp[xo + j + s]), a0);
-                    a1 = v.fma(bc(xp[x1 + j + s]), a1);
-                    a2 = v.fma(bc(xp[x2 + j + s]), a2);
-                    a3 = v.fma(bc(xp[x3 + j + s]), a3);
-                }
-            }
-            long at = gBase + (long) g * L;
-            FloatVector sc = scaleVector(at);
-            FloatVector z = zeroVector(at);
-            int sg = so + g;
-            c0 = sc.fma(z.fma(bc(-sums[sg]), a0), c0);
-            c1 = sc.fma(z.fma(bc(-sums[sg + groups]), a1), c1);
-            c2 = sc.fma(z.fma(bc(-sums[sg + 2 * groups]), a2), c2);
-            c3 = sc.fma(z.fma(bc(-sums[sg + 3 * groups]), a3), c3);
-        }
-        c0.intoArray(res, 0);
-        c1.intoArray(res, L);
-        c2.intoArray(res, 2 * L);
-        c3.intoArray(res, 3 * L);
-    }
-
     /** Any width (2 and 8 bits), one token. */
     private void tileAnyx1(int tile, float[] xp, int xo, float[] sums, int so, float[] res) {
         long wBase = (long) tile * words * L * 4;
@@ -424,7 +385,7 @@ public final class PackedIntMatrix extends Matrix implements LinearWeights {
         acc.intoArray(res, 0);
     }
 
-    /** Any width (2 and 8 bits), four tokens. */
+    /** Any width, four tokens: each word widened once for the four (prompts are compute-bound, not decode-bound). */
     private void tileAnyx4(int tile, float[] xp, int xo, int slots, float[] sums, int so, float[] res) {
         long wBase = (long) tile * words * L * 4;
         long gBase = (long) tile * groups * L;

@@ -1,13 +1,9 @@
-package io.loadstone.engine.quant;
+package io.loadstone.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.loadstone.engine.EngineModel;
-import io.loadstone.engine.EngineOptions;
-import io.loadstone.engine.EngineSession;
-import io.loadstone.engine.TestModels;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -27,16 +23,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 class QuantReferenceTest {
 
     private static final System.Logger LOG = System.getLogger(QuantReferenceTest.class.getName());
-
-    static int[] greedy(EngineSession s, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        float[] logits = s.forward(prompt);
-        for (int i = 0; i < steps; i++) {
-            out[i] = TestModels.argmax(logits);
-            logits = s.forward(new int[] {out[i]});
-        }
-        return out;
-    }
 
     @ParameterizedTest(name = "{0}, threads={1}, batch={2}")
     @CsvSource({
@@ -64,7 +50,7 @@ class QuantReferenceTest {
                     worst = Math.max(worst, diff);
                     assertTrue(diff <= tolerance, model + " \"" + p.get("prompt") + "\": max |Δlogit| " + diff + " > " + tolerance);
                     s.reset();
-                    assertArrayEquals(refGreedy, greedy(s, input, refGreedy.length), model + " greedy ids for \"" + p.get("prompt") + "\"");
+                    assertArrayEquals(refGreedy, StoriesReferenceTest.greedy(s, input, refGreedy.length), model + " greedy ids for \"" + p.get("prompt") + "\"");
                 }
             }
             float w = worst;
