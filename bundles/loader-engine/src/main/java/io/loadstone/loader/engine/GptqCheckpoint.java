@@ -3,7 +3,6 @@ package io.loadstone.loader.engine;
 import io.loadstone.api.loader.Detection;
 import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.ModelLoadException;
-import io.loadstone.engine.exl2.Exl2Format;
 import io.loadstone.loader.options.WebuiOptions;
 import java.io.File;
 import java.nio.file.Path;
@@ -125,15 +124,10 @@ public final class GptqCheckpoint {
 
     /**
      * The ExLlama loaders on a GPTQ folder: the weights file as exllama finds it (the last *.safetensors,
-     * *.pt, *.bin), 4 bits for old folders, and any other width refused. EXL2 folders get the engine's
-     * EXL2 format.
+     * *.pt, *.bin), 4 bits for old folders, and any other width refused. EXL2 folders are the engine's
+     * to read (its QuantFormats picks the EXL2 format).
      */
     public static void exllama(EnginePlan plan, String loader) throws ModelLoadException {
-        if (plan.folder().quant().method().equals(Exl2Format.QUANT_METHOD)) {
-            // The engine opens EXL2 only with its format named (QuantFormats dispatches gptq and awq).
-            plan.engine().linearFormat(new Exl2Format());
-            return;
-        }
         if (!plan.folder().quant().isGptq() && plan.folder().quantized() != null) {
             return;
         }
