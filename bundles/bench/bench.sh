@@ -3,6 +3,7 @@
 # depends on must be installed: `mvn -B install` at the root once), then runs one:
 #   ./bench.sh [--layers 8 --threads 2 --prompt 128 --gen 32]   the Java engine against llama.cpp (EngineVsLlamaCpp)
 #   ./bench.sh runner [--layers 4 --threads 2 --gen 64]   llama.cpp in process vs in a runner process (RunnerBench)
+#   ./bench.sh exl2 [--layers 4 --threads 2 --prompt 64 --gen 16]   EXL2 4.0/6.0 bpw on the engine against llama.cpp Q4_0/Q8_0
 #   ./bench.sh engine [--layers 22 --threads 1,2 --dtypes F16,BF16 --quant NONE,INT8,NF4]   the engine alone (EngineBench)
 #   ./bench.sh quant [--layers 8 --threads 2 --formats gptq4,awq4,gptq8]   GPTQ/AWQ against llama.cpp Q4_0/Q8_0 (QuantVsLlamaCpp)
 set -euo pipefail
@@ -25,6 +26,7 @@ mvn -q -DskipTests install
 mvn -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt -Dmdep.includeScope=runtime
 main=io.loadstone.bench.EngineVsLlamaCpp
 if [ "${1:-}" = engine ]; then main=io.loadstone.bench.EngineBench; shift; fi
+if [ "${1:-}" = exl2 ]; then main=io.loadstone.bench.Exl2VsLlamaCpp; shift; fi
 if [ "${1:-}" = quant ]; then main=io.loadstone.bench.QuantVsLlamaCpp; shift; fi
 if [ "${1:-}" = runner ]; then main=io.loadstone.bench.RunnerBench; shift; fi
 # The JIT's notice about incubator modules is noise in a report.

@@ -293,7 +293,7 @@ public final class EngineVsLlamaCpp {
     }
 
     /** Row {@code row} (of {@code cols} F16 values) of the Hugging Face tensor {@code hfName}. */
-    private static void row(String hfName, long row, short[] dst) {
+    static void row(String hfName, long row, short[] dst) {
         SplittableRandom r = new SplittableRandom(SEED ^ (hfName.hashCode() * 0x9E3779B97F4A7C15L) ^ (row * 0xBF58476D1CE4E5B9L));
         for (int i = 0; i < dst.length; i += 5) {
             long bits = r.nextLong();
@@ -318,20 +318,30 @@ public final class EngineVsLlamaCpp {
     }
 
     private static void writeSafetensors(Path folder, int layers, DType dtype) throws IOException {
+        writeSafetensors(folder, layers, dtype, "", (name, m) -> List.of(hfMatrix(name, m.rows, m.cols, dtype)));
+    }
+
+    /**
+     * @param extraConfig JSON members appended to config.json (", \"quantization_config\": {…}"), or ""
+     * @param linear      the tensors that stand for one layer matrix (HF name of its weight, its shape)
+     */
+    static void writeSafetensors(Path folder, int layers, DType dtype, String extraConfig,
+            java.util.function.BiFunction<String, Matrix, List<SafetensorsWriter.Tensor>> linear) throws IOException {
         Files.createDirectories(folder);
         Files.writeString(folder.resolve("config.json"), """
                 {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": %d, "intermediate_size": %d,
                  "num_hidden_layers": %d, "num_attention_heads": %d, "num_key_value_heads": %d, "vocab_size": %d,
                  "max_position_embeddings": 2048, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "hidden_act": "silu",
-                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "%s"}
-                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB, dtype == DType.BF16 ? "bfloat16" : "float16"));
+                 "tie_word_embeddings": false, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "%s"%s}
+                """.formatted(HIDDEN, FFN, layers, HEADS, KV_HEADS, VOCAB, dtype == DType.BF16 ? "bfloat16" : "float16",
+                extraConfig));
         List<SafetensorsWriter.Tensor> t = new ArrayList<>();
         t.add(hfMatrix("model.embed_tokens.weight", VOCAB, HIDDEN, dtype));
         for (int l = 0; l < layers; l++) {
             String p = "model.layers." + l + ".";
             t.add(hfOnes(p + "input_layernorm.weight", dtype));
             for (Matrix m : layerMatrices()) {
-                t.add(hfMatrix(p + m.hf, m.rows, m.cols, dtype));
+                t.addAll(linear.apply(p + m.hf, m));
             }
             t.add(hfOnes(p + "post_attention_layernorm.weight", dtype));
         }

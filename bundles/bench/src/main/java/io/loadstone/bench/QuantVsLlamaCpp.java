@@ -364,7 +364,7 @@ public final class QuantVsLlamaCpp {
                 }));
     }
 
-    private static void writeGguf(Path file, int layers, int bits) throws IOException {
+    static void writeGguf(Path file, int layers, int bits) throws IOException {
         GgmlType type = bits == 8 ? GgmlType.Q8_0 : GgmlType.Q4_0;
         GgufWriter w = new GgufWriter().putString("general.architecture", "llama")
                 .putString("general.name", "synthetic-tinyllama-shape-" + layers + "l-" + type)

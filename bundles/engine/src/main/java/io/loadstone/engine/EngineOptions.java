@@ -20,6 +20,7 @@ public final class EngineOptions {
     private final LinearFormat linearFormat;
     private final long memoryBudget;
     private final boolean bf16Weights;
+    private final boolean preallocateKv;
 
     private EngineOptions(Builder b) {
         this.threads = b.threads;
@@ -33,6 +34,7 @@ public final class EngineOptions {
         this.linearFormat = b.linearFormat;
         this.memoryBudget = b.memoryBudget;
         this.bf16Weights = b.bf16Weights;
+        this.preallocateKv = b.preallocateKv;
     }
 
     /** All defaults: every core, the model's own context length and RoPE, F32 KV cache, weights as stored. */
@@ -58,6 +60,7 @@ public final class EngineOptions {
         b.linearFormat = linearFormat;
         b.memoryBudget = memoryBudget;
         b.bf16Weights = bf16Weights;
+        b.preallocateKv = preallocateKv;
         return b;
     }
 
@@ -80,6 +83,17 @@ public final class EngineOptions {
      */
     public boolean bf16Weights() {
         return bf16Weights;
+    }
+
+    /**
+     * Every session allocates its KV cache for {@link #maxContext()} positions when it opens, instead of
+     * block by block as it grows (exllama's {@code max_seq_len}: the memory a session needs is taken, or
+     * refused, up front).
+     *
+     * @since 1.3
+     */
+    public boolean preallocateKv() {
+        return preallocateKv;
     }
 
     /** Compute threads the model owns (matrix products are split across them). */
@@ -135,7 +149,8 @@ public final class EngineOptions {
                 + ", kvCache=" + kvCache + ", ropeFreqBase=" + ropeFreqBase + ", compressPosEmb=" + compressPosEmb
                 + ", alphaValue=" + alphaValue + ", quantization=" + quantization
                 + (linearFormat == null ? "" : ", linearFormat=" + linearFormat.name())
-                + (memoryBudget == 0 ? "" : ", memoryBudget=" + memoryBudget) + (bf16Weights ? ", bf16Weights" : "") + "]";
+                + (memoryBudget == 0 ? "" : ", memoryBudget=" + memoryBudget) + (bf16Weights ? ", bf16Weights" : "")
+                + (preallocateKv ? ", preallocateKv" : "") + "]";
     }
 
     /** Mutable builder; every setter checks its value at once. */
@@ -151,6 +166,7 @@ public final class EngineOptions {
         private LinearFormat linearFormat;
         private long memoryBudget;
         private boolean bf16Weights;
+        private boolean preallocateKv;
 
         private Builder() {
         }
@@ -231,6 +247,12 @@ public final class EngineOptions {
         /** See {@link EngineOptions#bf16Weights()}. */
         public Builder bf16Weights(boolean bf16Weights) {
             this.bf16Weights = bf16Weights;
+            return this;
+        }
+
+        /** See {@link EngineOptions#preallocateKv()}. */
+        public Builder preallocateKv(boolean preallocateKv) {
+            this.preallocateKv = preallocateKv;
             return this;
         }
 

@@ -11,7 +11,7 @@
  * {@code [1.0,2)}.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.loadstone.engine;
 
 import org.osgi.annotation.bundle.Export;

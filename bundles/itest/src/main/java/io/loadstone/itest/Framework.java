@@ -47,6 +47,14 @@ final class Framework {
         return dir;
     }
 
+    /** The one registered loader service with {@code id} ({@code loadstone.loader.id}). */
+    static io.loadstone.api.loader.ModelLoader loader(String id) throws Exception {
+        var refs = context().getServiceReferences(io.loadstone.api.loader.ModelLoader.class,
+                "(" + io.loadstone.api.loader.ModelLoader.LOADER_ID + "=" + id + ")");
+        org.junit.jupiter.api.Assertions.assertEquals(1, refs.size(), "one " + id + " loader service");
+        return context().getService(refs.iterator().next());
+    }
+
     static Bundle install(Path jar) throws IOException, BundleException {
         try (InputStream in = Files.newInputStream(jar)) {
             return context().installBundle("itest:" + jar.getFileName() + ":" + System.nanoTime(), in);

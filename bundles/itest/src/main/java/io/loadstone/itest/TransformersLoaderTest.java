@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -19,7 +18,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.osgi.framework.Bundle;
-import org.osgi.framework.ServiceReference;
 
 import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
@@ -80,13 +78,6 @@ class TransformersLoaderTest {
         return manager.loaders().stream().map(LoaderInfo::id).anyMatch(id::equals);
     }
 
-    private static ModelLoader loader(String id) throws Exception {
-        Collection<ServiceReference<ModelLoader>> refs = Framework.context().getServiceReferences(ModelLoader.class,
-                "(" + ModelLoader.LOADER_ID + "=" + id + ")");
-        assertEquals(1, refs.size(), "one " + id + " loader service");
-        return Framework.context().getService(refs.iterator().next());
-    }
-
     @ParameterizedTest
     @ValueSource(strings = { "stories260K-hf", "stories260K-hf-f16", "stories260K-hf-bf16" })
     void huggingFaceFolderIsDetectedLoadedAndTellsTheKnownStory(String name) throws Exception {
@@ -111,8 +102,8 @@ class TransformersLoaderTest {
 
     @Test
     void lastLogitsAgreeWithLlamaCppWithAnF32Cache() throws Exception {
-        ModelLoader transformers = loader("Transformers");
-        ModelLoader llamaCpp = loader("llama.cpp");
+        ModelLoader transformers = Framework.loader("Transformers");
+        ModelLoader llamaCpp = Framework.loader("llama.cpp");
         try (LoadedModel a = transformers.load(ModelSource.of(models.resolve(HF.get(0))),
                 LoaderOptions.validate(transformers.options(), Map.of("threads", 2)));
                 LoadedModel b = llamaCpp.load(ModelSource.of(models.resolve(GGUF)), LoaderOptions.validate(llamaCpp

@@ -21,14 +21,14 @@ public final class FormatHints {
         String name = model.getFileName().toString().toLowerCase(Locale.ROOT);
         if (Files.isRegularFile(model)) {
             if (name.endsWith(".gguf")) {
-                return need("llama.cpp", "io.loadstone.loader-llamacpp", "GGUF file");
+                return need("GGUF file", LLAMA_CPP);
             }
             return "Not a model file: only .gguf files and model folders are listed.";
         }
         try (Stream<Path> files = Files.list(model)) {
             var names = files.map(p -> p.getFileName().toString()).toList();
             if (names.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT).endsWith(".gguf"))) {
-                return need("llama.cpp", "io.loadstone.loader-llamacpp", "folder with GGUF files");
+                return need("folder with GGUF files", LLAMA_CPP);
             }
             // text-generation-webui's ctransformers read *.bin too: GGUF under that name, or legacy GGML.
             if (!names.contains("config.json") && names.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT)
@@ -37,30 +37,30 @@ public final class FormatHints {
             }
             String config = names.contains("config.json") ? Files.readString(model.resolve("config.json")) : "";
             if (names.contains("quantize_config.json") || config.contains("\"gptq\"")) {
-                return need("AutoGPTQ or ExLlamav2_HF", "a GPTQ loader bundle", "GPTQ checkpoint");
+                return need("GPTQ checkpoint", EXLLAMA_HF, AUTOGPTQ);
             }
             if (names.contains("quant_config.json") || config.contains("\"awq\"")) {
-                return need("AutoAWQ", "an AWQ loader bundle", "AWQ checkpoint");
+                return need("AWQ checkpoint", AUTOAWQ, TRANSFORMERS);
             }
             if (config.contains("\"exl2\"")) {
-                return need("ExLlamav2_HF", "an EXL2 loader bundle", "EXL2 checkpoint");
+                return need("EXL2 checkpoint", EXLLAMAV2_HF, EXLLAMAV2);
             }
             boolean weights = names.stream().anyMatch(n -> n.endsWith(".safetensors") || n.matches(
                     "pytorch_model.*\\.bin"));
             if (!config.isEmpty() && weights) {
-                return need("Transformers", "io.loadstone.loader-transformers", "Hugging Face checkpoint");
+                return need("Hugging Face checkpoint", TRANSFORMERS);
             }
             if (names.contains("adapter_config.json")) {
                 return "This is a LoRA adapter, not a model: move it to the loras folder.";
             }
-            if (name.contains("gptq")) {
-                return need("a GPTQ loader", "a GPTQ loader bundle", "name suggests GPTQ");
+            if (name.contains("gptq") || names.stream().anyMatch(n -> n.endsWith(".pt"))) {
+                return need("folder (name suggests GPTQ)", GPTQ_FOR_LLAMA, AUTOGPTQ);
             }
             if (name.contains("awq")) {
-                return need("AutoAWQ", "an AWQ loader bundle", "name suggests AWQ");
+                return need("folder (name suggests AWQ)", AUTOAWQ);
             }
             if (name.contains("exl2")) {
-                return need("ExLlamav2", "an EXL2 loader bundle", "name suggests EXL2");
+                return need("folder (name suggests EXL2)", EXLLAMAV2_HF, EXLLAMAV2);
             }
             if (config.isEmpty()) {
                 return "No model files found (no .gguf, no config.json): is the download complete?";
@@ -71,8 +71,25 @@ public final class FormatHints {
         }
     }
 
-    private static String need(String loader, String bundle, String what) {
-        return "No installed loader accepts this " + what + ". Install the " + loader + " loader (" + bundle
-                + "), e.g. by dropping its jar into the plugins folder.";
+    /** A loader and the bundle (symbolic name, as in the distribution's plugins) that provides it. */
+    private record Loader(String id, String bundle) {
+    }
+
+    private static final Loader LLAMA_CPP = new Loader("llama.cpp", "io.loadstone.loader-llamacpp");
+    private static final Loader TRANSFORMERS = new Loader("Transformers", "io.loadstone.loader-transformers");
+    private static final Loader AUTOGPTQ = new Loader("AutoGPTQ", "io.loadstone.loader-autogptq");
+    private static final Loader GPTQ_FOR_LLAMA = new Loader("GPTQ-for-LLaMa", "io.loadstone.loader-gptq-for-llama");
+    private static final Loader EXLLAMA_HF = new Loader("ExLlama_HF", "io.loadstone.loader-exllama-hf");
+    private static final Loader EXLLAMAV2 = new Loader("ExLlamav2", "io.loadstone.loader-exllamav2");
+    private static final Loader EXLLAMAV2_HF = new Loader("ExLlamav2_HF", "io.loadstone.loader-exllamav2-hf");
+    private static final Loader AUTOAWQ = new Loader("AutoAWQ", "io.loadstone.loader-autoawq");
+
+    private static String need(String what, Loader... loaders) {
+        StringBuilder sb = new StringBuilder("No installed loader accepts this " + what + ". Install ");
+        for (int i = 0; i < loaders.length; i++) {
+            sb.append(i == 0 ? "" : " or ").append("the ").append(loaders[i].id()).append(" loader (")
+                    .append(loaders[i].bundle()).append(')');
+        }
+        return sb.append(", e.g. by dropping its jar into the plugins folder.").toString();
     }
 }

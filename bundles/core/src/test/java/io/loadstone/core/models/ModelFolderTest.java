@@ -70,8 +70,14 @@ class ModelFolderTest {
         file("gptq/config.json", "{\"quantization_config\":{\"quant_method\":\"gptq\"}}");
         file("gptq/model.safetensors", "x");
         assertTrue(FormatHints.missingLoader(dir.resolve("gptq")).contains("GPTQ"));
+        // Bundles that exist in this repository (bundles/loader-exllama-hf, bundles/loader-autogptq).
+        assertTrue(FormatHints.missingLoader(dir.resolve("gptq")).contains("the ExLlama_HF loader "
+                + "(io.loadstone.loader-exllama-hf) or the AutoGPTQ loader (io.loadstone.loader-autogptq)"));
         file("awq/quant_config.json", "{}");
-        assertTrue(FormatHints.missingLoader(dir.resolve("awq")).contains("AWQ"));
+        assertTrue(FormatHints.missingLoader(dir.resolve("awq")).contains("the AutoAWQ loader (io.loadstone.loader-autoawq)"));
+        file("exl2/config.json", "{\"quantization_config\":{\"quant_method\":\"exl2\"}}");
+        assertTrue(FormatHints.missingLoader(dir.resolve("exl2")).contains("the ExLlamav2_HF loader "
+                + "(io.loadstone.loader-exllamav2-hf)"));
         file("hf/config.json", "{\"model_type\":\"llama\"}");
         file("hf/model.safetensors", "x");
         assertTrue(FormatHints.missingLoader(dir.resolve("hf")).contains("Transformers"));
@@ -79,6 +85,8 @@ class ModelFolderTest {
         assertTrue(FormatHints.missingLoader(dir.resolve("lora")).contains("loras folder"));
         file("empty-GPTQ/x.txt", "");
         assertTrue(FormatHints.missingLoader(dir.resolve("empty-GPTQ")).contains("name suggests GPTQ"));
+        assertTrue(FormatHints.missingLoader(dir.resolve("empty-GPTQ")).contains("GPTQ-for-LLaMa loader "
+                + "(io.loadstone.loader-gptq-for-llama)"));
         file("half/config.json", "{}");
         assertTrue(FormatHints.missingLoader(dir.resolve("half")).contains("no weights"));
     }

@@ -54,6 +54,9 @@ final class LlamaSession implements EngineSession {
         this.maxContext = model.maxContext();
         this.batch = model.options().batchSize();
         this.cache = new KvCache(c.numLayers(), c.numKvHeads(), c.headDim(), maxContext, model.options().kvCache());
+        if (model.options().preallocateKv()) {
+            cache.ensureCapacity(maxContext);
+        }
         int qd = c.numHeads() * c.headDim();
         int kvd = c.numKvHeads() * c.headDim();
         x = new float[batch * c.hiddenSize()];

@@ -4,11 +4,12 @@ import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.engine.LinearFormat;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.awq.AwqFormat;
+import io.loadstone.engine.exl2.Exl2Format;
 import io.loadstone.engine.gptq.GptqFormat;
 
 /**
  * The one place that maps a {@code quant_method} to the engine's {@link LinearFormat} for it.
- * Adding a method (e.g. EXL2) is one {@code case} line here.
+ * Adding a method is one {@code case} line here.
  */
 public final class QuantFormats {
 
@@ -29,6 +30,9 @@ public final class QuantFormats {
             case "awq" -> {
                 return AwqFormat.of(config);
             }
+            case Exl2Format.QUANT_METHOD -> {
+                return new Exl2Format();
+            }
             default -> {
             }
         }
@@ -38,5 +42,5 @@ public final class QuantFormats {
     }
 
     /** The methods {@link #of} accepts, for messages. */
-    private static final String SUPPORTED = "gptq, awq";
+    private static final String SUPPORTED = "gptq, awq, exl2";
 }

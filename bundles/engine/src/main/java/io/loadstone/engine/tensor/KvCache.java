@@ -30,7 +30,7 @@ public final class KvCache implements AutoCloseable {
     private final int kvHeads;
     private final int headDim;
     private final int maxPositions;
-    private final boolean half;
+    private final KvCacheType type;
     private final int elementSize;
     private final Arena arena = Arena.ofShared();
     /** keys.get(block)[layer], values.get(block)[layer]. */
@@ -42,8 +42,12 @@ public final class KvCache implements AutoCloseable {
         this.kvHeads = kvHeads;
         this.headDim = headDim;
         this.maxPositions = maxPositions;
-        this.half = type == KvCacheType.F16;
-        this.elementSize = half ? 2 : 4;
+        this.type = type;
+        this.elementSize = switch (type) {
+            case F32 -> 4;
+            case F16 -> 2;
+            case FP8 -> 1;
+        };
     }
 
     /** Makes room for positions {@code [0, positions)}. */
@@ -81,12 +85,19 @@ public final class KvCache implements AutoCloseable {
             long off = offset(h, pos);
             int src = h * headDim;
             for (int i = 0; i < headDim; i++) {
-                if (half) {
-                    kb.set(U16, off + 2L * i, Float.floatToFloat16(k[ko + src + i]));
-                    vb.set(U16, off + 2L * i, Float.floatToFloat16(v[vo + src + i]));
-                } else {
-                    kb.set(F32, off + 4L * i, k[ko + src + i]);
-                    vb.set(F32, off + 4L * i, v[vo + src + i]);
+                switch (type) {
+                    case F16 -> {
+                        kb.set(U16, off + 2L * i, Float.floatToFloat16(k[ko + src + i]));
+                        vb.set(U16, off + 2L * i, Float.floatToFloat16(v[vo + src + i]));
+                    }
+                    case FP8 -> {
+                        kb.set(ValueLayout.JAVA_BYTE, off + i, toFp8(k[ko + src + i]));
+                        vb.set(ValueLayout.JAVA_BYTE, off + i, toFp8(v[vo + src + i]));
+                    }
+                    default -> {
+                        kb.set(F32, off + 4L * i, k[ko + src + i]);
+                        vb.set(F32, off + 4L * i, v[vo + src + i]);
+                    }
                 }
             }
         }
@@ -126,7 +137,11 @@ public final class KvCache implements AutoCloseable {
 
     /** One cached row as floats. */
     private void widen(MemorySegment seg, long off, float[] row) {
-        if (half) {
+        if (type == KvCacheType.FP8) {
+            for (int i = 0; i < headDim; i++) {
+                row[i] = fromFp8(seg.get(ValueLayout.JAVA_BYTE, off + i));
+            }
+        } else if (type == KvCacheType.F16) {
             // A plain loop: C2 compiles Float.float16ToFloat over a segment to the CPU's
             // half-to-float instruction, exact for infinities and NaN as an overflowing
             // activation needs.
@@ -136,6 +151,22 @@ public final class KvCache implements AutoCloseable {
         } else {
             MemorySegment.copy(seg, F32, off, row, 0, headDim);
         }
+    }
+
+    /**
+     * FP8 E5M2: the half-precision bits of {@code f} rounded to nearest even at the upper byte
+     * (a carry into the exponent is the right result, up to infinity); NaN stays NaN.
+     */
+    static byte toFp8(float f) {
+        int h = Float.floatToFloat16(f) & 0xffff;
+        if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff) != 0) {
+            return (byte) ((h >>> 8) | 0x02);
+        }
+        return (byte) ((h + 0x7f + ((h >>> 8) & 1)) >>> 8);
+    }
+
+    static float fromFp8(byte b) {
+        return Float.float16ToFloat((short) ((b & 0xff) << 8));
     }
 
     @Override

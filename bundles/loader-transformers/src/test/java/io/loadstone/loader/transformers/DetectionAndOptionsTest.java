@@ -14,6 +14,7 @@ import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelSource;
 import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.loader.engine.EnginePlan;
 import io.loadstone.sampling.SamplerSettings;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -48,14 +49,26 @@ class DetectionAndOptionsTest {
     }
 
     @Test
-    void quantizedCheckpointIsLeftToItsLoader() throws Exception {
-        Path gptq = TestModels.model("tiny-llama-gptq-4bit-32g-actorder");
-        Detection d = loader.detect(ModelSource.of(gptq));
-        assertEquals(0, d.score());
-        assertTrue(d.reason().startsWith(TransformersLoader.QUANTIZED_REASON), d.reason());
+    void gptqAndAwqFoldersAreAcceptedBehindTheirOwnLoadersAndExl2IsLeftToExLlamav2() throws Exception {
+        Detection gptq = loader.detect(ModelSource.of(TestModels.model("tiny-llama-gptq-4bit-32g-actorder")));
+        assertEquals(new Detection(Detection.COMPATIBLE, "GPTQ 4-bit group 32 act-order "
+                + "(quantize_config.json), llama"), gptq);
+        Detection awq = loader.detect(ModelSource.of(TestModels.model("stories260K-awq-4bit-64g-gemm")));
+        assertEquals(Detection.COMPATIBLE, awq.score(), awq.reason());
+        assertTrue(awq.reason().startsWith("AWQ 4-bit group 64"), awq.reason());
+
+        Path exl2 = TestModels.copy(TestModels.model("stories260K-hf"), tmp.resolve("exl2"));
+        Path config = exl2.resolve("config.json");
+        Files.writeString(config, withConfig(Files.readString(config), "quantization_config",
+                "{\"quant_method\": \"exl2\", \"bits\": 4.0}"));
+        Detection d = loader.detect(ModelSource.of(exl2));
+        assertEquals(Detection.no("EXL2 4-bit: use ExLlamav2_HF, ExLlamav2"), d);
         ModelLoadException e = assertThrows(ModelLoadException.class,
-                () -> loader.load(ModelSource.of(gptq), LoaderOptions.of(Map.of())));
-        assertTrue(e.getMessage().contains("quantized") && e.fix().contains("GPTQ"), e.userMessage());
+                () -> loader.load(ModelSource.of(exl2), LoaderOptions.of(Map.of())));
+        assertTrue(e.getMessage().contains("ExLlamav2_HF"), e.userMessage());
+        ModelLoadException twice = assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(
+                TestModels.model("stories260K-gptq-4bit-32g-actorder")), LoaderOptions.of(Map.of("load_in_8bit", true))));
+        assertTrue(twice.getMessage().contains("already quantized"), twice.getMessage());
     }
 
     @Test
@@ -65,7 +78,7 @@ class DetectionAndOptionsTest {
         Files.writeString(config, withConfig(Files.readString(config), "auto_map",
                 "{\"AutoModelForCausalLM\": \"modeling_x.XForCausalLM\"}"));
         Detection d = loader.detect(ModelSource.of(dir));
-        assertEquals(Detection.no(TransformersLoader.REMOTE_CODE_REASON), d);
+        assertEquals(Detection.no("needs trust-remote-code: Loadstone never runs code from model repos"), d);
         for (boolean trust : new boolean[] {false, true}) {
             ModelLoadException e = assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(dir),
                     LoaderOptions.of(Map.of("trust_remote_code", trust))));
@@ -182,13 +195,13 @@ class DetectionAndOptionsTest {
     void cpuMemoryIsABudgetBeyondWhichLayersStayMappedFromDisk() throws Exception {
         OptionSpec spec = loader.options().stream().filter(o -> o.name().equals("cpu_memory")).findFirst().orElseThrow();
         assertEquals(null, spec.applies(), "cpu_memory does something here");
-        assertEquals(0, TransformersOptions.memoryBudget(""));
-        assertEquals(0, TransformersOptions.memoryBudget("0"));
-        assertEquals(4L << 30, TransformersOptions.memoryBudget("4"));
-        assertEquals(3L << 29, TransformersOptions.memoryBudget("1.5GiB"));
-        assertEquals(512L << 20, TransformersOptions.memoryBudget("512 MiB"));
-        assertEquals(2L << 30, TransformersOptions.memoryBudget("2gb"));
-        ModelLoadException bad = assertThrows(ModelLoadException.class, () -> TransformersOptions.memoryBudget("lots"));
+        assertEquals(0, EnginePlan.memoryBudget(""));
+        assertEquals(0, EnginePlan.memoryBudget("0"));
+        assertEquals(4L << 30, EnginePlan.memoryBudget("4"));
+        assertEquals(3L << 29, EnginePlan.memoryBudget("1.5GiB"));
+        assertEquals(512L << 20, EnginePlan.memoryBudget("512 MiB"));
+        assertEquals(2L << 30, EnginePlan.memoryBudget("2gb"));
+        ModelLoadException bad = assertThrows(ModelLoadException.class, () -> EnginePlan.memoryBudget("lots"));
         assertTrue(bad.getMessage().contains("'lots'") && bad.fix().contains("GiB"), bad.getMessage() + " / " + bad.fix());
         Path dir = TestModels.model("stories260K-hf");
         int[] ids = {1, 403, 407, 261, 378};

@@ -1,4 +1,4 @@
-package io.loadstone.loader.transformers;
+package io.loadstone.loader.engine;
 
 import io.loadstone.sampling.StopStrings;
 import io.loadstone.api.loader.GenerationRequest;
@@ -24,26 +24,41 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
- * A checkpoint loaded by the Java engine with its Hugging Face tokenizer.
+ * A checkpoint loaded by the Java engine with its Hugging Face tokenizer: what every engine-backed
+ * loader (Transformers, AutoGPTQ, ExLlama, …) hands out. Generation runs the Hugging Face sampler
+ * stack; a loader with a smaller sampler set ({@link Samplers}) only announces fewer parameters, and
+ * the core refuses requests that set others.
  *
  * <p>Every use of the engine happens under {@code turn}, so generations run one after another
  * and {@link #close()} frees the weights only when no forward pass is running: it raises
  * {@code closed} first, which a generation checks after every token (and so ends with
  * {@link StopReason#CLOSED} within one token or one prompt pass), then takes the lock.
  */
-final class TransformersModel implements LoadedModel, LogitsAccess {
+public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
 
     private final EngineModel engine;
     private final HfTokenizer tokenizer;
     private final ModelInfo info;
     private final Set<Integer> eosIds;
     private final int bosId;
-    private final Consumer<TransformersModel> onClose;
+    private final Consumer<EngineLoadedModel> onClose;
+    /** Why a request with a negative prompt or guidance_scale is refused (the cfg_cache option off), or null. */
+    private final String cfgRefusal;
+    /** The preallocated KV caches (max_seq_len positions each) of the exllama loaders, or null: a session per use. */
+    private final EngineSession cache;
+    private final EngineSession negativeCache;
+    /** False for the native-sampler loaders (ExLlama, ExLlamav2), which offer no logits in text-generation-webui. */
+    private final boolean exposeLogits;
     private final ReentrantLock turn = new ReentrantLock();
     private volatile boolean closed;
 
-    TransformersModel(EngineModel engine, HfTokenizer tokenizer, ModelInfo info, Set<Integer> eosIds,
-            Consumer<TransformersModel> onClose) {
+    EngineLoadedModel(EngineModel engine, HfTokenizer tokenizer, ModelInfo info, Set<Integer> eosIds,
+            String cfgRefusal, boolean logits, boolean preallocated, Consumer<EngineLoadedModel> onClose) {
+        this.cfgRefusal = cfgRefusal;
+        // exllama's caches: made (and their memory taken) at load, reset for each use.
+        this.cache = preallocated ? engine.newSession() : null;
+        this.negativeCache = preallocated && cfgRefusal == null ? engine.newSession() : null;
+        this.exposeLogits = logits;
         this.engine = engine;
         this.tokenizer = tokenizer;
         this.info = info;
@@ -73,7 +88,7 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
         try {
             return tokenizer.decode(tokens, false);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException("Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens", "Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
                     + (tokenizer.vocabSize() - 1) + ".", e);
         } catch (IllegalStateException e) {
             throw closedError();
@@ -103,7 +118,7 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
 
     @Override
     public Optional<LogitsAccess> logits() {
-        return Optional.of(this);
+        return exposeLogits ? Optional.of(this) : Optional.empty();
     }
 
     @Override
@@ -114,16 +129,19 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
     @Override
     public float[][] evaluate(int[] tokens, boolean allPositions) throws ModelLoadException {
         if (tokens.length == 0) {
-            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token id.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens", "No tokens to evaluate.", "Pass at least one token id.", null);
         }
         turn.lock();
         try {
             ensureOpen();
-            try (EngineSession s = engine.newSession()) {
+            EngineSession s = session(cache);
+            try {
                 return allPositions ? s.forwardAll(tokens) : new float[][] {s.forward(tokens)};
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException("Cannot evaluate " + tokens.length + " tokens: " + e.getMessage(),
                         "Use ids below " + vocabSize() + " and at most " + engine.maxContext() + " tokens.", e);
+            } finally {
+                release(s, cache);
             }
         } finally {
             turn.unlock();
@@ -148,29 +166,34 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
         int[] prompt = tokenizer.encode(request.prompt(), request.addBos());
         if (prompt.length == 0) {
             if (bosId < 0) {
-                throw new ModelLoadException("The prompt is empty and the model has no BOS token to start from.",
-                        "Give a prompt.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt", "The prompt is empty and the model has no BOS token to start from.",
+                        "Give a prompt.", null);
             }
             prompt = new int[] {bosId};
         }
         int maxContext = engine.maxContext();
         if (prompt.length >= maxContext) {
-            throw new ModelLoadException("The prompt has " + prompt.length + " tokens; the context holds "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt", "The prompt has " + prompt.length + " tokens; the context holds "
                     + maxContext + " (max_seq_len) and generation needs room for at least one more.",
-                    "Shorten the prompt (truncation length) or load the model with a larger max_seq_len.");
+                    "Shorten the prompt (truncation length) or load the model with a larger max_seq_len.", null);
         }
         SamplingSession sampler;
         try {
             sampler = SamplingSession.start(request, prompt, eosIds.stream().mapToInt(Integer::intValue).toArray());
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null, "Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
         }
         boolean guidance = sampler.settings().usesGuidance();
+        if (cfgRefusal != null && (guidance || !request.negativePrompt().isEmpty())) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "guidance_scale", "Classifier-free guidance (negative prompt, guidance_scale) needs a second "
+                    + "cache: " + cfgRefusal + ".", "Reload the model with cfg_cache on, or leave guidance_scale at 1 "
+                            + "and the negative prompt empty.", null);
+        }
         StreamDecoder decoder = tokenizer.streamDecoder(prompt, true);
         StopStrings stops = new StopStrings(request.stop());
         TokenLoop loop = new TokenLoop(sampler, eosIds::contains, decoder::push, stops, () -> closed);
-        EngineSession main = engine.newSession();
-        EngineSession negative = guidance ? engine.newSession() : null;
+        EngineSession main = session(cache);
+        EngineSession negative = guidance ? session(negativeCache) : null;
         long t1 = t0;
         TokenLoop.Outcome outcome;
         try {
@@ -196,14 +219,29 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
             }
             outcome = new TokenLoop.Outcome(StopReason.CLOSED, loop.generated(), loop.lastToken(), true);
         } finally {
-            main.close();
+            release(main, cache);
             if (negative != null) {
-                negative.close();
+                release(negative, negativeCache);
             }
         }
         StopReason reason = loop.finish(outcome, decoder::flush, sink);
         long t2 = System.nanoTime();
         return new GenerationResult(stops.text(), prompt.length, outcome.generated(), reason, t1 - t0, t2 - t1);
+    }
+
+    /** {@code kept}, emptied, when the model keeps a preallocated cache; else a new session. */
+    private EngineSession session(EngineSession kept) {
+        if (kept == null) {
+            return engine.newSession();
+        }
+        kept.reset();
+        return kept;
+    }
+
+    private static void release(EngineSession s, EngineSession kept) {
+        if (s != kept) {
+            s.close();
+        }
     }
 
     /** An engine session as the shared loop sees it. */
@@ -230,6 +268,12 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
         // Waits for a running forward pass: the generation sees `closed` after it and leaves.
         turn.lock();
         try {
+            if (cache != null) {
+                cache.close();
+            }
+            if (negativeCache != null) {
+                negativeCache.close();
+            }
             engine.close();
             tokenizer.close();
         } finally {
@@ -254,6 +298,6 @@ final class TransformersModel implements LoadedModel, LogitsAccess {
 
     @Override
     public String toString() {
-        return "TransformersModel[" + engine.folder() + ", " + Arrays.toString(eosIds.toArray()) + "]";
+        return "EngineLoadedModel[" + engine.folder() + ", " + Arrays.toString(eosIds.toArray()) + "]";
     }
 }
