@@ -34,28 +34,18 @@ public final class Exl2VsLlamaCpp {
 
     public static void main(String[] args) throws Exception {
         PrintStream out = System.out; // a command-line tool: its report goes to stdout
-        int layers = 4;
-        int threads = 2;
-        int prompt = 64;
-        int gen = 16;
-        int rounds = 2;
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "loadstone-exl2-vs-llamacpp");
-        boolean keep = false;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--layers" -> layers = Integer.parseInt(args[++i]);
-                case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--prompt" -> prompt = Integer.parseInt(args[++i]);
-                case "--gen" -> gen = Integer.parseInt(args[++i]);
-                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "--dir" -> dir = Path.of(args[++i]);
-                case "--keep" -> keep = true;
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+        BenchArgs a = BenchArgs.parse(args, new BenchArgs(4, 2, 64, 16, 2,
+                Path.of(System.getProperty("java.io.tmpdir"), "loadstone-exl2-vs-llamacpp"), false));
+        int layers = a.layers();
+        int threads = a.threads();
+        int prompt = a.prompt();
+        int gen = a.gen();
+        int rounds = a.rounds();
+        Path dir = a.dir();
+        boolean keep = a.keep();
         out.printf(Locale.ROOT, "TinyLlama-1.1B shape, %d layers, random weights (seed %d); %d threads, prompt %d, generate %d, "
                 + "1 warm-up + best of %d rounds; %d CPUs, %s%n", layers, EngineVsLlamaCpp.SEED, threads, prompt, gen, rounds,
-                Runtime.getRuntime().availableProcessors(), cpuModel());
+                Runtime.getRuntime().availableProcessors(), QuantVsLlamaCpp.cpuModel());
         Files.createDirectories(dir);
         Path exl4 = dir.resolve("exl2-4.0-" + layers + "l");
         Path exl6 = dir.resolve("exl2-6.0-" + layers + "l");
@@ -136,14 +126,5 @@ public final class Exl2VsLlamaCpp {
             return t;
         });
         return bits.doubleValue() / weights.doubleValue();
-    }
-
-    private static String cpuModel() {
-        try {
-            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name")).findFirst()
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
-        } catch (java.io.IOException e) {
-            return "unknown CPU";
-        }
     }
 }

@@ -28,16 +28,6 @@ class QuantReferenceTest {
 
     private static final System.Logger LOG = System.getLogger(QuantReferenceTest.class.getName());
 
-    static int[] greedy(EngineSession s, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        float[] logits = s.forward(prompt);
-        for (int i = 0; i < steps; i++) {
-            out[i] = TestModels.argmax(logits);
-            logits = s.forward(new int[] {out[i]});
-        }
-        return out;
-    }
-
     @ParameterizedTest(name = "{0}, threads={1}, batch={2}")
     @CsvSource({
         "stories260K-gptq-4bit-32g-actorder, 2, 64, 0.02",
@@ -64,7 +54,7 @@ class QuantReferenceTest {
                     worst = Math.max(worst, diff);
                     assertTrue(diff <= tolerance, model + " \"" + p.get("prompt") + "\": max |Δlogit| " + diff + " > " + tolerance);
                     s.reset();
-                    assertArrayEquals(refGreedy, greedy(s, input, refGreedy.length), model + " greedy ids for \"" + p.get("prompt") + "\"");
+                    assertArrayEquals(refGreedy, TestModels.greedy(s, input, refGreedy.length), model + " greedy ids for \"" + p.get("prompt") + "\"");
                 }
             }
             float w = worst;
