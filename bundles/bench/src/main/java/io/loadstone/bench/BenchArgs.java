@@ -1,6 +1,8 @@
 package io.loadstone.bench;
 
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The options the engine-against-llama.cpp mains share: {@code --layers --threads --prompt --gen
@@ -10,6 +12,11 @@ record BenchArgs(int layers, int threads, int prompt, int gen, int rounds, Path 
 
     /** {@code args} over these defaults; an unknown argument is refused with its name. */
     static BenchArgs parse(String[] args, BenchArgs defaults) {
+        return parse(args, defaults, Map.of());
+    }
+
+    /** As above, plus a main's own options that take a value ({@code --formats a,b}). */
+    static BenchArgs parse(String[] args, BenchArgs defaults, Map<String, Consumer<String>> extra) {
         int layers = defaults.layers;
         int threads = defaults.threads;
         int prompt = defaults.prompt;
@@ -26,7 +33,13 @@ record BenchArgs(int layers, int threads, int prompt, int gen, int rounds, Path 
                 case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--dir" -> dir = Path.of(args[++i]);
                 case "--keep" -> keep = true;
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
+                default -> {
+                    Consumer<String> option = extra.get(args[i]);
+                    if (option == null || i + 1 == args.length) {
+                        throw new IllegalArgumentException("unknown argument " + args[i]);
+                    }
+                    option.accept(args[++i]);
+                }
             }
         }
         return new BenchArgs(layers, threads, prompt, gen, rounds, dir, keep);
