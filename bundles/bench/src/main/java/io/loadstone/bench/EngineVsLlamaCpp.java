@@ -81,25 +81,15 @@ public final class EngineVsLlamaCpp {
 
     public static void main(String[] args) throws Exception {
         PrintStream out = System.out; // a command-line tool: its report goes to stdout
-        int layers = 8;
-        int threads = 2;
-        int prompt = 128;
-        int gen = 32;
-        int rounds = 2;
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "loadstone-engine-vs-llamacpp");
-        boolean keep = false;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--layers" -> layers = Integer.parseInt(args[++i]);
-                case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--prompt" -> prompt = Integer.parseInt(args[++i]);
-                case "--gen" -> gen = Integer.parseInt(args[++i]);
-                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "--dir" -> dir = Path.of(args[++i]);
-                case "--keep" -> keep = true;
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+        BenchArgs a = BenchArgs.parse(args, new BenchArgs(8, 2, 128, 32, 2,
+                Path.of(System.getProperty("java.io.tmpdir"), "loadstone-engine-vs-llamacpp"), false));
+        int layers = a.layers();
+        int threads = a.threads();
+        int prompt = a.prompt();
+        int gen = a.gen();
+        int rounds = a.rounds();
+        Path dir = a.dir();
+        boolean keep = a.keep();
         out.printf(Locale.ROOT, "TinyLlama-1.1B shape, %d layers, random F16 weights (seed %d); %d threads, prompt %d, "
                 + "generate %d, 1 warm-up + best of %d rounds; %d CPUs%n", layers, SEED, threads, prompt, gen, rounds,
                 Runtime.getRuntime().availableProcessors());

@@ -34,35 +34,21 @@ public final class Exl2VsLlamaCpp {
 
     public static void main(String[] args) throws Exception {
         PrintStream out = System.out; // a command-line tool: its report goes to stdout
-        int layers = 4;
-        int threads = 2;
-        int prompt = 64;
-        int gen = 16;
-        int rounds = 2;
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "loadstone-exl2-vs-llamacpp");
-        boolean keep = false;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--layers" -> layers = Integer.parseInt(args[++i]);
-                case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--prompt" -> prompt = Integer.parseInt(args[++i]);
-                case "--gen" -> gen = Integer.parseInt(args[++i]);
-                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "--dir" -> dir = Path.of(args[++i]);
-                case "--keep" -> keep = true;
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+        BenchArgs a = BenchArgs.parse(args, new BenchArgs(4, 2, 64, 16, 2,
+                Path.of(System.getProperty("java.io.tmpdir"), "loadstone-exl2-vs-llamacpp"), false));
+        int layers = a.layers();
+        int threads = a.threads();
+        Path dir = a.dir();
         out.printf(Locale.ROOT, "TinyLlama-1.1B shape, %d layers, random weights (seed %d); %d threads, prompt %d, generate %d, "
-                + "1 warm-up + best of %d rounds; %d CPUs, %s%n", layers, EngineVsLlamaCpp.SEED, threads, prompt, gen, rounds,
-                Runtime.getRuntime().availableProcessors(), cpuModel());
+                + "1 warm-up + best of %d rounds; %d CPUs, %s%n", layers, EngineVsLlamaCpp.SEED, threads, a.prompt(), a.gen(), a.rounds(),
+                Runtime.getRuntime().availableProcessors(), QuantVsLlamaCpp.cpuModel());
         Files.createDirectories(dir);
         Path exl4 = dir.resolve("exl2-4.0-" + layers + "l");
         Path exl6 = dir.resolve("exl2-6.0-" + layers + "l");
         Path q4 = dir.resolve("model-" + layers + "l-q4_0.gguf");
         Path q8 = dir.resolve("model-" + layers + "l-q8_0.gguf");
         long t0 = System.nanoTime();
-        boolean reuse = keep && Files.isRegularFile(exl4.resolve("model.safetensors")) && Files.isRegularFile(exl6.resolve("model.safetensors"))
+        boolean reuse = a.keep() && Files.isRegularFile(exl4.resolve("model.safetensors")) && Files.isRegularFile(exl6.resolve("model.safetensors"))
                 && Files.isRegularFile(q4) && Files.isRegularFile(q8);
         if (!reuse) {
             double bpw4 = writeExl2(exl4, layers, 4);
@@ -74,7 +60,7 @@ public final class Exl2VsLlamaCpp {
         out.printf(Locale.ROOT, "%s %s in %.1f s%n", reuse ? "reused" : "wrote", dir, (System.nanoTime() - t0) / 1e9);
 
         SplittableRandom rnd = new SplittableRandom(42);
-        int[] tokens = IntStream.range(0, prompt).map(i -> 3 + rnd.nextInt(EngineVsLlamaCpp.VOCAB - 3)).toArray();
+        int[] tokens = IntStream.range(0, a.prompt()).map(i -> 3 + rnd.nextInt(EngineVsLlamaCpp.VOCAB - 3)).toArray();
         EngineVsLlamaCpp.Result e4 = null;
         EngineVsLlamaCpp.Result e6 = null;
         EngineVsLlamaCpp.Result l4 = null;
@@ -82,13 +68,13 @@ public final class Exl2VsLlamaCpp {
         // Alternating passes, best of each: load from elsewhere on the machine then falls on all.
         for (int pass = 1; pass <= 2; pass++) {
             EngineVsLlamaCpp.Result r = EngineVsLlamaCpp.runEngine("Java engine EXL2 4.0", exl4, threads, tokens,
-                    gen, rounds);
+                    a.gen(), a.rounds());
             e4 = e4 == null ? r : e4.best(r);
-            r = EngineVsLlamaCpp.runLlamaCpp(q4, threads, tokens, gen, rounds, dir);
+            r = EngineVsLlamaCpp.runLlamaCpp(q4, threads, tokens, a.gen(), a.rounds(), dir);
             l4 = l4 == null ? r : l4.best(r);
-            r = EngineVsLlamaCpp.runEngine("Java engine EXL2 6.0", exl6, threads, tokens, gen, rounds);
+            r = EngineVsLlamaCpp.runEngine("Java engine EXL2 6.0", exl6, threads, tokens, a.gen(), a.rounds());
             e6 = e6 == null ? r : e6.best(r);
-            r = EngineVsLlamaCpp.runLlamaCpp(q8, threads, tokens, gen, rounds, dir);
+            r = EngineVsLlamaCpp.runLlamaCpp(q8, threads, tokens, a.gen(), a.rounds(), dir);
             l8 = l8 == null ? r : l8.best(r);
             out.printf(Locale.ROOT, "pass %d done%n", pass);
         }
@@ -101,7 +87,7 @@ public final class Exl2VsLlamaCpp {
         }
         out.printf(Locale.ROOT, "%-28s %8s %15.2f %15.2f%n", "EXL2 4.0 / Q4_0", "", e4.prefill() / l4.prefill(), e4.decode() / l4.decode());
         out.printf(Locale.ROOT, "%-28s %8s %15.2f %15.2f%n", "EXL2 6.0 / Q8_0", "", e6.prefill() / l8.prefill(), e6.decode() / l8.decode());
-        if (!keep) {
+        if (!a.keep()) {
             for (Path p : List.of(exl4, exl6)) {
                 for (String f : List.of("model.safetensors", "config.json")) {
                     Files.deleteIfExists(p.resolve(f));
@@ -136,14 +122,5 @@ public final class Exl2VsLlamaCpp {
             return t;
         });
         return bits.doubleValue() / weights.doubleValue();
-    }
-
-    private static String cpuModel() {
-        try {
-            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name")).findFirst()
-                    .map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown CPU");
-        } catch (java.io.IOException e) {
-            return "unknown CPU";
-        }
     }
 }

@@ -62,27 +62,20 @@ public final class QuantVsLlamaCpp {
 
     public static void main(String[] args) throws Exception {
         PrintStream out = System.out; // a command-line tool: its report goes to stdout
-        int layers = 8;
-        int threads = 2;
-        int prompt = 128;
-        int gen = 32;
-        int rounds = 2;
-        List<String> formats = List.of("gptq4", "awq4", "gptq8");
-        Path dir = Path.of(System.getProperty("java.io.tmpdir"), "loadstone-quant-vs-llamacpp");
-        boolean keep = false;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--layers" -> layers = Integer.parseInt(args[++i]);
-                case "--threads" -> threads = Integer.parseInt(args[++i]);
-                case "--prompt" -> prompt = Integer.parseInt(args[++i]);
-                case "--gen" -> gen = Integer.parseInt(args[++i]);
-                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
-                case "--formats" -> formats = List.of(args[++i].split(","));
-                case "--dir" -> dir = Path.of(args[++i]);
-                case "--keep" -> keep = true;
-                default -> throw new IllegalArgumentException("unknown argument " + args[i]);
-            }
-        }
+        List<String> formats = new ArrayList<>(List.of("gptq4", "awq4", "gptq8"));
+        BenchArgs a = BenchArgs.parse(args, new BenchArgs(8, 2, 128, 32, 2,
+                Path.of(System.getProperty("java.io.tmpdir"), "loadstone-quant-vs-llamacpp"), false),
+                Map.of("--formats", v -> {
+                    formats.clear();
+                    formats.addAll(List.of(v.split(",")));
+                }));
+        int layers = a.layers();
+        int threads = a.threads();
+        int prompt = a.prompt();
+        int gen = a.gen();
+        int rounds = a.rounds();
+        Path dir = a.dir();
+        boolean keep = a.keep();
         out.printf(Locale.ROOT, "%s; %d CPUs; %d-bit vectors (%d float lanes)%n", cpuModel(), Runtime.getRuntime().availableProcessors(),
                 Vectors.F.vectorBitSize(), Vectors.LANES);
         out.printf(Locale.ROOT, "TinyLlama-1.1B shape, %d layers, symmetric integer weights, group %d (seed %d); %d threads, prompt %d, "
@@ -204,7 +197,7 @@ public final class QuantVsLlamaCpp {
         }
     }
 
-    private static String cpuModel() {
+    static String cpuModel() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
                 if (line.startsWith("model name")) {

@@ -27,7 +27,7 @@ class ConcurrentSessionsTest {
             List<int[]> sequential = new ArrayList<>();
             for (int[] p : prompts) {
                 try (EngineSession s = m.newSession()) {
-                    sequential.add(StoriesReferenceTest.greedy(s, p, 40));
+                    sequential.add(TestModels.greedy(s, p, 40));
                 }
             }
             ExecutorService exec = Executors.newFixedThreadPool(prompts.length);
@@ -37,7 +37,7 @@ class ConcurrentSessionsTest {
                     for (int[] p : prompts) {
                         futures.add(exec.submit(() -> {
                             try (EngineSession s = m.newSession()) {
-                                return StoriesReferenceTest.greedy(s, p, 40);
+                                return TestModels.greedy(s, p, 40);
                             }
                         }));
                     }

@@ -45,7 +45,7 @@ class Fp8CacheDriftTest {
                     }
                     s.reset();
                     int[] want = TestModels.ints(p.get("greedy_ids"));
-                    int[] got = StoriesReferenceTest.greedy(s, input, want.length);
+                    int[] got = TestModels.greedy(s, input, want.length);
                     int same = 0;
                     while (same < want.length && got[same] == want[same]) {
                         same++;

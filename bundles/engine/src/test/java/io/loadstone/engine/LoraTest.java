@@ -70,7 +70,7 @@ class LoraTest {
             check(m, ref(ref8, "adapter_scale_1_last_logits"), 1e-4f, "r8 scale 1");
             try (EngineSession s = m.newSession()) {
                 int[] ids = TestModels.ints(ref8.get("adapter_greedy_ids"));
-                assertArrayEquals(ids, StoriesReferenceTest.greedy(s, input, ids.length), "r8 greedy ids");
+                assertArrayEquals(ids, TestModels.greedy(s, input, ids.length), "r8 greedy ids");
             }
 
             // reference.json: set_scale('default', 0.5) multiplies PEFT's alpha/r, as LoraAdapter.scale does.
@@ -81,14 +81,14 @@ class LoraTest {
             check(m, ref(ref4, "adapter_scale_1_last_logits"), 1e-4f, "r4-qv");
             try (EngineSession s = m.newSession()) {
                 int[] ids = TestModels.ints(ref4.get("adapter_greedy_ids"));
-                assertArrayEquals(ids, StoriesReferenceTest.greedy(s, input, ids.length), "r4-qv greedy ids");
+                assertArrayEquals(ids, TestModels.greedy(s, input, ids.length), "r4-qv greedy ids");
             }
 
             m.setLoras(List.of(new LoraAdapter("r8", r8, 1.0), new LoraAdapter("r4-qv", r4, 1.0)));
             check(m, ref(ref8, "both_adapters_last_logits"), 1e-4f, "r8 + r4-qv");
             try (EngineSession s = m.newSession()) {
                 int[] ids = TestModels.ints(ref8.get("both_adapters_greedy_ids"));
-                assertArrayEquals(ids, StoriesReferenceTest.greedy(s, input, ids.length), "both greedy ids");
+                assertArrayEquals(ids, TestModels.greedy(s, input, ids.length), "both greedy ids");
             }
 
             m.setLoras(List.of());

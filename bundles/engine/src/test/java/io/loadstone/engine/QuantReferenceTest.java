@@ -50,7 +50,7 @@ class QuantReferenceTest {
                     worst = Math.max(worst, diff);
                     assertTrue(diff <= tolerance, model + " \"" + p.get("prompt") + "\": max |Δlogit| " + diff + " > " + tolerance);
                     s.reset();
-                    assertArrayEquals(refGreedy, StoriesReferenceTest.greedy(s, input, refGreedy.length), model + " greedy ids for \"" + p.get("prompt") + "\"");
+                    assertArrayEquals(refGreedy, TestModels.greedy(s, input, refGreedy.length), model + " greedy ids for \"" + p.get("prompt") + "\"");
                 }
             }
             float w = worst;

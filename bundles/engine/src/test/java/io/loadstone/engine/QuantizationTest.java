@@ -94,7 +94,7 @@ class QuantizationTest {
         try (EngineModel m = EngineModel.open(folder, EngineOptions.builder().threads(2).quantization(WeightQuantization.INT8).build());
                 EngineSession s = m.newSession()) {
             assertEquals("INT8", m.options().quantization().name());
-            int[] got = StoriesReferenceTest.greedy(s, prompt, expected.length);
+            int[] got = TestModels.greedy(s, prompt, expected.length);
             assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(got));
         }
     }

@@ -31,17 +31,6 @@ class StoriesReferenceTest {
         refGreedy = TestModels.ints(ref.get("base_greedy_ids"));
     }
 
-    /** Greedy decoding with the KV cache: one forward for the prompt, then one token at a time. */
-    static int[] greedy(EngineSession s, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        float[] logits = s.forward(prompt);
-        for (int i = 0; i < steps; i++) {
-            out[i] = TestModels.argmax(logits);
-            logits = s.forward(new int[] {out[i]});
-        }
-        return out;
-    }
-
     @ParameterizedTest(name = "{0}, threads={1}, batch={2}, kv={3}")
     @CsvSource({
         "stories260K-hf, 1, 64, F32, 1e-4",
@@ -61,7 +50,7 @@ class StoriesReferenceTest {
             assertTrue(diff <= tolerance, model + ": max |Δlogit| " + diff + " > " + tolerance);
             assertEquals(input.length, s.position());
             s.reset();
-            assertArrayEquals(refGreedy, greedy(s, input, refGreedy.length), model + " greedy continuation");
+            assertArrayEquals(refGreedy, TestModels.greedy(s, input, refGreedy.length), model + " greedy continuation");
             assertEquals(input.length + refGreedy.length, s.position());
         }
     }

@@ -55,6 +55,17 @@ public final class TestModels {
         return m;
     }
 
+    /** Greedy decoding with the KV cache: one forward for the prompt, then one token at a time. */
+    public static int[] greedy(EngineSession s, int[] prompt, int steps) {
+        int[] out = new int[steps];
+        float[] logits = s.forward(prompt);
+        for (int i = 0; i < steps; i++) {
+            out[i] = argmax(logits);
+            logits = s.forward(new int[] {out[i]});
+        }
+        return out;
+    }
+
     public static int argmax(float[] v) {
         int best = 0;
         for (int i = 1; i < v.length; i++) {

@@ -86,12 +86,8 @@ class WebUiApiTest {
         assertEquals("itest-echo", model.get("best").getAsString());
         assertEquals("echo-model.txt present", model.getAsJsonArray("candidates").get(0).getAsJsonObject()
                 .get("reason").getAsString());
-<<<<<<< ours
-        JsonObject loader = st.getAsJsonArray("loaders").asList().stream().map(e -> e.getAsJsonObject())
-=======
         // By id: the list is sorted by name, and the quantized-model loaders (AutoAWQ, …) come first.
         JsonObject loader = st.getAsJsonArray("loaders").asList().stream().map(JsonElement::getAsJsonObject)
->>>>>>> theirs
                 .filter(l -> l.get("id").getAsString().equals("itest-echo")).findFirst().orElseThrow();
         JsonObject delay = loader.getAsJsonArray("options").get(0).getAsJsonObject();
         assertEquals("delay_ms", delay.get("name").getAsString());

@@ -13,7 +13,6 @@ import java.util.Optional;
 import java.util.function.Function;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -274,6 +273,11 @@ final class Exl2Linear extends Matrix implements LinearWeights {
 
     @Override
     public float dot(int r, float[] x, int xo) {
+        return dotStored(r, permuted(x, xo, 1, 0), 0);
+    }
+
+    /** Row r times inputs already in stored order ({@code xs[xo + k]} is the input of stored row k). */
+    private float dotStored(int r, float[] xs, int xo) {
         float sum = 0;
         for (int g = 0; g < groupBits.length; g++) {
             int bits = groupBits[g];
@@ -282,7 +286,7 @@ final class Exl2Linear extends Matrix implements LinearWeights {
             for (int k = groupK[g]; k < groupK[g + 1]; k += 32) {
                 long qrow = groupQrow[g] + (long) (k - groupK[g]) / 32 * bits;
                 for (int s = 0; s < 32; s++) {
-                    acc += (value(qrow, s, bits, r) - zero) * x[xo + perm[k + s]];
+                    acc += (value(qrow, s, bits, r) - zero) * xs[xo + k + s];
                 }
             }
             sum += acc * scale(g, r);
@@ -317,22 +321,23 @@ final class Exl2Linear extends Matrix implements LinearWeights {
             }
             return;
         }
-        // The permutation applied once to the inputs, so the kernels read them in stored order.
-        float[] xp = new float[n * cols];
-        for (int t = 0; t < n; t++) {
-            for (int k = 0; k < cols; k++) {
-                xp[t * cols + k] = x[t * xs + perm[k]];
-            }
+        float[] xp = permuted(x, 0, n, xs);
+        if (n == 1) {
+            multiply1(xp, r0, r1, out);
+            return;
         }
-        float[] tile = n == 1 ? null : new float[32 * LANES];
+        float[] tile = new float[32 * LANES];
         float[] acc = new float[n * LANES];
         for (int o0 = r0 & ~7; o0 < r1; o0 += LANES) {
-            VectorMask<Integer> lm = o0 + LANES <= vectorWidth ? null : I.indexInRange(o0, vectorWidth);
-            if (n == 1) {
-                chunk1(o0, lm, xp).intoArray(acc, 0);
-            } else {
-                chunkN(o0, lm, xp, n, tile, acc);
+            if (o0 + LANES > vectorWidth) {
+                for (int o = Math.max(o0, r0); o < r1; o++) {
+                    for (int t = 0; t < n; t++) {
+                        out[t * os + o] = dotStored(o, xp, t * cols);
+                    }
+                }
+                break;
             }
+            chunkN(o0, xp, n, tile, acc);
             int lo = Math.max(o0, r0);
             int hi = Math.min(o0 + LANES, r1);
             for (int t = 0; t < n; t++) {
@@ -341,45 +346,42 @@ final class Exl2Linear extends Matrix implements LinearWeights {
         }
     }
 
-    private IntVector load(long off, VectorMask<Integer> lm) {
-        return lm == null ? IntVector.fromMemorySegment(I, qweight, off, ByteOrder.LITTLE_ENDIAN)
-                : IntVector.fromMemorySegment(I, qweight, off, ByteOrder.LITTLE_ENDIAN, lm);
+    /** The inputs of n tokens (token t at {@code x[xo + t·xs]}) in stored-row order: the permutation applied once per call. */
+    private float[] permuted(float[] x, int xo, int n, int xs) {
+        float[] xp = new float[n * cols];
+        for (int t = 0; t < n; t++) {
+            for (int k = 0; k < cols; k++) {
+                xp[t * cols + k] = x[xo + t * xs + perm[k]];
+            }
+        }
+        return xp;
     }
 
-    /** The scales of group g for columns o0 … o0+LANES−1 (o0 a multiple of 8). */
-    private FloatVector scales(int g, int o0, VectorMask<Integer> lm) {
-        if (lm != null) {
-            // The last columns: a masked gather still range-checks the masked-off lanes.
-            float[] s = new float[LANES];
-            for (int l = 0; l < LANES && o0 + l < vectorWidth; l++) {
-                s[l] = scale(g, o0 + l);
-            }
-            return FloatVector.fromArray(F, s, 0);
-        }
+    private IntVector load(long off) {
+        return IntVector.fromMemorySegment(I, qweight, off, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** The scales of group g for columns o0 … o0+LANES−1 (o0 a multiple of 8, all inside q_scale). */
+    private FloatVector scales(int g, int o0) {
         IntVector packed = IntVector.fromArray(I, qscale, g * scaleWidth + (o0 >>> 3), SCALE_INDEX, 0);
         FloatVector q = (FloatVector) packed.lanewise(VectorOperators.LSHR, SCALE_SHIFT).and(15).add(1)
-                .convert(VectorOperators.I2F, 0);
+                .convertShape(VectorOperators.I2F, F, 0);
         return q.mul(q).mul(scaleMax[g]);
-    }
-
-    /** Bits {@code [shift, shift + bits)} of each lane as a signed value (q − zero), as floats. */
-    private static FloatVector dq(IntVector word, int shift, int mask, int zero) {
-        return (FloatVector) word.lanewise(VectorOperators.LSHR, shift).and(mask).sub(zero).convert(VectorOperators.I2F, 0);
     }
 
     /**
      * Bit slot s of a 32-value block as signed floats: {@code (stream >>> s·bits) & mask − zero},
      * reading the next word too where the slot straddles two (3, 5 and 6 bits).
      */
-    private FloatVector slot(long off, int s, int bits, VectorMask<Integer> lm) {
+    private FloatVector slot(long off, int s, int bits) {
         int p = s * bits;
         int w = p >>> 5;
         int sh = p & 31;
-        IntVector v = load(off + w * stride, lm).lanewise(VectorOperators.LSHR, sh);
+        IntVector v = load(off + w * stride).lanewise(VectorOperators.LSHR, sh);
         if (sh + bits > 32) {
-            v = v.or(load(off + (w + 1) * stride, lm).lanewise(VectorOperators.LSHL, 32 - sh));
+            v = v.or(load(off + (w + 1) * stride).lanewise(VectorOperators.LSHL, 32 - sh));
         }
-        return (FloatVector) v.and((1 << bits) - 1).sub(1 << (bits - 1)).convert(VectorOperators.I2F, 0);
+        return (FloatVector) v.and((1 << bits) - 1).sub(1 << (bits - 1)).convertShape(VectorOperators.I2F, F, 0);
     }
 
     private static FloatVector bc(float v) {
@@ -387,48 +389,66 @@ final class Exl2Linear extends Matrix implements LinearWeights {
     }
 
     /**
-     * One token: Σ over stored rows of value · x, per group then scaled, for LANES columns. Four
-     * accumulators, so that consecutive FMAs do not wait for each other; widths that divide 32
-     * (2, 4, 8) read each word once and take its values with constant shifts, the others go by
-     * bit slot.
+     * One token, rows [r0, r1): Σ over stored rows of value · x per group, then scaled. The loops
+     * run block by block down the stored rows and, inside a block, along the columns, so memory
+     * is read in row order (a column-first walk would touch one cache line per page, which no
+     * prefetcher follows). Per group the partial sums of every column chunk wait in {@code
+     * part}; four accumulators per chunk so that consecutive FMAs do not wait for each other.
      */
-    private FloatVector chunk1(int o0, VectorMask<Integer> lm, float[] xp) {
-        FloatVector total = FloatVector.zero(F);
-        long col = 4L * o0;
+    private void multiply1(float[] xp, int r0, int r1, float[] out) {
+        int start = r0 & ~7;
+        // Whole vectors inside q_weight and q_scale; columns past the last one are done one by one.
+        int chunks = Math.max(0, Math.min((r1 - start + LANES - 1) / LANES, (vectorWidth - start) / LANES));
+        float[] total = new float[chunks * LANES];
+        float[] part = new float[chunks * LANES];
         for (int g = 0; g < groupBits.length; g++) {
             int bits = groupBits[g];
-            int mask = (1 << bits) - 1;
-            int zero = 1 << (bits - 1);
-            FloatVector a0 = FloatVector.zero(F);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            long off = groupQrow[g] * stride + col;
-            for (int k = groupK[g]; k < groupK[g + 1]; k += 32, off += bits * stride) {
-                if (32 % bits == 0) {
-                    int per = 32 / bits;
-                    for (int w = 0; w < bits; w++) {
-                        IntVector word = load(off + w * stride, lm);
-                        int x = k + w * per;
-                        for (int j = 0; j < per; j += 4) {
-                            a0 = dq(word, bits * j, mask, zero).fma(bc(xp[x + j]), a0);
-                            a1 = dq(word, bits * (j + 1), mask, zero).fma(bc(xp[x + j + 1]), a1);
-                            a2 = dq(word, bits * (j + 2), mask, zero).fma(bc(xp[x + j + 2]), a2);
-                            a3 = dq(word, bits * (j + 3), mask, zero).fma(bc(xp[x + j + 3]), a3);
-                        }
-                    }
-                } else {
-                    for (int s = 0; s < 32; s += 4) {
-                        a0 = slot(off, s, bits, lm).fma(bc(xp[k + s]), a0);
-                        a1 = slot(off, s + 1, bits, lm).fma(bc(xp[k + s + 1]), a1);
-                        a2 = slot(off, s + 2, bits, lm).fma(bc(xp[k + s + 2]), a2);
-                        a3 = slot(off, s + 3, bits, lm).fma(bc(xp[k + s + 3]), a3);
-                    }
+            Arrays.fill(part, 0f);
+            long rowOff = groupQrow[g] * stride + 4L * start;
+            for (int k = groupK[g]; k < groupK[g + 1]; k += 32, rowOff += bits * stride) {
+                for (int c = 0; c < chunks; c++) {
+                    blockSlots(bits, rowOff + 4L * c * LANES, xp, k, part, c * LANES);
                 }
             }
-            total = a0.add(a1).add(a2.add(a3)).fma(scales(g, o0, lm), total);
+            for (int c = 0; c < chunks; c++) {
+                FloatVector.fromArray(F, part, c * LANES)
+                        .fma(scales(g, start + c * LANES), FloatVector.fromArray(F, total, c * LANES))
+                        .intoArray(total, c * LANES);
+            }
         }
-        return total;
+        int vectorEnd = Math.min(r1, start + chunks * LANES);
+        if (vectorEnd > r0) {
+            System.arraycopy(total, r0 - start, out, r0, vectorEnd - r0);
+        }
+        for (int o = Math.max(r0, vectorEnd); o < r1; o++) {
+            out[o] = dotStored(o, xp, 0);
+        }
+    }
+
+    /*
+     * One 32-row block of LANES columns for one token, added to part[po …]. A separate method
+     * taking and returning no vectors: C2 then compiles it with its own inlining budget (in one
+     * large loop nest the Vector API calls stopped being inlined and every value was boxed,
+     * measured 8x slower) and nothing needs boxing across the call.
+     */
+
+    /**
+     * By bit slot, for every width: a slot reads its word (an L1 hit after the first) and, where
+     * it straddles two (3, 5, 6 bits), the next. Measured: a per-word variant with constant
+     * shifts for 2/4/8 bits ran 10x slower here (C2 stopped intrinsifying it), so one path.
+     */
+    private void blockSlots(int bits, long off, float[] xp, int k, float[] part, int po) {
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = a0;
+        FloatVector a2 = a0;
+        FloatVector a3 = a0;
+        for (int s = 0; s < 32; s += 4) {
+            a0 = slot(off, s, bits).fma(bc(xp[k + s]), a0);
+            a1 = slot(off, s + 1, bits).fma(bc(xp[k + s + 1]), a1);
+            a2 = slot(off, s + 2, bits).fma(bc(xp[k + s + 2]), a2);
+            a3 = slot(off, s + 3, bits).fma(bc(xp[k + s + 3]), a3);
+        }
+        FloatVector.fromArray(F, part, po).add(a0.add(a1).add(a2.add(a3))).intoArray(part, po);
     }
 
     /**
@@ -436,16 +456,16 @@ final class Exl2Linear extends Matrix implements LinearWeights {
      * {@code s·LANES}) and then multiplied with every token, two tokens at a time with two
      * accumulators each, so decoding is amortised over the batch and FMAs overlap.
      */
-    private void chunkN(int o0, VectorMask<Integer> lm, float[] xp, int n, float[] tile, float[] acc) {
+    private void chunkN(int o0, float[] xp, int n, float[] tile, float[] acc) {
         Arrays.fill(acc, 0, n * LANES, 0f);
         long col = 4L * o0;
         for (int g = 0; g < groupBits.length; g++) {
             int bits = groupBits[g];
-            FloatVector scale = scales(g, o0, lm);
+            FloatVector scale = scales(g, o0);
             long off = groupQrow[g] * stride + col;
             for (int k = groupK[g]; k < groupK[g + 1]; k += 32, off += bits * stride) {
                 for (int s = 0; s < 32; s++) {
-                    slot(off, s, bits, lm).mul(scale).intoArray(tile, s * LANES);
+                    slot(off, s, bits).mul(scale).intoArray(tile, s * LANES);
                 }
                 int t = 0;
                 for (; t + 2 <= n; t += 2) {

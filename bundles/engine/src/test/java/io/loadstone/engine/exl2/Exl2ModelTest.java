@@ -84,7 +84,7 @@ class Exl2ModelTest {
                 lastWorst = Math.max(lastWorst, TestModels.maxAbsDiff(logits[input.length - 1], TestModels.floats(p.get("last_logits"))));
                 int[] greedy = TestModels.ints(p.get("greedy_ids"));
                 s.reset();
-                int[] got = greedy(s, input, greedy.length);
+                int[] got = TestModels.greedy(s, input, greedy.length);
                 int same = 0;
                 while (same < greedy.length && got[same] == greedy[same]) {
                     same++;
@@ -102,16 +102,6 @@ class Exl2ModelTest {
         assertTrue(worst <= bound, bits + " bits: max |Δlogit| " + worst + " > " + bound);
         // Quantization must show: the format is really in the path.
         assertTrue(worst > 1e-2, "max |Δlogit| " + worst + " is too small for a quantized model");
-    }
-
-    static int[] greedy(EngineSession s, int[] prompt, int steps) {
-        int[] out = new int[steps];
-        float[] logits = s.forward(prompt);
-        for (int i = 0; i < steps; i++) {
-            out[i] = TestModels.argmax(logits);
-            logits = s.forward(new int[] {out[i]});
-        }
-        return out;
     }
 
     @Test
