@@ -3,6 +3,7 @@ package io.loadstone.llamacpp.loading;
 import io.loadstone.gguf.GgufFile;
 import io.loadstone.gguf.GgufException;
 import io.loadstone.gguf.GgufModelCheck;
+import io.loadstone.llamacpp.LlamaRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -104,6 +105,15 @@ public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
      * @throws ModelLoadException no GGUF, a missing part, or a corrupt file (the message names it)
      */
     public static Validated validated(ModelSource source) throws ModelLoadException {
+        return validated(source, null);
+    }
+
+    /**
+     * As {@link #validated(ModelSource)}, refusing first a file whose architecture {@code runtime}'s
+     * build cannot run ({@link Architectures}): that is the one thing to fix for such a file, whatever
+     * else its header lacks.
+     */
+    public static Validated validated(ModelSource source, LlamaRuntime runtime) throws ModelLoadException {
         GgufSelection sel;
         try {
             sel = of(source).orElseThrow(() -> new ModelLoadException("No .gguf file in " + source.path() + ".",
@@ -117,6 +127,9 @@ public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
         try {
             for (Path part : sel.parts()) {
                 read.add(GgufFile.read(part));
+            }
+            if (runtime != null) {
+                Architectures.require(read.get(0), sel.main(), runtime);
             }
             // Sound structure is not enough: llama.cpp aborts the process on values it trusts.
             GgufModelCheck.check(read);

@@ -27,6 +27,7 @@ import io.loadstone.api.loader.OptionSpec;
 import io.loadstone.api.loader.Sampling;
 import io.loadstone.gguf.GgufException;
 import io.loadstone.gguf.GgufFile;
+import io.loadstone.gguf.GgufModelCheck;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.NativeModel;
 import io.loadstone.llamacpp.loading.Architectures;
@@ -168,7 +169,7 @@ public class CtransformersLoader implements ModelLoader {
                             + "that holds one, or another loader.", null);
             case ModelFiles.LegacyGgml legacy -> throw legacy.refusal();
             case ModelFiles.Gguf g -> {
-                GgufSelection.Validated v = GgufSelection.validated(source);
+                GgufSelection.Validated v = GgufSelection.validated(source, runtime);
                 file = v.selection().main();
                 gguf = v.gguf();
             }
@@ -176,6 +177,9 @@ public class CtransformersLoader implements ModelLoader {
                 file = b.file();
                 try {
                     gguf = GgufFile.read(file);
+                    // A GGUF under a .bin name gets the same checks as any other before native code.
+                    Architectures.require(gguf, file, runtime);
+                    GgufModelCheck.check(gguf);
                 } catch (GgufException e) {
                     throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, file.getFileName().toString(),
                             e.getMessage() + " (" + e.file() + ")", e.fix(), e);

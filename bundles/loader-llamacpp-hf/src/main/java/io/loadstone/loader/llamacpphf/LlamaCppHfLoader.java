@@ -191,10 +191,9 @@ public class LlamaCppHfLoader implements ModelLoader {
 
     @Override
     public LoadedModel load(ModelSource source, LoaderOptions given) throws ModelLoadException {
-        GgufSelection.Validated validated = GgufSelection.validated(source);
+        GgufSelection.Validated validated = GgufSelection.validated(source, runtime);
         GgufSelection sel = validated.selection();
         GgufFile gguf = validated.gguf();
-        Architectures.require(gguf, sel.main(), runtime);
         TokenizerLookup.Found where = lookup.require(sel.main());
         LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
         boolean cfgCache = LoaderOptions.validate(options, given.asMap()).bool(LlamaCppHfOptions.CFG_CACHE);

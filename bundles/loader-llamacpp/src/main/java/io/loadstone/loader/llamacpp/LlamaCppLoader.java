@@ -158,10 +158,9 @@ public class LlamaCppLoader implements ModelLoader {
 
     @Override
     public LoadedModel load(ModelSource source, LoaderOptions given) throws ModelLoadException {
-        GgufSelection.Validated validated = GgufSelection.validated(source);
+        GgufSelection.Validated validated = GgufSelection.validated(source, runtime);
         GgufSelection sel = validated.selection();
         GgufFile gguf = validated.gguf();
-        Architectures.require(gguf, sel.main(), runtime);
         LlamaCppOptions.Plan plan = LlamaCppOptions.plan(options, given, gguf, runtime);
         List<String> warnings = new ArrayList<>(plan.warnings());
         if (plan.numa()) {
