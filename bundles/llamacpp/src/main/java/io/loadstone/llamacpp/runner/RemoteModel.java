@@ -73,7 +73,7 @@ final class RemoteModel implements NativeModel {
     static RemoteModel open(RunnerProcess p, Path gguf, ModelParams mp, ContextParams cp, boolean numa,
             Consumer<RemoteModel> onClose) throws LlamaException {
         return p.call(Op.OPEN, 0, out -> {
-            Wire.writeString(out, gguf.toString());
+            Wire.writePath(out, gguf);
             Wire.writeModelParams(out, mp);
             Wire.writeContextParams(out, cp);
             out.writeBoolean(numa);
@@ -293,7 +293,7 @@ final class RemoteModel implements NativeModel {
 
     @Override
     public LoraAdapter loadLora(Path adapterGguf) throws LlamaException {
-        int id = call(Op.LOAD_LORA, 0, out -> Wire.writeString(out, adapterGguf.toString()), in -> in.readInt());
+        int id = call(Op.LOAD_LORA, 0, out -> Wire.writePath(out, adapterGguf), in -> in.readInt());
         return new Lora(id, adapterGguf);
     }
 

@@ -57,6 +57,15 @@ final class Wire {
         out.write(b);
     }
 
+    /**
+     * A file for the runner, always absolute: the runner works in its own folder, and the server's
+     * paths may be relative (Felix's storage is in the exported jar), so a relative one would name
+     * another file there.
+     */
+    static void writePath(DataOutputStream out, java.nio.file.Path p) throws IOException {
+        writeString(out, p.toAbsolutePath().toString());
+    }
+
     static String readString(DataInputStream in) throws IOException {
         return new String(readBytes(in), StandardCharsets.UTF_8);
     }

@@ -264,7 +264,9 @@ class RunnerIsolationTest {
         try (RunnerRuntime rt = RunnerRuntime.start(new RunnerLaunch(RunnerLaunch.currentJava(),
                 cwd.relativize(RunnerLaunch.ownClasspath()), relativeLibrary, "llama.cpp-b4916", relativeWork,
                 RunnerLaunch.DEFAULT_JVM_OPTIONS));
-                NativeModel m = rt.open(STORIES, ModelParams.defaults(), exact())) {
+                NativeModel m = rt.open(cwd.relativize(STORIES.toAbsolutePath()), ModelParams.defaults(), exact())) {
+            // Files named relative to the server's folder (a model, a converted LoRA in a bundle's data
+            // area) are sent absolute, so the runner in its own folder opens the same file.
             assertEquals(10, greedy(m, 10).length);
         }
     }
