@@ -120,13 +120,6 @@ function status(sel, text, kind, computed) {
   s.className = 'status' + (kind ? ' ' + kind : '');
 }
 
-function fmtBytes(n) {
-  if (!n) return '0 B';
-  const u = ['B', 'KB', 'MB', 'GB', 'TB'];
-  const i = Math.min(u.length - 1, Math.floor(Math.log(n) / Math.log(1024)));
-  return (n / Math.pow(1024, i)).toFixed(i ? 1 : 0) + ' ' + u[i];
-}
-
 // ---- state -------------------------------------------------------------------------------
 
 let refreshTimer = null;
@@ -323,7 +316,8 @@ function onModelSelected(userAction) {
   } else if (m && m.best) {
     ls.value = m.best;
   }
-  meta.textContent = m ? fmtBytes(m.sizeBytes) + (m.loaded ? ' · loaded' : '') : '';
+  // The server writes the size (ByteSize), so the shell, the UI and the download tool agree.
+  meta.textContent = m ? m.size + (m.loaded ? ' · loaded' : '') : '';
   onLoaderSelected(userAction);
   // Once per model, or when the user picks it: background refreshes must not reset the form.
   if (m && (userAction || !(m.name in ui.settings))) fetchSettings(m.name, userAction);

@@ -6,7 +6,7 @@ import io.loadstone.engine.EngineSession;
 import io.loadstone.engine.WeightQuantization;
 import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.ValueLayout;

@@ -6,7 +6,7 @@ import io.loadstone.engine.EngineSession;
 import io.loadstone.engine.KvCacheType;
 import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import io.loadstone.gguf.GgmlType;
 import io.loadstone.gguf.GgufArray;
 import io.loadstone.gguf.GgufWriter;

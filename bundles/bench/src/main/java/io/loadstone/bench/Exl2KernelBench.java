@@ -5,7 +5,7 @@ import io.loadstone.engine.exl2.Exl2Writer;
 import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.SafetensorsFile;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import io.loadstone.engine.safetensors.TensorView;
 import io.loadstone.engine.tensor.Matrix;
 import io.loadstone.engine.tensor.StoredMatrix;

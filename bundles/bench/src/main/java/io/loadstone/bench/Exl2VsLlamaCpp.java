@@ -2,7 +2,7 @@ package io.loadstone.bench;
 
 import io.loadstone.engine.exl2.Exl2Writer;
 import io.loadstone.engine.safetensors.DType;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;

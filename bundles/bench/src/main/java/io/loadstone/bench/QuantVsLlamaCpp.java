@@ -11,7 +11,7 @@ import io.loadstone.bench.EngineVsLlamaCpp.Matrix;
 import io.loadstone.bench.EngineVsLlamaCpp.Result;
 import io.loadstone.engine.kernel.Vectors;
 import io.loadstone.engine.safetensors.DType;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import io.loadstone.gguf.GgmlType;
 import io.loadstone.gguf.GgufWriter;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package io.loadstone.download;
 
+import io.loadstone.api.runtime.ByteSize;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -72,7 +72,7 @@ public record DownloadPlan(RepoRef ref, Layout layout, Path target, boolean lora
             b.append(ref.repo()).append(" offers ").append(ggufChoices.size())
                     .append(" GGUF models; choose one of these files:");
             for (GgufChoice c : ggufChoices) {
-                b.append("\n  ").append(c.file()).append("  (").append(humanBytes(c.size()));
+                b.append("\n  ").append(c.file()).append("  (").append(ByteSize.format(c.size()));
                 if (c.isSplit()) {
                     b.append(", ").append(c.parts().size()).append(" parts");
                 }
@@ -80,29 +80,14 @@ public record DownloadPlan(RepoRef ref, Layout layout, Path target, boolean lora
             }
             return b.toString();
         }
-        b.append(files.size()).append(files.size() == 1 ? " file, " : " files, ").append(humanBytes(totalBytes()))
+        b.append(files.size()).append(files.size() == 1 ? " file, " : " files, ").append(ByteSize.format(totalBytes()))
                 .append(" from ").append(ref).append(" into ").append(target);
         if (lora) {
             b.append(" (LoRA)");
         }
         for (RemoteFile f : files) {
-            b.append("\n  ").append(f.path()).append("  (").append(humanBytes(f.size())).append(')');
+            b.append("\n  ").append(f.path()).append("  (").append(ByteSize.format(f.size())).append(')');
         }
         return b.toString();
-    }
-
-    /** {@code 1.23 GB}-style size (powers of 1000, like the Hub's web pages). */
-    public static String humanBytes(long bytes) {
-        if (bytes < 1000) {
-            return bytes + " B";
-        }
-        String[] units = {"kB", "MB", "GB", "TB", "PB"};
-        double v = bytes;
-        int u = -1;
-        while (v >= 1000 && u < units.length - 1) {
-            v /= 1000;
-            u++;
-        }
-        return String.format(Locale.ROOT, v >= 100 ? "%.0f %s" : v >= 10 ? "%.1f %s" : "%.2f %s", v, units[u]);
     }
 }

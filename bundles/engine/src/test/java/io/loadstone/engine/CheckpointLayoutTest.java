@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.loadstone.engine.json.Json;
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.safetensors.DType;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import io.loadstone.engine.safetensors.TensorInfo;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -187,10 +187,10 @@ class LoraTest {
             int vocab = m.config().vocabSize();
             java.util.function.BiFunction<Long, Long, java.util.function.Consumer<java.lang.foreign.MemorySegment>> zeros =
                     (r, c) -> seg -> seg.fill((byte) 0);
-            io.loadstone.engine.safetensors.SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of("format", "pt"),
-                    List.of(new io.loadstone.engine.safetensors.SafetensorsWriter.Tensor("base_model.model.lm_head.lora_A.weight",
+            io.loadstone.testsupport.SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of("format", "pt"),
+                    List.of(new io.loadstone.testsupport.SafetensorsWriter.Tensor("base_model.model.lm_head.lora_A.weight",
                                     io.loadstone.engine.safetensors.DType.F32, new long[] {2, d}, zeros.apply(2L, (long) d)),
-                            new io.loadstone.engine.safetensors.SafetensorsWriter.Tensor("base_model.model.lm_head.lora_B.weight",
+                            new io.loadstone.testsupport.SafetensorsWriter.Tensor("base_model.model.lm_head.lora_B.weight",
                                     io.loadstone.engine.safetensors.DType.F32, new long[] {vocab, 2}, zeros.apply((long) vocab, 2L))));
             ModelFileException e = assertThrows(ModelFileException.class, () -> m.setLoras(List.of(new LoraAdapter("x", dir, 1))));
             assertTrue(e.getMessage().contains("lm_head") && e.getMessage().contains(dir.toString()), e.getMessage());
@@ -249,10 +249,10 @@ class LoraTest {
         Files.copy(r8.resolve("adapter_config.json"), bin.resolve("adapter_config.json"));
         try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
             var sf = io.loadstone.engine.safetensors.SafetensorsFile.open(r8.resolve("adapter_model.safetensors"), arena);
-            List<io.loadstone.engine.pytorch.TorchSaveWriter.Tensor> tensors = sf.tensors().values().stream()
-                    .map(t -> new io.loadstone.engine.pytorch.TorchSaveWriter.Tensor(t.name(), t.dtype(), t.shape(), t.data()))
+            List<io.loadstone.testsupport.TorchSaveWriter.Tensor> tensors = sf.tensors().values().stream()
+                    .map(t -> new io.loadstone.testsupport.TorchSaveWriter.Tensor(t.name(), t.dtype(), t.shape(), t.data()))
                     .toList();
-            io.loadstone.engine.pytorch.TorchSaveWriter.write(bin.resolve("adapter_model.bin"), tensors);
+            io.loadstone.testsupport.TorchSaveWriter.write(bin.resolve("adapter_model.bin"), tensors);
         }
         try (EngineModel m = EngineModel.open(TestModels.model("stories260K-hf"), EngineOptions.builder().threads(1).build())) {
             m.setLoras(List.of(new LoraAdapter("bin", bin, 1.0)));

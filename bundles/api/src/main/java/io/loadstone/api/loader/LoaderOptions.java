@@ -11,6 +11,13 @@ import java.util.Map;
  */
 public final class LoaderOptions {
 
+    /**
+     * The most tokens of context a load takes when it is asked for the model's trained context
+     * ({@code n_ctx} / {@code max_seq_len} 0, or unset): a 128K-context model should not reserve 128K
+     * positions unasked (text-generation-webui caps at the same number, PR #6835). Since 1.3.
+     */
+    public static final int DEFAULT_CONTEXT_CAP = 8192;
+
     private final Map<String, Object> values;
 
     private LoaderOptions(Map<String, Object> values) {

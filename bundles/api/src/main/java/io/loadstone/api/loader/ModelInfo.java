@@ -14,6 +14,10 @@ import java.util.Map;
  * @param chatTemplate  Jinja chat template from the model, or empty
  * @param warnings      options that had no effect and why, and other things users should know
  * @param effectiveOptions the option values this load actually used
+ *
+ * <p>Loaders construct this record, so its canonical constructor is part of the contract: a new component
+ * goes last, and the previous canonical constructor stays as a constructor that passes the new component's
+ * default. The baseline (cnf/baseline) then sees an added constructor and accessor, a minor change.
  */
 public record ModelInfo(String loaderId, String description, int contextLength, int trainedContextLength,
         int vocabSize, String chatTemplate, List<String> warnings, Map<String, Object> effectiveOptions) {

@@ -1,9 +1,9 @@
 package io.loadstone.core.runtime;
 
+import io.loadstone.api.runtime.ByteSize;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Locale;
 
 /** The default memory budget and human-readable sizes. */
 final class MemoryBudget {
@@ -26,13 +26,8 @@ final class MemoryBudget {
         return 8L << 30;
     }
 
+    /** Kept as the name the budget messages use; the format itself is {@link ByteSize}'s. */
     static String human(long bytes) {
-        if (bytes < 1024 * 1024) {
-            return String.format(Locale.ROOT, "%.1f KB", bytes / 1024.0);
-        }
-        if (bytes < 1L << 30) {
-            return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024));
-        }
-        return String.format(Locale.ROOT, "%.2f GB", bytes / (double) (1L << 30));
+        return ByteSize.format(bytes);
     }
 }

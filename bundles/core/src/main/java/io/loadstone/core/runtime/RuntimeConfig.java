@@ -1,5 +1,6 @@
 package io.loadstone.core.runtime;
 
+import io.loadstone.api.loader.LoaderOptions;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
@@ -30,7 +31,7 @@ public @interface RuntimeConfig {
     @AttributeDefinition(name = "Default context cap", description = "A model's trained context length is used "
             + "as the default context (n_ctx / max_seq_len), but at most this, so a 128k-context model does not "
             + "exhaust memory on its first load. Raise the option per model when you have the memory.")
-    int context_cap() default 8192;
+    int context_cap() default LoaderOptions.DEFAULT_CONTEXT_CAP;
 
     @AttributeDefinition(name = "Default loader per format", description = "Which loader to use for a model "
             + "format when several installed loaders accept it and no loader is saved for the model, as "

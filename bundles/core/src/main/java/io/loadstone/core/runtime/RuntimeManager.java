@@ -94,7 +94,7 @@ public final class RuntimeManager implements ModelManager {
     private volatile FolderWatch lorasWatch;
     private volatile int maxLoaded = 1;
     private volatile long budgetBytes;
-    private volatile int contextCap = 8192;
+    private volatile int contextCap = LoaderOptions.DEFAULT_CONTEXT_CAP;
     private volatile Map<String, String> defaultLoaders = Map.of();
     private volatile UserSettings userSettings = new UserSettings(modelsDir);
     private volatile String autoload = "";

@@ -13,6 +13,7 @@ import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.GenerationResult;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.Sampling;
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelEntry;
@@ -46,7 +47,7 @@ public final class ShellCommands {
         }
         for (ModelEntry m : models) {
             boolean isLoaded = manager.loaded(m.name()).isPresent();
-            sb.append(isLoaded ? "* " : "  ").append(m.name()).append("  ").append(human(m.sizeBytes())).append('\n');
+            sb.append(isLoaded ? "* " : "  ").append(m.name()).append("  ").append(ByteSize.format(m.sizeBytes())).append('\n');
             if (m.candidates().isEmpty()) {
                 sb.append("      ").append(m.hint()).append('\n');
             }
@@ -239,19 +240,5 @@ public final class ShellCommands {
         } catch (ModelLoadException e) {
             return "Failed: " + e.userMessage() + "\n";
         }
-    }
-
-    private static String human(long bytes) {
-        if (bytes < 1024) {
-            return bytes + " B";
-        }
-        String[] units = { "KB", "MB", "GB", "TB" };
-        double v = bytes;
-        int u = -1;
-        while (v >= 1024 && u < units.length - 1) {
-            v /= 1024;
-            u++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
     }
 }

@@ -13,6 +13,7 @@ import java.util.function.Function;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.download.DownloadEvent;
 import io.loadstone.download.DownloadException;
 import io.loadstone.download.DownloadJob;
@@ -196,7 +197,7 @@ public final class DownloadCommandLine {
         if (done.alreadyPresent()) {
             err.println("Already downloaded: " + target);
         } else {
-            err.println("Done: " + DownloadPlan.humanBytes(done.bytesFetched()) + " in "
+            err.println("Done: " + ByteSize.format(done.bytesFetched()) + " in "
                     + ProgressText.duration(done.elapsed()) + ", every file verified.");
         }
         out.println(target);
@@ -205,7 +206,7 @@ public final class DownloadCommandLine {
 
     private static String headline(DownloadPlan plan) {
         return "Downloading " + plan.files().size() + (plan.files().size() == 1 ? " file" : " files") + " ("
-                + DownloadPlan.humanBytes(plan.totalBytes()) + ") from " + plan.ref() + " to " + plan.target()
+                + ByteSize.format(plan.totalBytes()) + ") from " + plan.ref() + " to " + plan.target()
                 + (plan.lora() ? " (LoRA)" : "");
     }
 }

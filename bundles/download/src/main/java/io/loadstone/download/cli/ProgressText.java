@@ -4,8 +4,8 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
 
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.download.DownloadEvent;
-import io.loadstone.download.DownloadPlan;
 
 /** One line of progress: {@code  45.2%  1.23 GB of 2.72 GB  35.1 MB/s  ETA 0:43  files 3/7}. */
 public final class ProgressText {
@@ -16,8 +16,8 @@ public final class ProgressText {
     public static String line(DownloadEvent.Progress p) {
         DownloadEvent.Transfer t = p.total();
         return String.format(Locale.ROOT, "%5.1f%%  %s of %s  %s/s  ETA %s  files %d/%d", t.fraction() * 100,
-                DownloadPlan.humanBytes(t.bytes()), DownloadPlan.humanBytes(t.size()),
-                DownloadPlan.humanBytes((long) t.bytesPerSecond()), eta(t.eta()), p.filesDone(), p.filesTotal());
+                ByteSize.format(t.bytes()), ByteSize.format(t.size()),
+                ByteSize.format((long) t.bytesPerSecond()), eta(t.eta()), p.filesDone(), p.filesTotal());
     }
 
     public static String eta(Optional<Duration> eta) {

@@ -8,6 +8,7 @@ import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.download.DownloadEvent;
 import io.loadstone.download.DownloadException;
 import io.loadstone.download.DownloadJob;
@@ -60,7 +61,7 @@ public final class DownloadCommand {
             if (a.list()) {
                 StringBuilder b = new StringBuilder();
                 for (RemoteFile f : downloader.listFiles(ref)) {
-                    b.append(String.format("%10s  %s%n", DownloadPlan.humanBytes(f.size()), f.path()));
+                    b.append(String.format("%10s  %s%n", ByteSize.format(f.size()), f.path()));
                 }
                 return b.toString().stripTrailing();
             }

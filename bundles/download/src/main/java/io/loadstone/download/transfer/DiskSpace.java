@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.download.DownloadException;
 import io.loadstone.download.DownloadException.Reason;
 import io.loadstone.download.DownloadPlan;
@@ -47,9 +48,9 @@ public final class DiskSpace {
         }
         if (free < missing + margin) {
             throw new DownloadException(Reason.DISK_SPACE, "Not enough free disk space for " + plan.ref() + " in "
-                    + staging.base() + ": it needs " + DownloadPlan.humanBytes(missing) + " (" + missing
-                    + " bytes) plus a safety margin of " + DownloadPlan.humanBytes(margin) + ", but only "
-                    + DownloadPlan.humanBytes(free) + " (" + free + " bytes) are free. Free some space or choose"
+                    + staging.base() + ": it needs " + ByteSize.format(missing) + " (" + missing
+                    + " bytes) plus a safety margin of " + ByteSize.format(margin) + ", but only "
+                    + ByteSize.format(free) + " (" + free + " bytes) are free. Free some space or choose"
                     + " another models folder.");
         }
     }

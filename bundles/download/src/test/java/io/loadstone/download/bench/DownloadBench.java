@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.download.DownloadPlan;
 import io.loadstone.download.FakeHub;
 import io.loadstone.download.TestSettings;
@@ -46,7 +47,7 @@ public final class DownloadBench {
             long t0 = System.nanoTime();
             FakeHub.FakeFile f = hub.add("bench/big", "model.safetensors", content, true);
             double shaRate = size / ((System.nanoTime() - t0) / 1e9);
-            System.out.printf(Locale.ROOT, "file: %s (%d bytes), sha256 %s%n", DownloadPlan.humanBytes(size), size,
+            System.out.printf(Locale.ROOT, "file: %s (%d bytes), sha256 %s%n", ByteSize.format(size), size,
                     f.sha256());
             System.out.printf(Locale.ROOT, "in-memory SHA-256 alone: %.0f MB/s; files land in %s%n", shaRate / 1e6,
                     work);

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.loadstone.engine.CheckpointTensor;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.safetensors.SafetensorsFile;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import io.loadstone.engine.safetensors.TensorView;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;

@@ -2,7 +2,7 @@ package io.loadstone.engine.exl2;
 
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.safetensors.DType;
-import io.loadstone.engine.safetensors.SafetensorsWriter;
+import io.loadstone.testsupport.SafetensorsWriter;
 import io.loadstone.engine.safetensors.TensorInfo;
 import io.loadstone.engine.tensor.Tensors;
 import java.io.IOException;

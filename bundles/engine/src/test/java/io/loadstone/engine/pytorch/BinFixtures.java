@@ -2,6 +2,7 @@ package io.loadstone.engine.pytorch;
 
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.safetensors.TensorInfo;
+import io.loadstone.testsupport.TorchSaveWriter;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -10,6 +10,7 @@ import io.loadstone.engine.EngineOptions;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.TestModels;
 import io.loadstone.engine.safetensors.Checkpoint;
+import io.loadstone.testsupport.TorchSaveWriter;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;

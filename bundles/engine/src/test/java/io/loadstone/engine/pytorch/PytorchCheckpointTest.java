@@ -13,6 +13,7 @@ import io.loadstone.engine.TestModels;
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.TensorInfo;
+import io.loadstone.testsupport.TorchSaveWriter;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.loadstone.engine.ModelFileException;
 import io.loadstone.engine.safetensors.DType;
 import io.loadstone.engine.safetensors.TensorInfo;
+import io.loadstone.testsupport.TorchSaveWriter;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

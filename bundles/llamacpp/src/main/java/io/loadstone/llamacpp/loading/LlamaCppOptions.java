@@ -42,9 +42,6 @@ public final class LlamaCppOptions {
     public static final String SEED = "seed";
     public static final String CACHE_TYPE = "cache_type";
 
-    /** n_ctx = 0 takes the model's trained context, but at most this (text-generation-webui, PR #6835). */
-    public static final int AUTO_CTX_CAP = 8192;
-
     /** Used when a GGUF file does not say its context length. */
     public static final int FALLBACK_CTX = 2048;
 
@@ -64,7 +61,7 @@ public final class LlamaCppOptions {
         String noGpu = "this llama.cpp build (" + rt.buildName() + ") has no GPU backend; everything runs on the CPU";
         List<OptionSpec> s = new ArrayList<>();
         s.add(OptionSpec.integer(N_CTX, 0, 0, 1 << 20, "Context length in tokens. 0 = the model's trained context "
-                + "length from the GGUF file, capped at " + AUTO_CTX_CAP + " to keep memory in check; set it "
+                + "length from the GGUF file, capped at " + LoaderOptions.DEFAULT_CONTEXT_CAP + " to keep memory in check; set it "
                 + "explicitly to use more. Memory for the KV cache grows with it."));
         OptionSpec gpu = OptionSpec.integer(N_GPU_LAYERS, 0, 0, 256, "Number of layers to offload to the GPU. "
                 + "Set it as high as fits in VRAM; 0 = CPU only.");
@@ -136,7 +133,7 @@ public final class LlamaCppOptions {
         long trained = gguf.contextLength().orElse(0);
         int nCtx = (int) o.integer(N_CTX);
         if (nCtx == 0) {
-            nCtx = (int) Math.min(trained > 0 ? trained : FALLBACK_CTX, AUTO_CTX_CAP);
+            nCtx = (int) Math.min(trained > 0 ? trained : FALLBACK_CTX, LoaderOptions.DEFAULT_CONTEXT_CAP);
         }
         effective.put(N_CTX, (long) nCtx);
 

@@ -27,9 +27,6 @@ public final class EnginePlan {
 
     static final String MAX_SEQ_LEN = WebuiOptions.MAX_SEQ_LEN.name();
 
-    /** Default context cap: a 128K-context model should not reserve 128K positions unasked. */
-    public static final int DEFAULT_CONTEXT_CAP = 8192;
-
     private static final String NO_GPU = "there is no GPU backend in the Java engine; everything runs on the CPU";
 
     /** Why the engine cannot honour an option, by option name. */
@@ -128,8 +125,8 @@ public final class EnginePlan {
         long maxSeq = values.containsKey(MAX_SEQ_LEN) ? options.integer(MAX_SEQ_LEN) : 0;
         int trained = folder.maxPositionEmbeddings();
         if (maxSeq == 0) {
-            long scaled = trained > 0 ? (long) (trained * compress) : DEFAULT_CONTEXT_CAP;
-            maxSeq = Math.min(scaled, DEFAULT_CONTEXT_CAP);
+            long scaled = trained > 0 ? (long) (trained * compress) : LoaderOptions.DEFAULT_CONTEXT_CAP;
+            maxSeq = Math.min(scaled, LoaderOptions.DEFAULT_CONTEXT_CAP);
         } else if (trained > 0 && maxSeq > trained * compress) {
             warnings.add("max_seq_len " + maxSeq + " is beyond the trained context (" + trained + " positions"
                     + (compress != 1 ? " × compress_pos_emb " + compress : "") + "): expect incoherent text past "

@@ -1,5 +1,6 @@
 package io.loadstone.loader.options;
 
+import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.OptionSpec;
 import java.util.List;
 
@@ -113,7 +114,8 @@ public final class WebuiOptions {
             + "to use per GPU, e.g. 20,7,7.");
 
     public static final OptionSpec MAX_SEQ_LEN = OptionSpec.integer("max_seq_len", 0, 0, 1 << 20, "Context "
-            + "length in tokens. 0 = the model's max_position_embeddings (times compress_pos_emb), at most 8192.");
+            + "length in tokens. 0 = the model's max_position_embeddings (times compress_pos_emb), at most "
+            + LoaderOptions.DEFAULT_CONTEXT_CAP + ".");
 
     public static final OptionSpec CFG_CACHE = OptionSpec.bool("cfg_cache", false, "Create a second cache for "
             + "the negative prompt, so that classifier-free guidance (negative prompt, guidance_scale) can be "

@@ -13,7 +13,7 @@ import io.loadstone.api.loader.LoadedModel;
 import io.loadstone.api.loader.LoaderOptions;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelSource;
-import io.loadstone.engine.pytorch.TorchSaveWriter;
+import io.loadstone.testsupport.TorchSaveWriter;
 import io.loadstone.engine.safetensors.Checkpoint;
 import io.loadstone.engine.safetensors.TensorInfo;
 import java.lang.foreign.Arena;

@@ -17,6 +17,7 @@ import java.util.function.Supplier;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.api.runtime.ModelManager;
 import io.loadstone.download.DownloadEvent;
 import io.loadstone.download.DownloadException;
@@ -89,7 +90,7 @@ final class HubDownloadDesk implements DownloadDesk {
                     target = c.target().toString();
                     message = c.alreadyPresent() ? "Already downloaded: " + c.target() + "."
                             : String.format(Locale.ROOT, "Downloaded %s (%s) to %s in %.1f s.", plan.ref(),
-                                    DownloadPlan.humanBytes(c.bytesFetched()), c.target(),
+                                    ByteSize.format(c.bytesFetched()), c.target(),
                                     c.elapsed().toMillis() / 1000.0);
                     finished = Instant.now();
                     ModelManager m = manager.get();

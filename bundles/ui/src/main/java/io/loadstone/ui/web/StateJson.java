@@ -10,6 +10,7 @@ import com.google.gson.JsonObject;
 
 import io.loadstone.api.loader.LoraAdapter;
 import io.loadstone.api.loader.OptionSpec;
+import io.loadstone.api.runtime.ByteSize;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
 import io.loadstone.api.runtime.ModelEntry;
@@ -36,6 +37,7 @@ final class StateJson {
             JsonObject x = new JsonObject();
             x.addProperty("name", e.name());
             x.addProperty("sizeBytes", e.sizeBytes());
+            x.addProperty("size", ByteSize.format(e.sizeBytes()));
             x.addProperty("best", e.bestLoader());
             x.addProperty("hint", e.hint());
             x.addProperty("loaded", loaded.stream().anyMatch(s -> s.name().equals(e.name())));

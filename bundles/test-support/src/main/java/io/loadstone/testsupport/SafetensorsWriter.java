@@ -1,4 +1,4 @@
-package io.loadstone.engine.safetensors;
+package io.loadstone.testsupport;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -19,6 +19,10 @@ import java.util.function.Consumer;
  * spaces to a multiple of 8, tensors contiguous in the given order). Tensor bytes are produced
  * straight into the mapped output, so multi-gigabyte synthetic checkpoints (benchmarks) need no
  * heap.
+ *
+ * <p>A fixture writer, written from the format's specification and independent of the engine's
+ * reader it feeds: element types are the safetensors names ({@code "F32"}); an enum constant whose
+ * name is one (the engine's {@code DType}) is accepted too, so tests pass what they read.
  */
 public final class SafetensorsWriter {
 
@@ -26,10 +30,14 @@ public final class SafetensorsWriter {
      * One tensor to write; {@code fill} receives a segment of exactly the tensor's byte size
      * (zeroed) and writes the little-endian values.
      */
-    public record Tensor(String name, DType dtype, long[] shape, Consumer<MemorySegment> fill) {
+    public record Tensor(String name, String dtype, long[] shape, Consumer<MemorySegment> fill) {
+
+        public Tensor(String name, Enum<?> dtype, long[] shape, Consumer<MemorySegment> fill) {
+            this(name, dtype.name(), shape, fill);
+        }
 
         long byteSize() {
-            long n = dtype.size();
+            long n = elementSize(dtype);
             for (long d : shape) {
                 n = Math.multiplyExact(n, d);
             }
@@ -37,7 +45,23 @@ public final class SafetensorsWriter {
         }
     }
 
+    /** Bytes per element of each safetensors dtype (huggingface/safetensors {@code Dtype::size}). */
+    private static final Map<String, Integer> ELEMENT_SIZES = Map.ofEntries(Map.entry("BOOL", 1), Map.entry("U8", 1),
+            Map.entry("I8", 1), Map.entry("F8_E5M2", 1), Map.entry("F8_E4M3", 1), Map.entry("F8_E8M0", 1),
+            Map.entry("I16", 2), Map.entry("U16", 2), Map.entry("F16", 2), Map.entry("BF16", 2), Map.entry("I32", 4),
+            Map.entry("U32", 4), Map.entry("F32", 4), Map.entry("F64", 8), Map.entry("I64", 8), Map.entry("U64", 8),
+            Map.entry("C64", 8));
+
     private SafetensorsWriter() {
+    }
+
+    /** Bytes per element of the safetensors dtype {@code dtype}. */
+    public static int elementSize(String dtype) {
+        Integer size = ELEMENT_SIZES.get(dtype);
+        if (size == null) {
+            throw new IllegalArgumentException("not a safetensors dtype: " + dtype);
+        }
+        return size;
     }
 
     public static void write(Path file, Map<String, String> metadata, List<Tensor> tensors) throws IOException {
@@ -57,7 +81,7 @@ public final class SafetensorsWriter {
                 h.append(',');
             }
             long end = offset + t.byteSize();
-            h.append(quote(t.name())).append(":{\"dtype\":\"").append(t.dtype().name()).append("\",\"shape\":[");
+            h.append(quote(t.name())).append(":{\"dtype\":\"").append(t.dtype()).append("\",\"shape\":[");
             for (int i = 0; i < t.shape().length; i++) {
                 h.append(i == 0 ? "" : ",").append(t.shape()[i]);
             }

@@ -1,6 +1,5 @@
-package io.loadstone.engine.pytorch;
+package io.loadstone.testsupport;
 
-import io.loadstone.engine.safetensors.DType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -22,7 +21,7 @@ import java.util.zip.CRC32;
 /**
  * Writes a state dict the way {@code torch.save(state_dict, path)} of PyTorch 2.x does, so tests
  * (and the benchmarks) get {@code pytorch_model*.bin} files without PyTorch. Nothing in the
- * engine reads through this class; it is the fixture writer for {@link PytorchFile}.
+ * engine reads through this class; it is the fixture writer for the engine's {@code PytorchFile}.
  *
  * <p>The pickle (torch/serialization.py {@code _save}, protocol 2, emulating CPython's C
  * {@code _pickle.Pickler}): {@code PROTO 2}; the dict ({@code EMPTY_DICT BINPUT}, or for an
@@ -59,7 +58,12 @@ import java.util.zip.CRC32;
 public final class TorchSaveWriter {
 
     /** One contiguous tensor with its own storage: {@code data} holds exactly its little-endian bytes. */
-    public record Tensor(String name, DType dtype, long[] shape, MemorySegment data) {
+    public record Tensor(String name, String dtype, long[] shape, MemorySegment data) {
+
+        /** {@code dtype} by the name of an enum constant that is a safetensors dtype (the engine's {@code DType}). */
+        public Tensor(String name, Enum<?> dtype, long[] shape, MemorySegment data) {
+            this(name, dtype.name(), shape, data);
+        }
     }
 
     /**
@@ -74,9 +78,9 @@ public final class TorchSaveWriter {
             long[] stride) {
     }
 
-    static final Map<DType, String> STORAGE_TYPES = Map.of(DType.F32, "FloatStorage", DType.F16, "HalfStorage",
-            DType.BF16, "BFloat16Storage", DType.F64, "DoubleStorage", DType.I64, "LongStorage", DType.I32, "IntStorage",
-            DType.I16, "ShortStorage", DType.I8, "CharStorage", DType.U8, "ByteStorage", DType.BOOL, "BoolStorage");
+    private static final Map<String, String> STORAGE_TYPES = Map.of("F32", "FloatStorage", "F16", "HalfStorage",
+            "BF16", "BFloat16Storage", "F64", "DoubleStorage", "I64", "LongStorage", "I32", "IntStorage",
+            "I16", "ShortStorage", "I8", "CharStorage", "U8", "ByteStorage", "BOOL", "BoolStorage");
 
     private static final int ALIGNMENT = 64;
 
@@ -97,14 +101,14 @@ public final class TorchSaveWriter {
         Map<String, MemorySegment> storages = new LinkedHashMap<>();
         for (Tensor t : tensors) {
             String key = Integer.toString(storages.size());
-            long numel = t.data().byteSize() / t.dtype().size();
+            long numel = t.data().byteSize() / SafetensorsWriter.elementSize(t.dtype());
             records.add(new Record(t.name(), storageType(t.dtype()), key, numel, 0, t.shape(), contiguousStride(t.shape())));
             storages.put(key, t.data());
         }
         writeArchive(file, pickle(records, stateDict), storages);
     }
 
-    public static String storageType(DType dtype) {
+    public static String storageType(String dtype) {
         String s = STORAGE_TYPES.get(dtype);
         if (s == null) {
             throw new IllegalArgumentException("torch has no legacy storage class for " + dtype);
@@ -206,7 +210,7 @@ public final class TorchSaveWriter {
     }
 
     /** Writes {@code records} (full names) plus the serialization id record, atomically. */
-    static void writeZip(Path file, Map<String, MemorySegment> records, String serializationIdName) throws IOException {
+    public static void writeZip(Path file, Map<String, MemorySegment> records, String serializationIdName) throws IOException {
         Path partial = file.resolveSibling(file.getFileName() + ".partial");
         try (FileChannel ch = FileChannel.open(partial, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                 StandardOpenOption.WRITE)) {
