@@ -10,6 +10,7 @@ if [ ! -f "$out/natives/.done" ]; then
   (cd "$out/pack" && npm pack --silent "$pkg" >/dev/null)
   tar -xzf "$out"/pack/node-llama-cpp-linux-x64-3.22.1.tgz -C "$out/pack"
   cp "$out"/pack/package/bins/linux-x64/lib*.so "$out/natives/"
+  rm "$out/natives/libllama-common.so" # llama.cpp common/ helpers: nothing we load links it
   cp "$out"/pack/package/LICENSE "$out/natives/LICENSE-node-llama-cpp"
   touch "$out/natives/.done"
 fi
