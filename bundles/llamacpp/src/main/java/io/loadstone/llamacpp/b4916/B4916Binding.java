@@ -24,6 +24,11 @@ public final class B4916Binding implements NativeBinding {
     }
 
     @Override
+    public String fragmentPrefix() {
+        return "io.loadstone.llamacpp-";
+    }
+
+    @Override
     public ArchitectureTable architectures() {
         return B4916Architectures.TABLE;
     }

@@ -32,6 +32,21 @@ public final class NativeBindings {
     }
 
     /**
+     * Where an architecture {@code build} cannot run does run: the newest other build whose table
+     * runs it, with the fragment to install ({@code prefix + platform}); empty when none does.
+     */
+    public static Optional<String> runnableElsewhere(String architecture, String build, String platform) {
+        for (int i = ALL.size() - 1; i >= 0; i--) {
+            NativeBinding b = ALL.get(i);
+            if (!b.build().equals(build) && b.architectures().problem(architecture).isEmpty()) {
+                return Optional.of("install the " + b.build() + " native fragment " + b.fragmentPrefix() + platform
+                        + ", which runs it");
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
      * Which of {@code present} to use: {@code requested} when it is one of them, else the newest
      * one this bundle has a binding for; empty when none has a binding.
      */

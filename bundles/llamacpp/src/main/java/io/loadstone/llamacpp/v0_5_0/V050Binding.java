@@ -25,6 +25,11 @@ public final class V050Binding implements NativeBinding {
     }
 
     @Override
+    public String fragmentPrefix() {
+        return "io.loadstone.llamacpp-v050-";
+    }
+
+    @Override
     public ArchitectureTable architectures() {
         return V050Architectures.TABLE;
     }
