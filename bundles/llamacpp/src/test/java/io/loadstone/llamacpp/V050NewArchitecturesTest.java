@@ -20,7 +20,8 @@ import io.loadstone.llamacpp.runner.RunnerRuntime;
 /**
  * Architectures b4916 does not know, on llama.cpp v0.5.0 in a runner process: the tiny Qwen3 and
  * Qwen3-MoE GGUFs (made by v0.5.0's own converter) against transformers' logits in their
- * reference.json, every position of every prompt, and their 30-token greedy continuations.
+ * reference.json, every position of every prompt, and their 30-token greedy continuations; and LoRA
+ * through the call v0.5.0 replaced set/rm/clear with.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class V050NewArchitecturesTest {
@@ -85,5 +86,51 @@ class V050NewArchitecturesTest {
             assertTrue(worst < 2e-5, folder + ": max abs logit difference " + worst);
             assertEquals(3, prompts);
         }
+    }
+
+    /**
+     * LoRA through v0.5.0's llama_set_adapters_lora (which replaced set/rm/clear): the stories260K
+     * adapters converted from PEFT, against PEFT's logits for r8 alone, r8 at 0.5, r8 + r4-qv, none.
+     */
+    @org.junit.jupiter.api.Test
+    void loraAdaptersMatchPeft(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        JsonObject ref = TestFiles.reference("stories260K-lora-r8");
+        io.loadstone.gguf.GgufFile base = io.loadstone.gguf.GgufFile.read(TestFiles.stories());
+        Path r8 = dir.resolve("r8.gguf");
+        Path r4 = dir.resolve("r4.gguf");
+        io.loadstone.llamacpp.loading.PeftLoraConverter.convert(TestFiles.models().resolve("stories260K-lora-r8"),
+                base, r8);
+        io.loadstone.llamacpp.loading.PeftLoraConverter.convert(TestFiles.models().resolve("stories260K-lora-r4-qv"),
+                base, r4);
+        int[] ids = TestFiles.ints(ref, "input_ids");
+        try (NativeModel m = runtime.open(TestFiles.stories(), ModelParams.defaults(), ContextParams.defaults()
+                .withContext(128).withThreads(1, 1).withCache(CacheType.F32, CacheType.F32))) {
+            LoraAdapter a8 = m.loadLora(r8);
+            LoraAdapter a4 = m.loadLora(r4);
+            m.setLora(a8, 1f);
+            assertClose(ref, "adapter_scale_1_last_logits", last(m, ids));
+            m.setLora(a8, 0.5f);
+            assertClose(ref, "adapter_scale_0.5_last_logits", last(m, ids));
+            m.setLora(a8, 1f);
+            m.setLora(a4, 1f);
+            assertClose(ref, "both_adapters_last_logits", last(m, ids));
+            assertTrue(m.removeLora(a4));
+            assertTrue(!m.removeLora(a4), "not active any more");
+            assertClose(ref, "adapter_scale_1_last_logits", last(m, ids));
+            m.clearLoras();
+            assertClose(ref, "base_last_logits", last(m, ids));
+        }
+    }
+
+    private static float[] last(NativeModel m, int[] ids) throws LlamaException {
+        m.clearKvCache();
+        m.decode(ids, 0);
+        return m.lastLogits();
+    }
+
+    private static void assertClose(JsonObject ref, String key, float[] got) {
+        double diff = TestFiles.maxAbsDiff(TestFiles.floats(ref, key), got);
+        LOG.log(System.Logger.Level.INFO, "v0.5.0 LoRA " + key + ": max |logit - PEFT| = " + diff);
+        assertTrue(diff < 1e-4, key + ": " + diff);
     }
 }
