@@ -33,7 +33,7 @@ public final class FormatHints {
             // text-generation-webui's ctransformers read *.bin too: GGUF under that name, or legacy GGML.
             if (!names.contains("config.json") && names.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT)
                     .endsWith(".bin"))) {
-                return need("ctransformers", "io.loadstone.loader-ctransformers", "folder with .bin model files");
+                return need("folder with .bin model files", CTRANSFORMERS);
             }
             String config = names.contains("config.json") ? Files.readString(model.resolve("config.json")) : "";
             if (names.contains("quantize_config.json") || config.contains("\"gptq\"")) {
@@ -76,6 +76,7 @@ public final class FormatHints {
     }
 
     private static final Loader LLAMA_CPP = new Loader("llama.cpp", "io.loadstone.loader-llamacpp");
+    private static final Loader CTRANSFORMERS = new Loader("ctransformers", "io.loadstone.loader-ctransformers");
     private static final Loader TRANSFORMERS = new Loader("Transformers", "io.loadstone.loader-transformers");
     private static final Loader AUTOGPTQ = new Loader("AutoGPTQ", "io.loadstone.loader-autogptq");
     private static final Loader GPTQ_FOR_LLAMA = new Loader("GPTQ-for-LLaMa", "io.loadstone.loader-gptq-for-llama");
