@@ -21,7 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 import com.google.gson.JsonObject;
 
-/** The b4916 binding against stories260K and the reference data computed with transformers. */
+/**
+ * The b4916 binding against stories260K and the reference data computed with transformers
+ * (subclasses: the same with a runner process, and with llama.cpp v0.5.0).
+ */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NativeModelTest {
 
@@ -44,9 +47,19 @@ class NativeModelTest {
         }
     }
 
+    /** The build under test. */
+    String build() {
+        return TestFiles.B4916;
+    }
+
+    /** Its library. */
+    Path library() {
+        return TestFiles.library();
+    }
+
     /** Sets {@link #runtime} and returns what closes it; here the binding in this process. */
     AutoCloseable start() throws Exception {
-        LlamaLibrary lib = LlamaLibrary.load(TestFiles.library(), "llama.cpp-b4916");
+        LlamaLibrary lib = LlamaLibrary.load(library(), build());
         runtime = lib.runtime();
         return lib;
     }
@@ -61,7 +74,7 @@ class NativeModelTest {
 
     @Test
     void runtimeDescribesItself() {
-        assertEquals("llama.cpp-b4916", runtime.buildName());
+        assertEquals(build(), runtime.buildName());
         assertTrue(runtime.supportsMmap());
         assertTrue(runtime.maxDevices() >= 1);
         assertTrue(runtime.systemInfo().contains("CPU"), runtime.systemInfo());

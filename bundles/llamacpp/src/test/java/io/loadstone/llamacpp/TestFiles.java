@@ -1,6 +1,7 @@
 package io.loadstone.llamacpp;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 import com.google.gson.JsonObject;
@@ -18,13 +19,29 @@ final class TestFiles {
     private TestFiles() {
     }
 
+    static final String B4916 = "llama.cpp-b4916";
+    static final String V050 = "llama.cpp-v0.5.0";
+
     static Path library() {
         return NativeLibraries.llamaCpp();
     }
 
+    /** llama.cpp v0.5.0's libllama, unpacked by the pom with its libggml* beside it. */
+    static Path libraryV050() {
+        String p = System.getProperty("loadstone.llamacpp.v050.library");
+        if (p == null || !Files.isRegularFile(Path.of(p))) {
+            throw new IllegalStateException("Run the tests through Maven: loadstone.llamacpp.v050.library=" + p);
+        }
+        return Path.of(p);
+    }
+
     /** A runtime with each model in a runner process, as the bundle runs them. */
     static RunnerRuntime runner() throws LlamaException {
-        return RunnerRuntime.start(RunnerLaunch.outsideOsgi(library(), "llama.cpp-b4916"));
+        return runner(library(), B4916);
+    }
+
+    static RunnerRuntime runner(Path library, String build) throws LlamaException {
+        return RunnerRuntime.start(RunnerLaunch.outsideOsgi(library, build));
     }
 
     static Path models() {

@@ -22,15 +22,28 @@ import java.util.List;
 import io.loadstone.llamacpp.LlamaException;
 
 /**
- * The C ABI of llama.cpp build b4916 (March 2025, as shipped in java-llama.cpp 4.2.0):
- * struct layouts checked against the disassembly of {@code llama_*_default_params} in
- * the x86_64 library, and one downcall handle per function used. Pure plumbing: each
- * method calls exactly one native function and does nothing else, so that every
- * build-specific detail is visible in this one file.
+ * The C ABI of llama.cpp build b4916 (March 2025, as shipped in java-llama.cpp 4.2.0) and of
+ * v0.5.0 (2026-09, node-llama-cpp 3.22.1's prebuilt libraries): struct layouts checked against
+ * {@code llama_*_default_params} of each library, and one downcall handle per function used.
+ * Plumbing: each method calls one native function, except where v0.5.0 replaced a call
+ * (KV cache: {@code llama_memory_*}; LoRA: {@code llama_set_adapters_lora}), so that every
+ * build-specific detail is visible in this one file and the model code above it is shared.
  */
 // Native access is what this package is for; the JVM must run with --enable-native-access.
 @SuppressWarnings("restricted")
 final class Abi {
+
+    /** The C API versions this class binds; what a fragment's Loadstone-Native-Build names. */
+    enum Build {
+        B4916("llama.cpp-b4916"),
+        V0_5_0("llama.cpp-v0.5.0");
+
+        final String buildName;
+
+        Build(String buildName) {
+            this.buildName = buildName;
+        }
+    }
 
     // ---- struct layouts (b4916 include/llama.h) ----
 
@@ -99,28 +112,70 @@ final class Abi {
     static final StructLayout CHAIN_PARAMS = MemoryLayout.structLayout(JAVA_BOOLEAN.withName("no_perf"))
             .withName("llama_sampler_chain_params");
 
-    static final VarHandle MP_N_GPU_LAYERS = field(MODEL_PARAMS, "n_gpu_layers");
-    static final VarHandle MP_MAIN_GPU = field(MODEL_PARAMS, "main_gpu");
-    static final VarHandle MP_TENSOR_SPLIT = field(MODEL_PARAMS, "tensor_split");
-    static final VarHandle MP_VOCAB_ONLY = field(MODEL_PARAMS, "vocab_only");
-    static final VarHandle MP_USE_MMAP = field(MODEL_PARAMS, "use_mmap");
-    static final VarHandle MP_USE_MLOCK = field(MODEL_PARAMS, "use_mlock");
-    static final VarHandle MP_CHECK_TENSORS = field(MODEL_PARAMS, "check_tensors");
+    // ---- struct layouts (v0.5.0 include/llama.h) ----
 
-    static final VarHandle CP_N_CTX = field(CONTEXT_PARAMS, "n_ctx");
-    static final VarHandle CP_N_BATCH = field(CONTEXT_PARAMS, "n_batch");
-    static final VarHandle CP_N_UBATCH = field(CONTEXT_PARAMS, "n_ubatch");
-    static final VarHandle CP_N_SEQ_MAX = field(CONTEXT_PARAMS, "n_seq_max");
-    static final VarHandle CP_N_THREADS = field(CONTEXT_PARAMS, "n_threads");
-    static final VarHandle CP_N_THREADS_BATCH = field(CONTEXT_PARAMS, "n_threads_batch");
-    static final VarHandle CP_ROPE_FREQ_BASE = field(CONTEXT_PARAMS, "rope_freq_base");
-    static final VarHandle CP_ROPE_FREQ_SCALE = field(CONTEXT_PARAMS, "rope_freq_scale");
-    static final VarHandle CP_TYPE_K = field(CONTEXT_PARAMS, "type_k");
-    static final VarHandle CP_TYPE_V = field(CONTEXT_PARAMS, "type_v");
-    static final VarHandle CP_LOGITS_ALL = field(CONTEXT_PARAMS, "logits_all");
-    static final VarHandle CP_EMBEDDINGS = field(CONTEXT_PARAMS, "embeddings");
-    static final VarHandle CP_FLASH_ATTN = field(CONTEXT_PARAMS, "flash_attn");
-    static final VarHandle CP_NO_PERF = field(CONTEXT_PARAMS, "no_perf");
+    /** struct llama_model_params of v0.5.0, 80 bytes: use_mmap/use_mlock became enum load_mode. */
+    static final StructLayout V050_MODEL_PARAMS = MemoryLayout.structLayout(
+            ADDRESS.withName("devices"),
+            ADDRESS.withName("tensor_buft_overrides"),
+            JAVA_INT.withName("n_gpu_layers"),
+            JAVA_INT.withName("split_mode"),
+            JAVA_INT.withName("load_mode"),
+            JAVA_INT.withName("lazy_mode"),
+            JAVA_INT.withName("main_gpu"),
+            MemoryLayout.paddingLayout(4),
+            ADDRESS.withName("tensor_split"),
+            ADDRESS.withName("progress_callback"),
+            ADDRESS.withName("progress_callback_user_data"),
+            ADDRESS.withName("kv_overrides"),
+            JAVA_BOOLEAN.withName("vocab_only"),
+            JAVA_BOOLEAN.withName("check_tensors"),
+            JAVA_BOOLEAN.withName("use_extra_bufts"),
+            JAVA_BOOLEAN.withName("no_host"),
+            JAVA_BOOLEAN.withName("no_alloc"),
+            JAVA_BOOLEAN.withName("load_mtp"),
+            MemoryLayout.paddingLayout(2)).withName("llama_model_params");
+
+    /** struct llama_context_params of v0.5.0, 160 bytes: flash_attn became enum flash_attn_type, logits_all is gone. */
+    static final StructLayout V050_CONTEXT_PARAMS = MemoryLayout.structLayout(
+            JAVA_INT.withName("n_ctx"),
+            JAVA_INT.withName("n_batch"),
+            JAVA_INT.withName("n_ubatch"),
+            JAVA_INT.withName("n_seq_max"),
+            JAVA_INT.withName("n_rs_seq"),
+            JAVA_INT.withName("n_outputs_max"),
+            JAVA_INT.withName("n_outputs_max_per_seq"),
+            JAVA_INT.withName("n_threads"),
+            JAVA_INT.withName("n_threads_batch"),
+            JAVA_INT.withName("ctx_type"),
+            JAVA_INT.withName("rope_scaling_type"),
+            JAVA_INT.withName("pooling_type"),
+            JAVA_INT.withName("attention_type"),
+            JAVA_INT.withName("flash_attn_type"),
+            JAVA_FLOAT.withName("rope_freq_base"),
+            JAVA_FLOAT.withName("rope_freq_scale"),
+            JAVA_FLOAT.withName("yarn_ext_factor"),
+            JAVA_FLOAT.withName("yarn_attn_factor"),
+            JAVA_FLOAT.withName("yarn_beta_fast"),
+            JAVA_FLOAT.withName("yarn_beta_slow"),
+            JAVA_INT.withName("yarn_orig_ctx"),
+            JAVA_FLOAT.withName("defrag_thold"),
+            ADDRESS.withName("cb_eval"),
+            ADDRESS.withName("cb_eval_user_data"),
+            JAVA_INT.withName("type_k"),
+            JAVA_INT.withName("type_v"),
+            ADDRESS.withName("abort_callback"),
+            ADDRESS.withName("abort_callback_data"),
+            JAVA_BOOLEAN.withName("embeddings"),
+            JAVA_BOOLEAN.withName("offload_kqv"),
+            JAVA_BOOLEAN.withName("no_perf"),
+            JAVA_BOOLEAN.withName("op_offload"),
+            JAVA_BOOLEAN.withName("swa_full"),
+            JAVA_BOOLEAN.withName("kv_unified"),
+            MemoryLayout.paddingLayout(2),
+            ADDRESS.withName("samplers"),
+            JAVA_LONG.withName("n_samplers"),
+            ADDRESS.withName("ctx_other")).withName("llama_context_params");
 
     static final VarHandle B_N_TOKENS = field(BATCH, "n_tokens");
     static final VarHandle B_TOKEN = field(BATCH, "token");
@@ -146,6 +201,10 @@ final class Abi {
     }
 
     // ---- downcall handles ----
+
+    private final Build build;
+    private final StructLayout modelParamsLayout;
+    private final StructLayout contextParamsLayout;
 
     private final MethodHandle backendInit;
     private final MethodHandle logSet;
@@ -184,8 +243,12 @@ final class Abi {
     private final MethodHandle modelChatTemplate;
     private final MethodHandle decode;
     private final MethodHandle getLogitsIth;
+    /** b4916: llama_kv_self_clear / _seq_rm; v0.5.0: llama_memory_clear / _seq_rm on llama_get_memory. */
     private final MethodHandle kvSelfClear;
     private final MethodHandle kvSelfSeqRm;
+    private final MethodHandle getMemory;
+    /** v0.5.0: ggml_backend_load_all_from_path (the CPU variants are separate libraries). */
+    private final MethodHandle loadBackends;
     private final MethodHandle chainInit;
     private final MethodHandle chainAdd;
     private final MethodHandle samplerGreedy;
@@ -205,8 +268,8 @@ final class Abi {
     private final MethodHandle samplerFree;
     private final MethodHandle loraInit;
     private final MethodHandle loraFree;
+    /** b4916: llama_set_adapter_lora; v0.5.0: llama_set_adapters_lora (the whole set at once). */
     private final MethodHandle setAdapterLora;
-    private final MethodHandle rmAdapterLora;
     private final MethodHandle clearAdapterLora;
 
     private final Linker linker = Linker.nativeLinker();
@@ -217,8 +280,12 @@ final class Abi {
      * Binds every function this binding uses; a library that lacks any of them is refused
      * with the list of missing names (a fragment that announces the wrong build).
      */
-    Abi(SymbolLookup lookup, String libraryName) throws LlamaException {
+    Abi(SymbolLookup lookup, String libraryName, Build build) throws LlamaException {
         this.lookup = lookup;
+        this.build = build;
+        boolean v050 = build == Build.V0_5_0;
+        modelParamsLayout = v050 ? V050_MODEL_PARAMS : MODEL_PARAMS;
+        contextParamsLayout = v050 ? V050_CONTEXT_PARAMS : CONTEXT_PARAMS;
         backendInit = bind("llama_backend_init", FunctionDescriptor.ofVoid());
         logSet = bind("llama_log_set", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
         supportsGpuOffload = bind("llama_supports_gpu_offload", FunctionDescriptor.of(JAVA_BOOLEAN));
@@ -227,12 +294,12 @@ final class Abi {
         maxDevices = bind("llama_max_devices", FunctionDescriptor.of(JAVA_LONG));
         printSystemInfo = bind("llama_print_system_info", FunctionDescriptor.of(ADDRESS));
         numaInit = bind("llama_numa_init", FunctionDescriptor.ofVoid(JAVA_INT));
-        modelDefaultParams = bind("llama_model_default_params", FunctionDescriptor.of(MODEL_PARAMS));
-        contextDefaultParams = bind("llama_context_default_params", FunctionDescriptor.of(CONTEXT_PARAMS));
+        modelDefaultParams = bind("llama_model_default_params", FunctionDescriptor.of(modelParamsLayout));
+        contextDefaultParams = bind("llama_context_default_params", FunctionDescriptor.of(contextParamsLayout));
         chainDefaultParams = bind("llama_sampler_chain_default_params", FunctionDescriptor.of(CHAIN_PARAMS));
-        modelLoadFromFile = bind("llama_model_load_from_file", FunctionDescriptor.of(ADDRESS, ADDRESS, MODEL_PARAMS));
+        modelLoadFromFile = bind("llama_model_load_from_file", FunctionDescriptor.of(ADDRESS, ADDRESS, modelParamsLayout));
         modelFree = bind("llama_model_free", FunctionDescriptor.ofVoid(ADDRESS));
-        initFromModel = bind("llama_init_from_model", FunctionDescriptor.of(ADDRESS, ADDRESS, CONTEXT_PARAMS));
+        initFromModel = bind("llama_init_from_model", FunctionDescriptor.of(ADDRESS, ADDRESS, contextParamsLayout));
         free = bind("llama_free", FunctionDescriptor.ofVoid(ADDRESS));
         modelGetVocab = bind("llama_model_get_vocab", FunctionDescriptor.of(ADDRESS, ADDRESS));
         vocabNTokens = bind("llama_vocab_n_tokens", FunctionDescriptor.of(JAVA_INT, ADDRESS));
@@ -262,9 +329,12 @@ final class Abi {
         modelChatTemplate = bind("llama_model_chat_template", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
         decode = bind("llama_decode", FunctionDescriptor.of(JAVA_INT, ADDRESS, BATCH));
         getLogitsIth = bind("llama_get_logits_ith", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_INT));
-        kvSelfClear = bind("llama_kv_self_clear", FunctionDescriptor.ofVoid(ADDRESS));
-        kvSelfSeqRm = bind("llama_kv_self_seq_rm", FunctionDescriptor.of(JAVA_BOOLEAN, ADDRESS, JAVA_INT, JAVA_INT,
-                JAVA_INT));
+        kvSelfClear = v050 ? bind("llama_memory_clear", FunctionDescriptor.ofVoid(ADDRESS, JAVA_BOOLEAN))
+                : bind("llama_kv_self_clear", FunctionDescriptor.ofVoid(ADDRESS));
+        kvSelfSeqRm = bind(v050 ? "llama_memory_seq_rm" : "llama_kv_self_seq_rm", FunctionDescriptor.of(JAVA_BOOLEAN,
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
+        getMemory = v050 ? bind("llama_get_memory", FunctionDescriptor.of(ADDRESS, ADDRESS)) : null;
+        loadBackends = v050 ? bind("ggml_backend_load_all_from_path", FunctionDescriptor.ofVoid(ADDRESS)) : null;
         chainInit = bind("llama_sampler_chain_init", FunctionDescriptor.of(ADDRESS, CHAIN_PARAMS));
         chainAdd = bind("llama_sampler_chain_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
         samplerGreedy = bind("llama_sampler_init_greedy", FunctionDescriptor.of(ADDRESS));
@@ -274,8 +344,10 @@ final class Abi {
         samplerMinP = bind("llama_sampler_init_min_p", FunctionDescriptor.of(ADDRESS, JAVA_FLOAT, JAVA_LONG));
         samplerTypical = bind("llama_sampler_init_typical", FunctionDescriptor.of(ADDRESS, JAVA_FLOAT, JAVA_LONG));
         samplerTemp = bind("llama_sampler_init_temp", FunctionDescriptor.of(ADDRESS, JAVA_FLOAT));
-        samplerPenalties = bind("llama_sampler_init_penalties", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_FLOAT,
-                JAVA_FLOAT, JAVA_FLOAT));
+        // v0.5.0 takes n_vocab first.
+        samplerPenalties = bind("llama_sampler_init_penalties", v050
+                ? FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT)
+                : FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT));
         samplerMirostat = bind("llama_sampler_init_mirostat", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_FLOAT, JAVA_FLOAT, JAVA_INT));
         samplerMirostatV2 = bind("llama_sampler_init_mirostat_v2", FunctionDescriptor.of(ADDRESS, JAVA_INT,
@@ -288,13 +360,13 @@ final class Abi {
         samplerFree = bind("llama_sampler_free", FunctionDescriptor.ofVoid(ADDRESS));
         loraInit = bind("llama_adapter_lora_init", FunctionDescriptor.of(ADDRESS, ADDRESS, ADDRESS));
         loraFree = bind("llama_adapter_lora_free", FunctionDescriptor.ofVoid(ADDRESS));
-        setAdapterLora = bind("llama_set_adapter_lora", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
-                JAVA_FLOAT));
-        rmAdapterLora = bind("llama_rm_adapter_lora", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-        clearAdapterLora = bind("llama_clear_adapter_lora", FunctionDescriptor.ofVoid(ADDRESS));
+        setAdapterLora = v050
+                ? bind("llama_set_adapters_lora", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS))
+                : bind("llama_set_adapter_lora", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_FLOAT));
+        clearAdapterLora = v050 ? null : bind("llama_clear_adapter_lora", FunctionDescriptor.ofVoid(ADDRESS));
         if (!missing.isEmpty()) {
             throw new LlamaException("The native library " + libraryName + " lacks " + missing.size()
-                    + " function(s) of llama.cpp build b4916: " + missing + ". The fragment's Loadstone-Native-Build "
+                    + " function(s) of " + build.buildName + ": " + missing + ". The fragment's Loadstone-Native-Build "
                     + "header does not match the library it carries; rebuild or replace that fragment.");
         }
     }
@@ -309,6 +381,66 @@ final class Abi {
     /** An upcall stub for a ggml_log_callback, living as long as {@code arena}. */
     MemorySegment logCallbackStub(MethodHandle target, Arena arena) {
         return linker.upcallStub(target, LOG_CALLBACK, arena);
+    }
+
+    Build build() {
+        return build;
+    }
+
+    private static long offset(StructLayout layout, String name) {
+        return layout.byteOffset(MemoryLayout.PathElement.groupElement(name));
+    }
+
+    /**
+     * llama_model_default_params() with the fields we choose set. {@code split}: NULL, or
+     * llama_max_devices() floats.
+     */
+    MemorySegment modelParams(SegmentAllocator alloc, int gpuLayers, int mainGpu, boolean mmap, boolean mlock,
+            boolean vocabOnly, boolean checkTensors, MemorySegment split) {
+        MemorySegment p = modelDefaultParams(alloc);
+        StructLayout l = modelParamsLayout;
+        p.set(JAVA_INT, offset(l, "n_gpu_layers"), gpuLayers);
+        p.set(JAVA_INT, offset(l, "main_gpu"), mainGpu);
+        p.set(JAVA_BOOLEAN, offset(l, "vocab_only"), vocabOnly);
+        p.set(JAVA_BOOLEAN, offset(l, "check_tensors"), checkTensors);
+        if (build == Build.V0_5_0) {
+            // enum llama_load_mode: NONE 0, MMAP 1, MLOCK 2, MMAP_MLOCK 3 (AUTO -1 is the default we override).
+            p.set(JAVA_INT, offset(l, "load_mode"), (mmap ? 1 : 0) | (mlock ? 2 : 0));
+        } else {
+            p.set(JAVA_BOOLEAN, offset(l, "use_mmap"), mmap);
+            p.set(JAVA_BOOLEAN, offset(l, "use_mlock"), mlock);
+        }
+        if (split.address() != 0) {
+            p.set(ADDRESS, offset(l, "tensor_split"), split);
+        }
+        return p;
+    }
+
+    /** llama_context_default_params() with the fields we choose set; {@code typeK}/{@code typeV} are ggml_type ids. */
+    MemorySegment contextParams(SegmentAllocator alloc, io.loadstone.llamacpp.ContextParams cp, int typeK, int typeV) {
+        MemorySegment p = contextDefaultParams(alloc);
+        StructLayout l = contextParamsLayout;
+        p.set(JAVA_INT, offset(l, "n_ctx"), cp.nCtx());
+        p.set(JAVA_INT, offset(l, "n_batch"), cp.nBatch());
+        p.set(JAVA_INT, offset(l, "n_ubatch"), cp.nUbatch() > 0 ? cp.nUbatch() : Math.min(cp.nBatch(), 512));
+        p.set(JAVA_INT, offset(l, "n_seq_max"), 1);
+        p.set(JAVA_INT, offset(l, "n_threads"), cp.effectiveThreads());
+        p.set(JAVA_INT, offset(l, "n_threads_batch"), cp.effectiveThreadsBatch());
+        p.set(JAVA_FLOAT, offset(l, "rope_freq_base"), cp.ropeFreqBase());
+        p.set(JAVA_FLOAT, offset(l, "rope_freq_scale"), cp.ropeFreqScale());
+        p.set(JAVA_INT, offset(l, "type_k"), typeK);
+        p.set(JAVA_INT, offset(l, "type_v"), typeV);
+        p.set(JAVA_BOOLEAN, offset(l, "embeddings"), false);
+        p.set(JAVA_BOOLEAN, offset(l, "no_perf"), true);
+        if (build == Build.V0_5_0) {
+            // enum llama_flash_attn_type: DISABLED 0, ENABLED 1; the default AUTO (-1) would make results
+            // depend on the backend, so the option decides.
+            p.set(JAVA_INT, offset(l, "flash_attn_type"), cp.flashAttention() ? 1 : 0);
+        } else {
+            p.set(JAVA_BOOLEAN, offset(l, "logits_all"), false);
+            p.set(JAVA_BOOLEAN, offset(l, "flash_attn"), cp.flashAttention());
+        }
+        return p;
     }
 
     private static RuntimeException fail(Throwable t) {
@@ -326,6 +458,18 @@ final class Abi {
     void backendInit() {
         try {
             backendInit.invokeExact();
+        } catch (Throwable t) {
+            throw fail(t);
+        }
+    }
+
+    /** v0.5.0: registers the backends (one libggml-cpu-variant per CPU family) found in {@code dir}; b4916 has them built in. */
+    void loadBackends(MemorySegment dir) {
+        if (loadBackends == null) {
+            return;
+        }
+        try {
+            loadBackends.invokeExact(dir);
         } catch (Throwable t) {
             throw fail(t);
         }
@@ -629,6 +773,10 @@ final class Abi {
 
     void kvSelfClear(MemorySegment ctx) {
         try {
+            if (getMemory != null) {
+                kvSelfClear.invokeExact((MemorySegment) getMemory.invokeExact(ctx), true);
+                return;
+            }
             kvSelfClear.invokeExact(ctx);
         } catch (Throwable t) {
             throw fail(t);
@@ -637,7 +785,8 @@ final class Abi {
 
     boolean kvSelfSeqRm(MemorySegment ctx, int seq, int p0, int p1) {
         try {
-            return (boolean) kvSelfSeqRm.invokeExact(ctx, seq, p0, p1);
+            MemorySegment target = getMemory == null ? ctx : (MemorySegment) getMemory.invokeExact(ctx);
+            return (boolean) kvSelfSeqRm.invokeExact(target, seq, p0, p1);
         } catch (Throwable t) {
             throw fail(t);
         }
@@ -717,8 +866,11 @@ final class Abi {
         }
     }
 
-    MemorySegment samplerPenalties(int lastN, float repeat, float freq, float present) {
+    MemorySegment samplerPenalties(int nVocab, int lastN, float repeat, float freq, float present) {
         try {
+            if (build == Build.V0_5_0) {
+                return (MemorySegment) samplerPenalties.invokeExact(nVocab, lastN, repeat, freq, present);
+            }
             return (MemorySegment) samplerPenalties.invokeExact(lastN, repeat, freq, present);
         } catch (Throwable t) {
             throw fail(t);
@@ -800,25 +952,31 @@ final class Abi {
         }
     }
 
-    int setAdapterLora(MemorySegment ctx, MemorySegment adapter, float scale) {
+    /**
+     * Makes {@code adapters} (with {@code scales}) the exact set of LoRA adapters active on {@code ctx}.
+     * Returns 0, or llama.cpp's error code.
+     */
+    int setAdapters(MemorySegment ctx, List<MemorySegment> adapters, float[] scales) {
         try {
-            return (int) setAdapterLora.invokeExact(ctx, adapter, scale);
-        } catch (Throwable t) {
-            throw fail(t);
-        }
-    }
-
-    int rmAdapterLora(MemorySegment ctx, MemorySegment adapter) {
-        try {
-            return (int) rmAdapterLora.invokeExact(ctx, adapter);
-        } catch (Throwable t) {
-            throw fail(t);
-        }
-    }
-
-    void clearAdapterLora(MemorySegment ctx) {
-        try {
+            if (build == Build.V0_5_0) {
+                try (Arena tmp = Arena.ofConfined()) {
+                    MemorySegment ptrs = tmp.allocate(ADDRESS, Math.max(1, adapters.size()));
+                    MemorySegment sc = tmp.allocate(JAVA_FLOAT, Math.max(1, adapters.size()));
+                    for (int i = 0; i < adapters.size(); i++) {
+                        ptrs.setAtIndex(ADDRESS, i, adapters.get(i));
+                        sc.setAtIndex(JAVA_FLOAT, i, scales[i]);
+                    }
+                    return (int) setAdapterLora.invokeExact(ctx, ptrs, (long) adapters.size(), sc);
+                }
+            }
             clearAdapterLora.invokeExact(ctx);
+            for (int i = 0; i < adapters.size(); i++) {
+                int rc = (int) setAdapterLora.invokeExact(ctx, adapters.get(i), scales[i]);
+                if (rc != 0) {
+                    return rc;
+                }
+            }
+            return 0;
         } catch (Throwable t) {
             throw fail(t);
         }

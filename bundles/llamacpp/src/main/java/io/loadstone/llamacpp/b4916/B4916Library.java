@@ -28,7 +28,7 @@ import io.loadstone.llamacpp.NativeModel;
 @SuppressWarnings("restricted")
 final class B4916Library implements LlamaLibrary {
 
-    static final String BUILD = "llama.cpp-b4916";
+    static final String BUILD = Abi.Build.B4916.buildName;
 
     private final Path path;
     private final Arena arena;
@@ -48,7 +48,7 @@ final class B4916Library implements LlamaLibrary {
         this.log = log;
     }
 
-    static B4916Library open(Path library) throws LlamaException {
+    static B4916Library open(Path library, Abi.Build build) throws LlamaException {
         if (!Files.isRegularFile(library)) {
             throw new LlamaException("Native library " + library + " does not exist or is not a file.");
         }
@@ -62,11 +62,17 @@ final class B4916Library implements LlamaLibrary {
                         + ". It may be for another OS or CPU, or miss a system library it links against "
                         + "(libgomp, libstdc++).", e);
             }
-            Abi abi = new Abi(lookup, library.toString());
+            Abi abi = new Abi(lookup, library.toString(), build);
             LogBridge log = new LogBridge(System.getLogger("io.loadstone.llamacpp.native"));
             // Logging first, so that even backend initialisation never writes to stderr.
             abi.logSet(abi.logCallbackStub(log.handle(), arena), MemorySegment.NULL);
             abi.backendInit();
+            // The CPU kernels of v0.5.0 are one library per CPU family beside this one; ggml scores
+            // them against this CPU and keeps the best.
+            Path dir = library.toAbsolutePath().getParent();
+            try (Arena tmp = Arena.ofConfined()) {
+                abi.loadBackends(tmp.allocateFrom(dir.toString()));
+            }
             return new B4916Library(library, arena, abi, log);
         } catch (LlamaException | RuntimeException | Error e) {
             arena.close();
@@ -111,7 +117,7 @@ final class B4916Library implements LlamaLibrary {
     // ---- the runtime, offered through View ----
 
     String buildName() {
-        return BUILD;
+        return abi.build().buildName;
     }
 
     boolean supportsGpuOffload() {
@@ -243,6 +249,6 @@ final class B4916Library implements LlamaLibrary {
 
     @Override
     public String toString() {
-        return BUILD + " (" + path + ")";
+        return buildName() + " (" + path + ")";
     }
 }

@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -79,6 +80,8 @@ final class B4916Model implements NativeModel {
     static final class Ctx {
         final MemorySegment ptr;
         boolean lastLogitsValid;
+        /** The LoRA adapters active here, with their scales (v0.5.0 sets them all at once). */
+        final Map<B4916Lora, Float> loras = new LinkedHashMap<>();
         volatile boolean freed;
 
         Ctx(MemorySegment ptr) {
@@ -135,13 +138,7 @@ final class B4916Model implements NativeModel {
         Abi abi = lib.abi();
         LogBridge log = lib.log();
         try (Arena tmp = Arena.ofConfined()) {
-            MemorySegment mparams = abi.modelDefaultParams(tmp);
-            Abi.MP_N_GPU_LAYERS.set(mparams, mp.gpuLayers() < 0 ? Integer.MAX_VALUE : mp.gpuLayers());
-            Abi.MP_MAIN_GPU.set(mparams, mp.mainGpu());
-            Abi.MP_USE_MMAP.set(mparams, mp.useMmap());
-            Abi.MP_USE_MLOCK.set(mparams, mp.useMlock());
-            Abi.MP_VOCAB_ONLY.set(mparams, mp.vocabOnly());
-            Abi.MP_CHECK_TENSORS.set(mparams, mp.checkTensors());
+            MemorySegment split = MemorySegment.NULL;
             if (!mp.tensorSplit().isEmpty()) {
                 int max = (int) abi.maxDevices();
                 if (mp.tensorSplit().size() > max) {
@@ -149,12 +146,13 @@ final class B4916Model implements NativeModel {
                             + " devices but this llama.cpp build supports at most " + max + ".");
                 }
                 // llama.cpp reads llama_max_devices() floats from this pointer.
-                MemorySegment split = tmp.allocate(JAVA_FLOAT, max);
+                split = tmp.allocate(JAVA_FLOAT, max);
                 for (int i = 0; i < mp.tensorSplit().size(); i++) {
                     split.setAtIndex(JAVA_FLOAT, i, mp.tensorSplit().get(i).floatValue());
                 }
-                Abi.MP_TENSOR_SPLIT.set(mparams, split);
             }
+            MemorySegment mparams = abi.modelParams(tmp, mp.gpuLayers() < 0 ? Integer.MAX_VALUE : mp.gpuLayers(),
+                    mp.mainGpu(), mp.useMmap(), mp.useMlock(), mp.vocabOnly(), mp.checkTensors(), split);
             log.clearProblems();
             MemorySegment model = abi.modelLoadFromFile(tmp.allocateFrom(file.toString()), mparams);
             if (model.address() == 0) {
@@ -177,22 +175,7 @@ final class B4916Model implements NativeModel {
     }
 
     private static MemorySegment contextParams(Abi abi, Arena tmp, ContextParams cp) {
-        MemorySegment cparams = abi.contextDefaultParams(tmp);
-        Abi.CP_N_CTX.set(cparams, cp.nCtx());
-        Abi.CP_N_BATCH.set(cparams, cp.nBatch());
-        Abi.CP_N_UBATCH.set(cparams, cp.nUbatch() > 0 ? cp.nUbatch() : Math.min(cp.nBatch(), 512));
-        Abi.CP_N_SEQ_MAX.set(cparams, 1);
-        Abi.CP_N_THREADS.set(cparams, cp.effectiveThreads());
-        Abi.CP_N_THREADS_BATCH.set(cparams, cp.effectiveThreadsBatch());
-        Abi.CP_ROPE_FREQ_BASE.set(cparams, cp.ropeFreqBase());
-        Abi.CP_ROPE_FREQ_SCALE.set(cparams, cp.ropeFreqScale());
-        Abi.CP_TYPE_K.set(cparams, ggmlType(cp.typeK()));
-        Abi.CP_TYPE_V.set(cparams, ggmlType(cp.typeV()));
-        Abi.CP_LOGITS_ALL.set(cparams, false);
-        Abi.CP_EMBEDDINGS.set(cparams, false);
-        Abi.CP_FLASH_ATTN.set(cparams, cp.flashAttention());
-        Abi.CP_NO_PERF.set(cparams, true);
-        return cparams;
+        return abi.contextParams(tmp, cp, ggmlType(cp.typeK()), ggmlType(cp.typeV()));
     }
 
     private static String reason(String problems) {
@@ -728,8 +711,15 @@ final class B4916Model implements NativeModel {
         locked(() -> {
             requireOpen(c);
             l.requireOpen();
-            int rc = abi.setAdapterLora(c.ptr, l.pointer(), scale);
+            Float before = c.loras.put(l, scale);
+            int rc = applyLoras(c);
             if (rc != 0) {
+                if (before == null) {
+                    c.loras.remove(l);
+                } else {
+                    c.loras.put(l, before);
+                }
+                applyLoras(c);
                 throw new LlamaException("llama.cpp refused to activate LoRA " + l.file() + " (code " + rc + ").");
             }
             return null;
@@ -746,7 +736,11 @@ final class B4916Model implements NativeModel {
         requireContext();
         return locked(() -> {
             requireOpen(c);
-            return !l.isFreed() && abi.rmAdapterLora(c.ptr, l.pointer()) == 0;
+            if (l.isFreed() || c.loras.remove(l) == null) {
+                return false;
+            }
+            applyLoras(c);
+            return true;
         });
     }
 
@@ -759,7 +753,8 @@ final class B4916Model implements NativeModel {
         requireContext();
         locked(() -> {
             requireOpen(c);
-            abi.clearAdapterLora(c.ptr);
+            c.loras.clear();
+            applyLoras(c);
             return null;
         });
     }
@@ -770,12 +765,12 @@ final class B4916Model implements NativeModel {
             locked(() -> {
                 if (!l.isFreed()) {
                     // Every context that has it active keeps a pointer to it: deactivate it everywhere first.
-                    if (hasContext()) {
-                        abi.rmAdapterLora(ctx, l.pointer());
+                    if (hasContext() && main.loras.remove(l) != null) {
+                        applyLoras(main);
                     }
                     for (B4916Context c : secondaries) {
-                        if (!c.ctx().freed) {
-                            abi.rmAdapterLora(c.ctx().ptr, l.pointer());
+                        if (!c.ctx().freed && c.ctx().loras.remove(l) != null) {
+                            applyLoras(c.ctx());
                         }
                     }
                     abi.loraFree(l.pointer());
@@ -787,6 +782,17 @@ final class B4916Model implements NativeModel {
             // The model closed first and freed the adapter with it.
         }
         forget(l);
+    }
+
+    /** Makes {@code c.loras} what llama.cpp applies on that context; 0 or llama.cpp's error code. */
+    private int applyLoras(Ctx c) {
+        List<MemorySegment> adapters = new ArrayList<>(c.loras.size());
+        float[] scales = new float[c.loras.size()];
+        for (Map.Entry<B4916Lora, Float> e : c.loras.entrySet()) {
+            scales[adapters.size()] = e.getValue();
+            adapters.add(e.getKey().pointer());
+        }
+        return abi.setAdapters(c.ptr, adapters, scales);
     }
 
     /** Frees a sampler; called by {@link B4916Sampler#close()}. */

@@ -53,7 +53,7 @@ final class B4916Sampler implements TokenSampler {
         if (p.hasPenalties()) {
             // b4916 clamps last_n to >= 0 itself; "-1 = whole context" is ours to resolve.
             int lastN = p.penaltyLastN() < 0 ? model.nCtx() : p.penaltyLastN();
-            abi.chainAdd(chain, abi.samplerPenalties(lastN, p.repeatPenalty(), p.frequencyPenalty(),
+            abi.chainAdd(chain, abi.samplerPenalties(model.nVocab(), lastN, p.repeatPenalty(), p.frequencyPenalty(),
                     p.presencePenalty()));
         }
         if (p.greedy() || p.temperature() <= 0f) {

@@ -18,6 +18,9 @@ public interface NativeBinding {
     /** The GGUF architectures this build runs (checked in Java before a file reaches it). */
     ArchitectureTable architectures();
 
+    /** The native fragments of this build are this prefix plus the platform, e.g. {@code io.loadstone.llamacpp-}. */
+    String fragmentPrefix();
+
     /** Opens {@code library} (dlopen, no JNI) and initialises the llama.cpp backend once. */
     LlamaLibrary load(Path library) throws LlamaException;
 }

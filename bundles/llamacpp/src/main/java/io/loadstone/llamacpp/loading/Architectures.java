@@ -7,6 +7,7 @@ import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.gguf.GgufFile;
 import io.loadstone.llamacpp.LlamaRuntime;
 import io.loadstone.llamacpp.binding.NativeBindings;
+import io.loadstone.natives.Platform;
 
 /**
  * Whether the attached llama.cpp build can run a GGUF file's {@code general.architecture},
@@ -25,7 +26,9 @@ public final class Architectures {
         if (arch.isEmpty()) {
             return Optional.of("no general.architecture, so llama.cpp cannot tell which model this is");
         }
-        return NativeBindings.architectures(runtime.buildName()).flatMap(t -> t.problem(arch));
+        String build = runtime.buildName();
+        return NativeBindings.architectures(build).flatMap(t -> t.problem(arch)).map(why -> NativeBindings
+                .runnableElsewhere(arch, build, Platform.current()).map(fix -> why + ": " + fix).orElse(why));
     }
 
     /** Refuses a file whose architecture {@code runtime} cannot run, naming the file, the architecture and the build. */

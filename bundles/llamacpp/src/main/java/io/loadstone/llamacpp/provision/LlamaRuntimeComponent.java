@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.Hashtable;
 import java.util.List;
 import java.util.Set;
+import java.util.TreeSet;
 
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
@@ -20,6 +21,7 @@ import org.osgi.service.component.annotations.Deactivate;
 import io.loadstone.llamacpp.LlamaException;
 import io.loadstone.llamacpp.LlamaLibrary;
 import io.loadstone.llamacpp.LlamaRuntime;
+import io.loadstone.llamacpp.binding.NativeBindings;
 import io.loadstone.llamacpp.runner.RunnerLaunch;
 import io.loadstone.llamacpp.runner.RunnerRuntime;
 
@@ -49,6 +51,13 @@ public class LlamaRuntimeComponent {
          * measurably on tiny models only (stories260K); off by default.
          */
         boolean in_process() default false;
+
+        /**
+         * Which llama.cpp build to use when fragments of several are attached, e.g.
+         * {@code llama.cpp-b4916}; empty (the default) or a build that is not attached: the newest
+         * one this bundle has a binding for.
+         */
+        String build() default "";
     }
 
     private static final System.Logger LOG = System.getLogger(LlamaRuntimeComponent.class.getName());
@@ -67,8 +76,11 @@ public class LlamaRuntimeComponent {
                     + ". The llama.cpp runtime stays unavailable until then.");
             return;
         }
+        Set<String> present = new TreeSet<>();
+        fragments.forEach(f -> present.add(f.build()));
         Set<String> supported = LlamaLibrary.supportedBuilds();
-        NativeFragment chosen = fragments.stream().filter(f -> supported.contains(f.build())).findFirst().orElse(null);
+        String build = NativeBindings.preferred(present, config.build()).orElse(null);
+        NativeFragment chosen = fragments.stream().filter(f -> f.build().equals(build)).findFirst().orElse(null);
         if (chosen == null) {
             LOG.log(System.Logger.Level.ERROR, "The attached native fragment(s) "
                     + fragments.stream().map(NativeFragment::describe).toList() + " carry llama.cpp builds this "
@@ -76,6 +88,10 @@ public class LlamaRuntimeComponent {
                     + " has no binding for (it supports " + supported + "). Install a matching fragment or a "
                     + "newer " + context.getBundle().getSymbolicName() + ".");
             return;
+        }
+        if (!config.build().isBlank() && !config.build().trim().equals(build)) {
+            LOG.log(System.Logger.Level.WARNING, "build=" + config.build() + " (PID " + PID + ") is not among the "
+                    + "attached llama.cpp builds " + present + "; using " + build + ".");
         }
         if (fragments.size() > 1) {
             LOG.log(System.Logger.Level.INFO, "Several native fragments are attached "

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,6 +18,7 @@ import io.loadstone.gguf.GgufWriter;
 import io.loadstone.llamacpp.LlamaLibrary;
 import io.loadstone.llamacpp.binding.ArchitectureTable;
 import io.loadstone.llamacpp.binding.NativeBindings;
+import io.loadstone.natives.Platform;
 import io.loadstone.testsupport.NativeLibraries;
 import io.loadstone.testsupport.SharedModels;
 
@@ -40,13 +42,39 @@ class ArchitecturesTest {
     }
 
     @Test
+    void v050RunsQwen3AndQwen3MoeAndTheB4916FamiliesButNotGptJ() {
+        ArchitectureTable t = NativeBindings.architectures("llama.cpp-v0.5.0").orElseThrow();
+        for (String arch : List.of("qwen3", "qwen3moe", "gemma3", "llama4", "gpt-oss", "llama", "gpt2", "starcoder",
+                "falcon", "mpt", "gptneox")) {
+            assertEquals(Optional.empty(), t.problem(arch), arch);
+        }
+        assertTrue(t.problem("gptj").orElseThrow().contains("no implementation"), t.problem("gptj").orElseThrow());
+        assertTrue(t.problem("clip").orElseThrow().contains("vision projector"), t.problem("clip").orElseThrow());
+        // Newer than every bound build: no fragment to point at.
+        assertEquals(Optional.empty(), NativeBindings.runnableElsewhere("replit", BUILD, "linux-x86_64"));
+    }
+
+    @Test
+    void theNewestAttachedBuildIsPreferredUnlessOneIsConfigured() {
+        Set<String> both = Set.of("llama.cpp-b4916", "llama.cpp-v0.5.0");
+        assertEquals(Optional.of("llama.cpp-v0.5.0"), NativeBindings.preferred(both, ""));
+        assertEquals(Optional.of("llama.cpp-b4916"), NativeBindings.preferred(both, " llama.cpp-b4916 "));
+        assertEquals(Optional.of("llama.cpp-v0.5.0"), NativeBindings.preferred(both, "llama.cpp-b9999"),
+                "a build that is not attached falls back to the newest");
+        assertEquals(Optional.of("llama.cpp-b4916"), NativeBindings.preferred(Set.of("llama.cpp-b4916"),
+                "llama.cpp-v0.5.0"));
+        assertEquals(Optional.empty(), NativeBindings.preferred(Set.of("llama.cpp-b9999"), ""));
+    }
+
+    @Test
     void aFileTheBuildCannotRunIsRefusedNamingFileArchitectureAndBuild(@TempDir Path dir) throws Exception {
         try (LlamaLibrary library = LlamaLibrary.load(NativeLibraries.llamaCpp(), BUILD)) {
             Path qwen3 = SharedModels.model("tiny-qwen3-gguf").resolve("tiny-qwen3-f32.gguf");
             ModelLoadException e = assertThrows(ModelLoadException.class, () -> Architectures.require(GgufFile.read(
                     qwen3), qwen3, library.runtime()));
             assertEquals("tiny-qwen3-f32.gguf: architecture 'qwen3' needs a newer llama.cpp build: llama.cpp-b4916 "
-                    + "does not know it.", e.getMessage());
+                    + "does not know it: install the llama.cpp-v0.5.0 native fragment io.loadstone.llamacpp-v050-"
+                    + Platform.current() + ", which runs it.", e.getMessage());
             assertTrue(e.fix().contains("newer Loadstone llama.cpp runtime"), e.fix());
 
             Path none = dir.resolve("none.gguf");

@@ -28,7 +28,8 @@ class ArchitectureRefusalTest {
             Detection d = loader.detect(ModelSource.of(qwen3));
             assertFalse(d.accepted());
             assertEquals("tiny-qwen3-f32.gguf: architecture 'qwen3' needs a newer llama.cpp build: llama.cpp-b4916 "
-                    + "does not know it", d.reason());
+                    + "does not know it: install the llama.cpp-v0.5.0 native fragment io.loadstone.llamacpp-v050-"
+                    + io.loadstone.natives.Platform.current() + ", which runs it", d.reason());
             ModelLoadException e = assertThrows(ModelLoadException.class, () -> loader.load(ModelSource.of(qwen3),
                     LoaderOptions.validate(loader.options(), Map.of())));
             assertTrue(e.getMessage().contains("'qwen3' needs a newer llama.cpp build"), e.getMessage());
