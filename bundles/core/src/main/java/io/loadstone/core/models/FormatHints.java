@@ -33,7 +33,7 @@ public final class FormatHints {
             // text-generation-webui's ctransformers read *.bin too: GGUF under that name, or legacy GGML.
             if (!names.contains("config.json") && names.stream().anyMatch(n -> n.toLowerCase(Locale.ROOT)
                     .endsWith(".bin"))) {
-                return need("ctransformers", "io.loadstone.loader-ctransformers", "folder with .bin model files");
+                return need("folder with .bin model files", CTRANSFORMERS);
             }
             String config = names.contains("config.json") ? Files.readString(model.resolve("config.json")) : "";
             if (names.contains("quantize_config.json") || config.contains("\"gptq\"")) {
@@ -83,6 +83,7 @@ public final class FormatHints {
     private static final Loader EXLLAMAV2 = new Loader("ExLlamav2", "io.loadstone.loader-exllamav2");
     private static final Loader EXLLAMAV2_HF = new Loader("ExLlamav2_HF", "io.loadstone.loader-exllamav2-hf");
     private static final Loader AUTOAWQ = new Loader("AutoAWQ", "io.loadstone.loader-autoawq");
+    private static final Loader CTRANSFORMERS = new Loader("ctransformers", "io.loadstone.loader-ctransformers");
 
     private static String need(String what, Loader... loaders) {
         StringBuilder sb = new StringBuilder("No installed loader accepts this " + what + ". Install ");
