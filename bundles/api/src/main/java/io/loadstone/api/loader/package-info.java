@@ -10,7 +10,7 @@
  * <p>Versioned semantically: a consumer (a third-party loader) imports {@code [1.0,2)}.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.loadstone.api.loader;
 
 import org.osgi.annotation.bundle.Export;

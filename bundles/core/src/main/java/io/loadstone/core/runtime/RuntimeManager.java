@@ -46,6 +46,7 @@ import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
 import io.loadstone.api.loader.ModelSource;
+import io.loadstone.api.loader.StopReason;
 import io.loadstone.api.loader.TokenSink;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
@@ -114,6 +115,8 @@ public final class RuntimeManager implements ModelManager {
         volatile Instant lastUsed = loadedAt;
         /** The LoRA adapters applied to this instance; a reload makes a new slot, so it starts empty. */
         volatile List<LoraAdapter> loras = List.of();
+        /** Why the model stopped working by itself (see {@link #watch}); null while it works. */
+        volatile String failure;
 
         Slot(ModelSource source, ServiceReference<ModelLoader> loaderRef, LoadedModel model,
                 Capabilities capabilities, LoaderOptions options, long bytes) {
@@ -612,6 +615,7 @@ public final class RuntimeManager implements ModelManager {
                 // Reload: the new instance is up, so the old one can go.
                 closeQuietly(previous);
             }
+            watch(slot);
             // Evictions first: the load is the news, so its LOADED event comes last and stays on screens.
             evictBeyondLimit(entry.name());
             events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
@@ -634,7 +638,9 @@ public final class RuntimeManager implements ModelManager {
             }
             try {
                 LoadedModel lm = loader.load(s.source, s.options);
-                loaded.put(s.name, new Slot(s.source, s.loaderRef, lm, s.capabilities, s.options, s.bytes));
+                Slot back = new Slot(s.source, s.loaderRef, lm, s.capabilities, s.options, s.bytes);
+                loaded.put(s.name, back);
+                watch(back);
                 events.fire(new ModelEvent(ModelEvent.Type.LOADED, s.name, s.info.loaderId(),
                         "Restored after the failed load.", null));
             } catch (ModelLoadException | RuntimeException | LinkageError e) {
@@ -691,6 +697,27 @@ public final class RuntimeManager implements ModelManager {
             events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, lru.get().name, safeId(loaders.getOrDefault(
                     lru.get().loaderRef, null)), "Unloaded to keep at most " + maxLoaded + " model(s) in memory.",
                     null));
+        }
+    }
+
+    /**
+     * A model that stops working by itself (its runner process died) is unloaded at once, with the
+     * loader's message, so that the model list, /v1/models and the UI never offer a model whose every
+     * call would fail; loading it again starts afresh.
+     */
+    private void watch(Slot slot) {
+        try {
+            slot.model.onFailure(message -> {
+                slot.failure = message; // first: a generation the close below cuts short reports this
+                if (loaded.remove(slot.name, slot)) {
+                    closeQuietly(slot);
+                    events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, slot.name, slot.info.loaderId(), message
+                            + " '" + slot.name + "' was unloaded; load it again to continue.", null));
+                }
+            });
+        } catch (RuntimeException | LinkageError e) {
+            // A loader whose onFailure throws must not undo a load that worked; it just goes unwatched.
+            LOG.log(Level.WARNING, "Cannot watch " + slot.name + " for failures", e);
         }
     }
 
@@ -852,13 +879,24 @@ public final class RuntimeManager implements ModelManager {
         checkSamplers(s, request);
         s.lastUsed = Instant.now();
         try {
-            return s.model.generate(fitToContext(s, request), sink);
+            GenerationResult r = s.model.generate(fitToContext(s, request), sink);
+            if (r.reason() == StopReason.CLOSED && s.failure != null) {
+                throw failed(s, null);
+            }
+            return r;
+        } catch (ModelLoadException e) {
+            throw s.failure != null ? failed(s, e) : e;
         } catch (RuntimeException | LinkageError e) {
             throw new ModelLoadException("Generation with '" + s.name + "' failed: " + e,
                     "This is a bug in the " + s.info.loaderId() + " loader; the model is still loaded.", e);
         } finally {
             s.lastUsed = Instant.now();
         }
+    }
+
+    /** A generation cut short because its model failed (its runner died): the failure, not "closed", is the news. */
+    private static ModelLoadException failed(Slot s, Exception cause) {
+        return new ModelLoadException(s.failure, "'" + s.name + "' was unloaded; load it again to continue.", cause);
     }
 
     /** A loaded model by name (null or blank: the most recently loaded one), or why there is none. */

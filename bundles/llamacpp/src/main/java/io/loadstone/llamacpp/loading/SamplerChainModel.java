@@ -353,6 +353,16 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
         return closed;
     }
 
+    /** The runner of the native model died: the core unloads this model with the runner's last words. */
+    @Override
+    public void onFailure(Consumer<String> handler) {
+        model.onStopped(message -> {
+            if (!closed) {
+                handler.accept(message);
+            }
+        });
+    }
+
     @Override
     public void close() {
         if (closed) {
