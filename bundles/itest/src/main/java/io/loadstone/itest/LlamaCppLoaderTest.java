@@ -161,6 +161,35 @@ class LlamaCppLoaderTest {
         assertEquals(STORY, greedy(null, "Once upon a time", 30));
     }
 
+    /**
+     * The Plugins tab's update of the runtime bundle (upload of its jar over HTTP) brings every
+     * llama.cpp loader back by itself: nobody has to press Start on them.
+     */
+    @Test
+    void nativeRuntimeReuploadedFromThePluginsTabBringsItsLoadersBack() throws Exception {
+        List<String> loaders = List.of("llama.cpp", "llamacpp_HF", "ctransformers");
+        List<String> bundles = List.of(LOADER_BSN, "io.loadstone.loader-llamacpp-hf",
+                "io.loadstone.loader-ctransformers");
+        Framework.await("all llama.cpp loaders", WAIT, () -> loaders.stream().allMatch(this::hasLoader));
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        WebServer web = WebServer.start();
+        var r = web.client.send(java.net.http.HttpRequest.newBuilder(web.base.resolve("ui/api/plugins/install"))
+                .header("Content-Type", "application/java-archive").header("X-File-Name", "llamacpp.jar")
+                .header("X-Loadstone-Token", web.pageToken()).timeout(Duration.ofSeconds(60))
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofFile(Framework.testBundle("llamacpp.jar"))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(r.body().contains("Updated " + RUNTIME_BSN), r.body());
+        Framework.await("the loaders back by themselves after the update (bundles: " + bundles.stream().map(
+                b -> b + "=" + Framework.bundle(b).getState()).toList() + ")", WAIT,
+                () -> loaders.stream().allMatch(this::hasLoader));
+        for (String b : bundles) {
+            assertEquals(Bundle.ACTIVE, Framework.bundle(b).getState(), b);
+        }
+        manager.load("stories260K.gguf", null, Map.of("n_ctx", 256));
+        assertEquals(STORY, greedy(null, "Once upon a time", 30));
+    }
+
     @Test
     void corruptFilesGetClearErrorsAndTheRuntimeLives() throws Exception {
         byte[] good = Files.readAllBytes(models.resolve("stories260K.gguf"));
