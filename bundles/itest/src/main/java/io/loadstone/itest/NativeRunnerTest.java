@@ -115,6 +115,8 @@ class NativeRunnerTest {
             victim.destroyForcibly(); // kill -9; no request is running
             Framework.await("the dead model unloaded without anyone calling it", WAIT,
                     () -> manager.loaded("stories260K.gguf").isEmpty());
+            Framework.await("its UNLOADED event", WAIT, () -> events.stream().anyMatch(e -> e.type()
+                    == ModelEvent.Type.UNLOADED && e.model().equals("stories260K.gguf")));
             ModelEvent why = events.stream().filter(e -> e.type() == ModelEvent.Type.UNLOADED
                     && e.model().equals("stories260K.gguf")).findFirst().orElseThrow();
             assertTrue(why.message().contains("runner for stories260K.gguf stopped") && why.message().contains(
