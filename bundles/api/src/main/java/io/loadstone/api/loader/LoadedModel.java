@@ -48,8 +48,9 @@ public interface LoadedModel extends AutoCloseable {
         if (adapters.isEmpty()) {
             return;
         }
-        throw new ModelLoadException("The " + info().loaderId() + " loader cannot apply LoRA adapters.",
-                "Use a loader that can (llama.cpp or Transformers), or clear the LoRA selection.");
+        throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "lora_names",
+                "The " + info().loaderId() + " loader cannot apply LoRA adapters.",
+                "Use a loader that can (llama.cpp or Transformers), or clear the LoRA selection.", null);
     }
 
     /** The adapters applied now, in order (empty when none). */
