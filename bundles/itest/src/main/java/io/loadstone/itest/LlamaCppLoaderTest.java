@@ -153,10 +153,66 @@ class LlamaCppLoaderTest {
         Bundle runtime = Framework.bundle(RUNTIME_BSN);
         // Update + refresh replaces the runtime and its fragment's class loader: the native
         // library must be loaded again, from a fresh private copy.
-        runtime.update();
+        try (var jar = Files.newInputStream(Framework.testBundle("llamacpp.jar"))) {
+            runtime.update(jar); // from the jar, not the location: the Plugins tab test may have installed it by upload
+        }
         Framework.context().getBundle(0).adapt(FrameworkWiring.class).refreshBundles(List.of(runtime));
         Framework.await("model closed by the refresh", WAIT, () -> manager.loaded().isEmpty());
         Framework.await("loader back after refresh", WAIT, () -> hasLoader("llama.cpp"));
+        manager.load("stories260K.gguf", null, Map.of("n_ctx", 256));
+        assertEquals(STORY, greedy(null, "Once upon a time", 30));
+    }
+
+    /**
+     * The Plugins tab replacing the runtime bundle (an upload of its jar over HTTP, as an update, and as a
+     * new install after an uninstall) brings every llama.cpp loader back by itself: nobody has to press
+     * Start on them.
+     */
+    @Test
+    void nativeRuntimeReuploadedFromThePluginsTabBringsItsLoadersBack() throws Exception {
+        Framework.await("all llama.cpp loaders", WAIT, () -> LLAMA_LOADERS.stream().allMatch(this::hasLoader));
+        manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+        WebServer web = WebServer.start();
+        String token = web.pageToken();
+
+        var r = uploadRuntime(web, token);
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(r.body().contains("Updated " + RUNTIME_BSN), r.body());
+        awaitLoadersBackAndWorking();
+
+        // Uninstalled: the loaders lose their imports and are unresolved by the refresh...
+        var uninstall = web.post("ui/api/plugins/" + Framework.bundle(RUNTIME_BSN).getBundleId() + "/uninstall",
+                "{}", "X-Loadstone-Token", token);
+        assertEquals(200, uninstall.statusCode(), uninstall.body());
+        Framework.await("the loaders gone with the runtime", WAIT, () -> LLAMA_LOADERS.stream().noneMatch(
+                this::hasLoader));
+        assertEquals(Bundle.INSTALLED, Framework.bundle(LOADER_BSN).getState());
+        // ... and installed again, they start again, as they were meant to run.
+        r = uploadRuntime(web, token);
+        assertEquals(200, r.statusCode(), r.body());
+        assertTrue(r.body().contains("Installed " + RUNTIME_BSN) && r.body().contains("Started again: ")
+                && r.body().contains(LOADER_BSN), r.body());
+        awaitLoadersBackAndWorking();
+    }
+
+    private static final List<String> LLAMA_LOADERS = List.of("llama.cpp", "llamacpp_HF", "ctransformers");
+
+    private static java.net.http.HttpResponse<String> uploadRuntime(WebServer web, String token) throws Exception {
+        return web.client.send(java.net.http.HttpRequest.newBuilder(web.base.resolve("ui/api/plugins/install"))
+                .header("Content-Type", "application/java-archive").header("X-File-Name", "llamacpp.jar")
+                .header("X-Loadstone-Token", token).timeout(Duration.ofSeconds(60))
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofFile(Framework.testBundle("llamacpp.jar"))).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    private void awaitLoadersBackAndWorking() throws Exception {
+        List<String> bundles = List.of(LOADER_BSN, "io.loadstone.loader-llamacpp-hf",
+                "io.loadstone.loader-ctransformers");
+        Framework.await("the loaders back by themselves", WAIT, () -> LLAMA_LOADERS.stream().allMatch(
+                this::hasLoader));
+        for (String b : bundles) {
+            assertEquals(Bundle.ACTIVE, Framework.bundle(b).getState(), b);
+        }
         manager.load("stories260K.gguf", null, Map.of("n_ctx", 256));
         assertEquals(STORY, greedy(null, "Once upon a time", 30));
     }

@@ -11,16 +11,20 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.osgi.framework.Bundle;
+import org.osgi.framework.ServiceRegistration;
 
 import io.loadstone.api.loader.GenerationRequest;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.runtime.LoaderInfo;
+import io.loadstone.api.runtime.ModelEvent;
+import io.loadstone.api.runtime.ModelEventListener;
 import io.loadstone.api.runtime.ModelManager;
 
 /**
@@ -83,11 +87,54 @@ class NativeRunnerTest {
 
         // The server and the other model live on.
         assertEquals(LlamaCppLoaderTest.STORY, greedy("bystander.gguf", 30));
-        // The dead model fails the same way until it is loaded again, which works.
-        assertThrows(ModelLoadException.class, () -> greedy("stories260K.gguf", 5));
-        manager.unload("stories260K.gguf");
+        // The dead model is unloaded by itself; loading it again works.
+        Framework.await("the dead model unloaded", WAIT, () -> manager.loaded("stories260K.gguf").isEmpty());
+        ModelLoadException gone = assertThrows(ModelLoadException.class, () -> greedy("stories260K.gguf", 5));
+        assertTrue(gone.getMessage().contains("not loaded"), gone.getMessage());
         manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
         assertEquals(LlamaCppLoaderTest.STORY, greedy("stories260K.gguf", 30));
+    }
+
+    /**
+     * A runner killed while nobody uses its model: the runtime notices the exit itself, unloads the
+     * model with an UNLOADED event quoting why, and HTTP clients see it gone; the other model stays.
+     */
+    @Test
+    void aRunnerKilledWhileIdleUnloadsItsModelWithTheReason() throws Exception {
+        WebServer web = WebServer.start();
+        List<ModelEvent> events = new CopyOnWriteArrayList<>();
+        ServiceRegistration<ModelEventListener> listener = Framework.context().registerService(
+                ModelEventListener.class, events::add, null);
+        try {
+            manager.load("bystander.gguf", "llama.cpp", Map.of("n_ctx", 256));
+            List<ProcessHandle> before = runners();
+            manager.load("stories260K.gguf", "llama.cpp", Map.of("n_ctx", 256));
+            ProcessHandle victim = runners().stream().filter(p -> !before.contains(p)).findFirst().orElseThrow();
+            assertTrue(web.get("v1/internal/model/info").body().contains("stories260K.gguf"));
+
+            victim.destroyForcibly(); // kill -9; no request is running
+            Framework.await("the dead model unloaded without anyone calling it", WAIT,
+                    () -> manager.loaded("stories260K.gguf").isEmpty());
+            Framework.await("its UNLOADED event", WAIT, () -> events.stream().anyMatch(e -> e.type()
+                    == ModelEvent.Type.UNLOADED && e.model().equals("stories260K.gguf")));
+            ModelEvent why = events.stream().filter(e -> e.type() == ModelEvent.Type.UNLOADED
+                    && e.model().equals("stories260K.gguf")).findFirst().orElseThrow();
+            assertTrue(why.message().contains("runner for stories260K.gguf stopped") && why.message().contains(
+                    "SIGKILL") && why.message().contains("load it again"), why.message());
+            assertEquals("llama.cpp", why.loader());
+
+            String info = web.get("v1/internal/model/info").body();
+            assertTrue(info.contains("bystander.gguf") && !info.contains("stories260K.gguf"), info);
+            assertEquals(List.of("bystander.gguf"), manager.loaded().stream().map(s -> s.name()).toList());
+            assertEquals(LlamaCppLoaderTest.STORY, greedy("bystander.gguf", 30));
+            // An unload of our own is no failure: no second event, however the process ended.
+            manager.unload("bystander.gguf");
+            Thread.sleep(500);
+            assertTrue(events.stream().noneMatch(e -> e.model().equals("bystander.gguf") && e.message().contains(
+                    "stopped")), events.toString());
+        } finally {
+            listener.unregister();
+        }
     }
 
     /** Over HTTP: a streamed completion whose runner is killed ends with an error event naming the model. */

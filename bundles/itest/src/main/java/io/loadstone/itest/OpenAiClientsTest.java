@@ -241,6 +241,28 @@ class OpenAiClientsTest {
         assertEquals(expected, best, 1e-4, "greedy picked the most likely token: " + top);
         assertEquals(0, lp.getAsJsonArray("text_offset").get(0).getAsInt());
 
+        // Streamed: one chunk per token, each with that token's logprobs, the same values as unstreamed.
+        List<String> events = web.sse("v1/completions", "{\"model\":\"" + GGUF + "\",\"prompt\":\"Once upon a "
+                + "time\",\"max_tokens\":3,\"temperature\":0,\"logprobs\":5,\"stream\":true}");
+        assertEquals("[DONE]", events.get(events.size() - 1));
+        List<JsonObject> chunks = events.subList(0, events.size() - 2).stream().map(e -> JsonParser.parseString(e)
+                .getAsJsonObject().getAsJsonArray("choices").get(0).getAsJsonObject()).toList();
+        assertEquals(3, chunks.size(), events.toString());
+        StringBuilder streamed = new StringBuilder();
+        for (int i = 0; i < 3; i++) {
+            JsonObject clp = chunks.get(i).getAsJsonObject("logprobs");
+            assertEquals(lp.getAsJsonArray("tokens").get(i), clp.getAsJsonArray("tokens").get(0), clp.toString());
+            assertEquals(lp.getAsJsonArray("token_logprobs").get(i).getAsDouble(), clp.getAsJsonArray(
+                    "token_logprobs").get(0).getAsDouble(), 1e-4, clp.toString());
+            assertEquals(lp.getAsJsonArray("text_offset").get(i), clp.getAsJsonArray("text_offset").get(0));
+            assertEquals(5, clp.getAsJsonArray("top_logprobs").get(0).getAsJsonObject().size(), clp.toString());
+            streamed.append(chunks.get(i).get("text").getAsString());
+        }
+        assertEquals(String.join("", lp.getAsJsonArray("tokens").asList().stream().map(t -> t.getAsString())
+                .toList()), streamed.toString());
+        assertEquals("length", JsonParser.parseString(events.get(events.size() - 2)).getAsJsonObject()
+                .getAsJsonArray("choices").get(0).getAsJsonObject().get("finish_reason").getAsString());
+
         r = web.post("v1/chat/completions", "{\"model\":\"" + GGUF + "\",\"max_tokens\":2,\"temperature\":0,"
                 + "\"logprobs\":true,\"top_logprobs\":3,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         assertEquals(200, r.statusCode(), r.body());
@@ -251,6 +273,21 @@ class OpenAiClientsTest {
         assertTrue(first.get("logprob").getAsDouble() <= 0, first.toString());
         assertEquals(3, first.getAsJsonArray("top_logprobs").size(), first.toString());
         assertFalse(first.getAsJsonArray("bytes").isEmpty(), first.toString());
+        events = web.sse("v1/chat/completions", "{\"model\":\"" + GGUF + "\",\"max_tokens\":2,\"temperature\":0,"
+                + "\"logprobs\":true,\"top_logprobs\":3,\"stream\":true,\"messages\":[{\"role\":\"user\","
+                + "\"content\":\"hi\"}]}");
+        // the role chunk, two token chunks, the finish chunk, [DONE]
+        assertEquals(5, events.size(), events.toString());
+        for (int i = 0; i < 2; i++) {
+            JsonObject choice = JsonParser.parseString(events.get(1 + i)).getAsJsonObject().getAsJsonArray("choices")
+                    .get(0).getAsJsonObject();
+            JsonObject token = choice.getAsJsonObject("logprobs").getAsJsonArray("content").get(0).getAsJsonObject();
+            assertEquals(content.get(i).getAsJsonObject().get("token"), token.get("token"), token.toString());
+            assertEquals(content.get(i).getAsJsonObject().get("logprob").getAsDouble(), token.get("logprob")
+                    .getAsDouble(), 1e-4, token.toString());
+            assertEquals(3, token.getAsJsonArray("top_logprobs").size(), token.toString());
+            assertEquals(token.get("token").getAsString(), choice.getAsJsonObject("delta").get("content").getAsString());
+        }
 
         // A loader without logits says so instead of answering without them.
         manager.load("echo-story", null, Map.of());

@@ -162,6 +162,18 @@ public interface NativeModel extends InferenceContext, AutoCloseable {
 
     boolean isClosed();
 
+    /**
+     * Asks to be told when this model stops working by itself (the runner process that holds it
+     * crashed or was killed); never called for {@link #close()}. Called at once when it has
+     * already stopped. The default, for a model inside this process, never calls it: a crash
+     * there ends the process anyway.
+     *
+     * @param handler receives a message for users naming the file and what the runner said last
+     * @since 1.3
+     */
+    default void onStopped(java.util.function.Consumer<String> handler) {
+    }
+
     /** Frees everything. Idempotent; waits for a native call in progress. */
     @Override
     void close();

@@ -8,7 +8,7 @@
  * a private package.
  */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.loadstone.llamacpp;
 
 import org.osgi.annotation.bundle.Export;

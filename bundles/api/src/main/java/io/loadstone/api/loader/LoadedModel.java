@@ -1,6 +1,7 @@
 package io.loadstone.api.loader;
 
 import java.util.Optional;
+import java.util.function.Consumer;
 
 import org.osgi.annotation.versioning.ConsumerType;
 
@@ -47,13 +48,28 @@ public interface LoadedModel extends AutoCloseable {
         if (adapters.isEmpty()) {
             return;
         }
-        throw new ModelLoadException("The " + info().loaderId() + " loader cannot apply LoRA adapters.",
-                "Use a loader that can (llama.cpp or Transformers), or clear the LoRA selection.");
+        throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "lora_names",
+                "The " + info().loaderId() + " loader cannot apply LoRA adapters.",
+                "Use a loader that can (llama.cpp or Transformers), or clear the LoRA selection.", null);
     }
 
     /** The adapters applied now, in order (empty when none). */
     default java.util.List<LoraAdapter> loras() {
         return java.util.List.of();
+    }
+
+    /**
+     * Asks to be told when this model stops working by itself, without anyone closing it: the
+     * process that ran it died, its device was lost. The core registers once per load and then
+     * unloads the model, passing the message on to users, so that lists and APIs never show a
+     * model that every call would fail on. A model that has already failed calls the handler at
+     * once. {@link #close()} never calls it. The default (a model that cannot fail this way)
+     * ignores the handler.
+     *
+     * @param handler receives a message for users that says what happened and names the file
+     * @since 1.3
+     */
+    default void onFailure(Consumer<String> handler) {
     }
 
     /** Frees everything this model holds (native memory, threads, mapped files). Idempotent. */

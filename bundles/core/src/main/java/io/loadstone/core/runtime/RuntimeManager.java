@@ -46,6 +46,7 @@ import io.loadstone.api.loader.ModelInfo;
 import io.loadstone.api.loader.ModelLoadException;
 import io.loadstone.api.loader.ModelLoader;
 import io.loadstone.api.loader.ModelSource;
+import io.loadstone.api.loader.StopReason;
 import io.loadstone.api.loader.TokenSink;
 import io.loadstone.api.runtime.LoadedModelState;
 import io.loadstone.api.runtime.LoaderInfo;
@@ -114,6 +115,8 @@ public final class RuntimeManager implements ModelManager {
         volatile Instant lastUsed = loadedAt;
         /** The LoRA adapters applied to this instance; a reload makes a new slot, so it starts empty. */
         volatile List<LoraAdapter> loras = List.of();
+        /** Why the model stopped working by itself (see {@link #watch}); null while it works. */
+        volatile String failure;
 
         Slot(ModelSource source, ServiceReference<ModelLoader> loaderRef, LoadedModel model,
                 Capabilities capabilities, LoaderOptions options, long bytes) {
@@ -421,7 +424,8 @@ public final class RuntimeManager implements ModelManager {
 
     private ModelEntry find(String model) throws ModelLoadException {
         if (model == null || model.isBlank()) {
-            throw new ModelLoadException("No model given.", "Pick a model from the list.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "model",
+                    "No model given.", "Pick a model from the list.", null);
         }
         List<ModelEntry> all = models();
         for (ModelEntry e : all) {
@@ -429,9 +433,11 @@ public final class RuntimeManager implements ModelManager {
                 return e;
             }
         }
-        throw new ModelLoadException("There is no model named '" + model + "' in " + modelsDir + ".",
+        throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "model",
+                "There is no model named '" + model + "' in " + modelsDir + ".",
                 all.isEmpty() ? "Put a .gguf file or a model folder there, or download one."
-                        : "Available: " + all.stream().map(ModelEntry::name).collect(Collectors.joining(", ")) + ".");
+                        : "Available: " + all.stream().map(ModelEntry::name).collect(Collectors.joining(", ")) + ".",
+                        null);
     }
 
     // ---- settings -----------------------------------------------------------------------
@@ -513,9 +519,10 @@ public final class RuntimeManager implements ModelManager {
         Detection d = detect(chosen.getKey(), chosen.getValue(), new ModelSource(entry.name(), entry.path()),
                 entry.sizeBytes());
         if (!d.accepted()) {
-            throw new ModelLoadException("The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "loader",
+                    "The " + id + " loader cannot load '" + entry.name() + "': " + d.reason()
                     + ", so these settings were not saved.", entry.bestLoader() != null ? "Pick the "
-                            + entry.bestLoader() + " loader, then save." : entry.hint());
+                            + entry.bestLoader() + " loader, then save." : entry.hint(), null);
         }
         try {
             return userSettings.save(entry.name(), safeId(chosen.getValue()), opts.asMap());
@@ -612,6 +619,7 @@ public final class RuntimeManager implements ModelManager {
                 // Reload: the new instance is up, so the old one can go.
                 closeQuietly(previous);
             }
+            watch(slot);
             // Evictions first: the load is the news, so its LOADED event comes last and stays on screens.
             evictBeyondLimit(entry.name());
             events.fire(new ModelEvent(ModelEvent.Type.LOADED, entry.name(), id, describe(slot.info), null));
@@ -634,7 +642,9 @@ public final class RuntimeManager implements ModelManager {
             }
             try {
                 LoadedModel lm = loader.load(s.source, s.options);
-                loaded.put(s.name, new Slot(s.source, s.loaderRef, lm, s.capabilities, s.options, s.bytes));
+                Slot back = new Slot(s.source, s.loaderRef, lm, s.capabilities, s.options, s.bytes);
+                loaded.put(s.name, back);
+                watch(back);
                 events.fire(new ModelEvent(ModelEvent.Type.LOADED, s.name, s.info.loaderId(),
                         "Restored after the failed load.", null));
             } catch (ModelLoadException | RuntimeException | LinkageError e) {
@@ -655,15 +665,18 @@ public final class RuntimeManager implements ModelManager {
             throws ModelLoadException {
         if (loaderId == null || loaderId.isBlank()) {
             if (entry.candidates().isEmpty()) {
-                throw new ModelLoadException("No installed loader can load '" + entry.name() + "'.", entry.hint());
+                throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "model",
+                        "No installed loader can load '" + entry.name() + "'.", entry.hint(), null);
             }
             loaderId = preferredLoader(entry);
         }
         String wanted = loaderId;
-        return loader(wanted).orElseThrow(() -> new ModelLoadException("The loader '" + wanted
+        return loader(wanted).orElseThrow(() -> new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION,
+                "loader",
+                "The loader '" + wanted
                 + "' is not installed.", loaders.isEmpty() ? "No loaders are installed: add a loader bundle to the "
                         + "plugins folder." : "Installed loaders: " + loaders().stream().map(LoaderInfo::id)
-                                .collect(Collectors.joining(", ")) + "."));
+                                .collect(Collectors.joining(", ")) + ".", null));
     }
 
     /** The configured default loader for the model's format if it accepts the model, else the best fit. */
@@ -691,6 +704,27 @@ public final class RuntimeManager implements ModelManager {
             events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, lru.get().name, safeId(loaders.getOrDefault(
                     lru.get().loaderRef, null)), "Unloaded to keep at most " + maxLoaded + " model(s) in memory.",
                     null));
+        }
+    }
+
+    /**
+     * A model that stops working by itself (its runner process died) is unloaded at once, with the
+     * loader's message, so that the model list, /v1/models and the UI never offer a model whose every
+     * call would fail; loading it again starts afresh.
+     */
+    private void watch(Slot slot) {
+        try {
+            slot.model.onFailure(message -> {
+                slot.failure = message; // first: a generation the close below cuts short reports this
+                if (loaded.remove(slot.name, slot)) {
+                    closeQuietly(slot);
+                    events.fire(new ModelEvent(ModelEvent.Type.UNLOADED, slot.name, slot.info.loaderId(), message
+                            + " '" + slot.name + "' was unloaded; load it again to continue.", null));
+                }
+            });
+        } catch (RuntimeException | LinkageError e) {
+            // A loader whose onFailure throws must not undo a load that worked; it just goes unwatched.
+            LOG.log(Level.WARNING, "Cannot watch " + slot.name + " for failures", e);
         }
     }
 
@@ -750,23 +784,27 @@ public final class RuntimeManager implements ModelManager {
             throws ModelLoadException {
         Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
         if (s == null) {
-            throw new ModelLoadException(model == null || model.isBlank() ? "No model is loaded, so no LoRA can be "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "model",
+                    model == null || model.isBlank() ? "No model is loaded, so no LoRA can be "
                     + "applied." : "The model '" + model + "' is not loaded.", loaded.isEmpty()
                             ? "Load a model first, then apply the LoRA(s)."
-                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
+                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".", null);
         }
         List<String> wanted = names == null ? List.of() : List.copyOf(names);
         if (scales != null && scales.size() != wanted.size()) {
-            throw new ModelLoadException("Got " + wanted.size() + " LoRA name(s) but " + scales.size() + " scale(s).",
-                    "Give one scale per LoRA, or none (each is then 1).");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "lora_scales",
+                    "Got " + wanted.size() + " LoRA name(s) but " + scales.size() + " scale(s).",
+                    "Give one scale per LoRA, or none (each is then 1).", null);
         }
         List<String> known = loras();
         Set<String> seen = new TreeSet<>();
         for (String n : wanted) {
             if (!known.contains(n)) {
-                throw new ModelLoadException("There is no LoRA named '" + n + "' in " + lorasDir + ".",
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "lora_names",
+                        "There is no LoRA named '" + n + "' in " + lorasDir + ".",
                         known.isEmpty() ? "The LoRA folder has no adapters: put a PEFT adapter folder (with "
-                                + "adapter_config.json) there." : "Known LoRAs: " + String.join(", ", known) + ".");
+                                + "adapter_config.json) there." : "Known LoRAs: " + String.join(", ", known) + ".",
+                                null);
             }
             if (!seen.add(n)) {
                 throw new ModelLoadException("The LoRA '" + n + "' is named twice.", "Name each LoRA once; "
@@ -778,22 +816,25 @@ public final class RuntimeManager implements ModelManager {
         if (!wanted.isEmpty() && support == Capabilities.LoraSupport.NONE) {
             List<String> able = loaders().stream().filter(l -> l.capabilities().lora()
                     != Capabilities.LoraSupport.NONE).map(LoaderInfo::id).toList();
-            throw new ModelLoadException("The " + loaderId + " loader cannot apply LoRA adapters, so '" + s.name
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "lora_names",
+                    "The " + loaderId + " loader cannot apply LoRA adapters, so '" + s.name
                     + "' cannot take " + String.join(", ", wanted) + ".", able.isEmpty()
                             ? "No installed loader can apply LoRAs: install llama.cpp or Transformers."
-                            : "Load the model with a loader that can: " + String.join(", ", able) + ".");
+                            : "Load the model with a loader that can: " + String.join(", ", able) + ".", null);
         }
         if (wanted.size() > 1 && support == Capabilities.LoraSupport.SINGLE) {
-            throw new ModelLoadException("The " + loaderId + " loader applies one LoRA at a time, not "
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "lora_names",
+                    "The " + loaderId + " loader applies one LoRA at a time, not "
                     + wanted.size() + " (" + String.join(", ", wanted) + ").", "Pick one LoRA, or load the "
-                            + "model with a loader that applies several.");
+                            + "model with a loader that applies several.", null);
         }
         List<LoraAdapter> adapters = new ArrayList<>(wanted.size());
         for (int i = 0; i < wanted.size(); i++) {
             double scale = scales == null || scales.get(i) == null ? 1.0 : scales.get(i);
             if (!Double.isFinite(scale)) {
-                throw new ModelLoadException("The scale " + scale + " for LoRA '" + wanted.get(i)
-                        + "' is not a finite number.", "Use a number such as 1 (as trained) or 0.5.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "lora_scales",
+                        "The scale " + scale + " for LoRA '" + wanted.get(i)
+                        + "' is not a finite number.", "Use a number such as 1 (as trained) or 0.5.", null);
             }
             adapters.add(new LoraAdapter(wanted.get(i), lorasDir.resolve(wanted.get(i)), scale));
         }
@@ -845,14 +886,21 @@ public final class RuntimeManager implements ModelManager {
             throws ModelLoadException {
         Slot s = model == null ? mostRecent().orElse(null) : loaded.get(model);
         if (s == null) {
-            throw new ModelLoadException(model == null ? "No model is loaded." : "The model '" + model
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "model",
+                    model == null ? "No model is loaded." : "The model '" + model
                     + "' is not loaded.", loaded.isEmpty() ? "Load a model first."
-                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
+                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".", null);
         }
         checkSamplers(s, request);
         s.lastUsed = Instant.now();
         try {
-            return s.model.generate(fitToContext(s, request), sink);
+            GenerationResult r = s.model.generate(fitToContext(s, request), sink);
+            if (r.reason() == StopReason.CLOSED && s.failure != null) {
+                throw failed(s, null);
+            }
+            return r;
+        } catch (ModelLoadException e) {
+            throw s.failure != null ? failed(s, e) : e;
         } catch (RuntimeException | LinkageError e) {
             throw new ModelLoadException("Generation with '" + s.name + "' failed: " + e,
                     "This is a bug in the " + s.info.loaderId() + " loader; the model is still loaded.", e);
@@ -861,13 +909,19 @@ public final class RuntimeManager implements ModelManager {
         }
     }
 
+    /** A generation cut short because its model failed (its runner died): the failure, not "closed", is the news. */
+    private static ModelLoadException failed(Slot s, Exception cause) {
+        return new ModelLoadException(s.failure, "'" + s.name + "' was unloaded; load it again to continue.", cause);
+    }
+
     /** A loaded model by name (null or blank: the most recently loaded one), or why there is none. */
     private Slot slot(String model) throws ModelLoadException {
         Slot s = model == null || model.isBlank() ? mostRecent().orElse(null) : loaded.get(model);
         if (s == null) {
-            throw new ModelLoadException(model == null || model.isBlank() ? "No model is loaded."
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "model",
+                    model == null || model.isBlank() ? "No model is loaded."
                     : "The model '" + model + "' is not loaded.", loaded.isEmpty() ? "Load a model first."
-                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".");
+                            : "Loaded: " + String.join(", ", loaded.keySet()) + ".", null);
         }
         return s;
     }
@@ -889,8 +943,9 @@ public final class RuntimeManager implements ModelManager {
         int vocab = s.info.vocabSize();
         for (int t : tokens) {
             if (t < 0 || vocab > 0 && t >= vocab) {
-                throw new ModelLoadException("Token id " + t + " is outside the vocabulary of '" + s.name + "' (0 to "
-                        + (vocab - 1) + ").", "Send ids that this model's tokenizer produced.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                        "Token id " + t + " is outside the vocabulary of '" + s.name + "' (0 to "
+                        + (vocab - 1) + ").", "Send ids that this model's tokenizer produced.", null);
             }
         }
         try {
@@ -906,9 +961,10 @@ public final class RuntimeManager implements ModelManager {
         Slot s = slot(model);
         Optional<LogitsAccess> access = s.capabilities.logits() ? s.model.logits() : Optional.empty();
         if (access.isEmpty()) {
-            throw new ModelLoadException("The " + s.info.loaderId() + " loader exposes no logits, so '" + s.name
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "loader",
+                    "The " + s.info.loaderId() + " loader exposes no logits, so '" + s.name
                     + "' cannot be evaluated.", "Load it with a loader that does, such as llamacpp_HF or "
-                            + "Transformers (llama.cpp does too).");
+                            + "Transformers (llama.cpp does too).", null);
         }
         Slot slot = s;
         return new SlotLogits(s.name, s.info.loaderId(), s.info.effectiveOptions(), s.info.contextLength(), s.model,
@@ -950,10 +1006,11 @@ public final class RuntimeManager implements ModelManager {
             unsupported.add("negative_prompt");
         }
         if (!unsupported.isEmpty()) {
-            throw new ModelLoadException("The " + s.info.loaderId() + " loader does not support "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null,
+                    "The " + s.info.loaderId() + " loader does not support "
                     + String.join(", ", unsupported) + ".", "Leave them at their neutral values or load the model "
                             + "with a loader that has them. Supported: " + String.join(", ",
-                                    new TreeSet<>(s.capabilities.samplers())) + ".");
+                                    new TreeSet<>(s.capabilities.samplers())) + ".", null);
         }
     }
 

@@ -92,7 +92,8 @@ public final class GptqFormat implements LinearFormat {
         int zeroWidth = rows * bits / 32;
         CheckpointTensor qzeros = t.find("qzeros").orElse(null);
         if (qzeros == null) {
-            throw new ModelLoadException("The " + describe + " layer " + prefix + " has qweight but no qzeros.", FIX);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, null,
+                    "The " + describe + " layer " + prefix + " has qweight but no qzeros.", FIX, null);
         }
         int groups = qzeros.shape().length == 2 ? (int) Math.min(Integer.MAX_VALUE, qzeros.shape()[0]) : -1;
         int expectGroups = groupSize <= 0 ? 1 : (cols + groupSize - 1) / groupSize;

@@ -199,9 +199,10 @@ final class LlamaWeights {
                 LinearWeights w = format.load(prefix, rows, cols, name -> ck.find(name).map(TensorView::new));
                 if (w != null) {
                     if (w.rows() != rows || w.cols() != cols) {
-                        throw new ModelLoadException("The " + format.name() + " format gave " + prefix + " as " + w.rows() + " x "
+                        throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, null,
+                                "The " + format.name() + " format gave " + prefix + " as " + w.rows() + " x "
                                 + w.cols() + " weights, but config.json requires " + rows + " x " + cols + ".",
-                                "Report this to the loader's authors.");
+                                "Report this to the loader's authors.", null);
                     }
                     // The engine's own packed layouts are matrices already (with batched kernels).
                     return w instanceof Matrix m ? m : new ExternalMatrix(prefix, format.name().toUpperCase(java.util.Locale.ROOT), w);

@@ -45,7 +45,8 @@ public final class QuantTensors {
         String name = prefix + "." + suffix;
         CheckpointTensor t = tensors.apply(name).orElse(null);
         if (t == null) {
-            throw new ModelLoadException("The " + format + " layer " + prefix + " has no tensor '" + name + "'.", fix);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, name,
+                    "The " + format + " layer " + prefix + " has no tensor '" + name + "'.", fix, null);
         }
         check(t, dtype, new long[] {d0, d1}, why);
         return t;

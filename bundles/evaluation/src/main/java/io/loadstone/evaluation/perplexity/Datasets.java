@@ -47,8 +47,9 @@ final class Datasets {
         String n = name.strip();
         if (n.isEmpty() || n.contains("/") || n.contains("\\") || n.contains("\0") || n.startsWith(".")
                 || n.contains(":") || n.equals("..")) {
-            throw new ModelLoadException("'" + name + "' is not a dataset file name.", "Give the name of a .txt file "
-                    + "in " + dir + " (no folders), or paste the text instead. Available: " + available() + ".");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "dataset",
+                    "'" + name + "' is not a dataset file name.", "Give the name of a .txt file "
+                    + "in " + dir + " (no folders), or paste the text instead. Available: " + available() + ".", null);
         }
         return n.toLowerCase(Locale.ROOT).endsWith(".txt") ? n : n + ".txt";
     }
@@ -57,24 +58,28 @@ final class Datasets {
         String file = canonicalName(name);
         Path p = dir.resolve(file).normalize();
         if (!p.getParent().equals(dir.normalize()) || !Files.isRegularFile(p)) {
-            throw new ModelLoadException("There is no dataset '" + file + "' in " + dir + ".", "Put the text file "
-                    + "there, or paste the text instead. Available: " + available() + ".");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "dataset",
+                    "There is no dataset '" + file + "' in " + dir + ".", "Put the text file "
+                    + "there, or paste the text instead. Available: " + available() + ".", null);
         }
         try {
             // A link inside the folder may not lead out of it.
             Path real = p.toRealPath();
             Path realDir = dir.toRealPath();
             if (Files.isSymbolicLink(p) && !real.startsWith(realDir)) {
-                throw new ModelLoadException("The dataset '" + file + "' links outside " + dir + ".",
-                        "Copy the file into the datasets folder instead of linking to it.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "dataset",
+                        "The dataset '" + file + "' links outside " + dir + ".",
+                        "Copy the file into the datasets folder instead of linking to it.", null);
             }
             if (!Files.isRegularFile(real, LinkOption.NOFOLLOW_LINKS)) {
-                throw new ModelLoadException("The dataset '" + file + "' is not a regular file.", "");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "dataset",
+                        "The dataset '" + file + "' is not a regular file.", "", null);
             }
             return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(real)))
                     .toString();
         } catch (CharacterCodingException e) {
-            throw new ModelLoadException("The dataset " + p + " is not UTF-8 text.", "Save it as UTF-8.", e);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, "dataset",
+                    "The dataset " + p + " is not UTF-8 text.", "Save it as UTF-8.", e);
         } catch (IOException e) {
             throw new ModelLoadException("Cannot read the dataset " + p + ": " + e.getMessage(),
                     "Check the file's permissions.", e);

@@ -62,8 +62,9 @@ final class PerplexityMath {
             for (int j = w.firstScored(); j < slice.length - 1; j++) {
                 int target = tokens[w.begin() + j + 1];
                 if (target < 0 || target >= logits[j].length) {
-                    throw new ModelLoadException("Token " + target + " is outside the vocabulary of "
-                            + logits[j].length + ".", "The tokenizer and the model do not match.");
+                    throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, null,
+                            "Token " + target + " is outside the vocabulary of "
+                            + logits[j].length + ".", "The tokenizer and the model do not match.", null);
                 }
                 windowNll += nll(logits[j], target);
             }

@@ -136,25 +136,29 @@ public final class PerplexityService implements PerplexityEvaluator {
     public EvaluationResult evaluate(EvaluationRequest request, EvaluationProgress progress)
             throws ModelLoadException {
         if (request == null) {
-            throw new ModelLoadException("No evaluation request.", "Give a dataset or a text.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null,
+                    "No evaluation request.", "Give a dataset or a text.", null);
         }
         Datasets ds = datasets;
         EvaluationLog lg = log;
         PerplexityMethod method = request.method() == null ? PerplexityMethod.WINDOWS : request.method();
         if (method == PerplexityMethod.WINDOWS && request.stride() < 1) {
-            throw new ModelLoadException("stride must be at least 1, not " + request.stride() + ".",
-                    "Use 512 (text-generation-webui's default), or 1 for the slowest and most accurate result.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "stride",
+                    "stride must be at least 1, not " + request.stride() + ".",
+                    "Use 512 (text-generation-webui's default), or 1 for the slowest and most accurate result.", null);
         }
         if (request.maxLength() < 0) {
-            throw new ModelLoadException("max_length must be 0 (the model's context length) or positive, not "
-                    + request.maxLength() + ".", "");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "max_length",
+                    "max_length must be 0 (the model's context length) or positive, not "
+                    + request.maxLength() + ".", "", null);
         }
         boolean hasDataset = request.dataset() != null && !request.dataset().isBlank();
         boolean hasText = request.text() != null && !request.text().isEmpty();
         if (hasDataset == hasText) {
-            throw new ModelLoadException(hasText ? "Both a dataset and a text were given."
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "dataset",
+                    hasText ? "Both a dataset and a text were given."
                     : "Neither a dataset nor a text was given.", "Give exactly one: the name of a .txt file in "
-                            + ds.dir() + ", or the text itself.");
+                            + ds.dir() + ", or the text itself.", null);
         }
         String dataset = hasDataset ? ds.canonicalName(request.dataset()) : "pasted:" + sha12(request.text());
         String text = hasDataset ? ds.read(request.dataset()) : request.text();
@@ -182,31 +186,37 @@ public final class PerplexityService implements PerplexityEvaluator {
         int ctx = model.contextLength();
         int maxLength = request.maxLength() == 0 ? ctx : request.maxLength();
         if (maxLength <= 0) {
-            throw new ModelLoadException("The " + model.loaderId() + " loader reports no context length for '"
-                    + model.model() + "'.", "Give max_length explicitly.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "max_length",
+                    "The " + model.loaderId() + " loader reports no context length for '"
+                    + model.model() + "'.", "Give max_length explicitly.", null);
         }
         if (ctx > 0 && maxLength > ctx) {
-            throw new ModelLoadException("max_length " + maxLength + " is more than the context length " + ctx
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "max_length",
+                    "max_length " + maxLength + " is more than the context length " + ctx
                     + " of this load of '" + model.model() + "'.", "Use max_length " + ctx + " or less (0 = the "
-                            + "context length), or reload the model with a larger context (n_ctx / max_seq_len).");
+                            + "context length), or reload the model with a larger context (n_ctx / max_seq_len).",
+                            null);
         }
         if (maxLength < 2) {
-            throw new ModelLoadException("max_length must be at least 2 (one token predicts the next).", "");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "max_length",
+                    "max_length must be at least 2 (one token predicts the next).", "", null);
         }
         if (method == PerplexityMethod.CHUNKS && maxLength < 3) {
             // n_ctx - 1 - n_ctx/2 tokens are scored per chunk: none below 3.
-            throw new ModelLoadException("llama.cpp's method scores nothing with max_length " + maxLength + ".",
-                    "Use max_length 3 or more (llama.cpp's perplexity tool uses 512 by default).");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "max_length",
+                    "llama.cpp's method scores nothing with max_length " + maxLength + ".",
+                    "Use max_length 3 or more (llama.cpp's perplexity tool uses 512 by default).", null);
         }
         long logitsBytes = (long) maxLength * Math.max(1, model.vocabSize()) * Float.BYTES;
         if (logitsBytes > Runtime.getRuntime().maxMemory() / 2) {
             // Every window's logits come back as one float[max_length][vocab] (as the HF loss
             // computes them); with a 128k vocabulary and an 8k window that is 4 GB.
-            throw new ModelLoadException("A window of " + maxLength + " tokens needs " + logitsBytes / (1 << 20)
+            throw new ModelLoadException(ModelLoadException.Reason.TOO_LARGE, "max_length",
+                    "A window of " + maxLength + " tokens needs " + logitsBytes / (1 << 20)
                     + " MB of logits (" + model.vocabSize() + " per token), more than half of the Java heap ("
                     + Runtime.getRuntime().maxMemory() / (1 << 20) + " MB).", "Use a smaller max_length (at most "
                             + Runtime.getRuntime().maxMemory() / 2 / ((long) Math.max(1, model.vocabSize())
-                                    * Float.BYTES) + "), or start Loadstone with a larger -Xmx.");
+                                    * Float.BYTES) + "), or start Loadstone with a larger -Xmx.", null);
         }
         int stride = method == PerplexityMethod.CHUNKS ? maxLength : request.stride();
         String options = compact(withLoras(model.options(), manager.loras(model.model())));
@@ -226,16 +236,19 @@ public final class PerplexityService implements PerplexityEvaluator {
         long t0 = System.nanoTime();
         int[] tokens = model.tokenize(text, true);
         if (tokens.length < 2) {
-            throw new ModelLoadException("The text is " + tokens.length + " token(s) long; perplexity needs at "
-                    + "least 2 (one to predict from, one to predict).", "Use a longer text.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "text",
+                    "The text is " + tokens.length + " token(s) long; perplexity needs at "
+                    + "least 2 (one to predict from, one to predict).", "Use a longer text.", null);
         }
         Windows windows;
         if (method == PerplexityMethod.CHUNKS) {
             if (tokens.length < 2 * maxLength) {
                 // llama.cpp's perplexity tool refuses the same way ("you need at least 2*n_ctx tokens").
-                throw new ModelLoadException("The text is " + tokens.length + " tokens long; llama.cpp's method "
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "text",
+                        "The text is " + tokens.length + " tokens long; llama.cpp's method "
                         + "needs at least 2 x max_length = " + 2 * maxLength + ".", "Use a longer text, a "
-                                + "smaller max_length (at most " + tokens.length / 2 + "), or the windows method.");
+                                + "smaller max_length (at most " + tokens.length / 2 + "), or the windows method.",
+                                null);
             }
             int[] bos = model.tokenize("", true);
             windows = Windows.chunks(tokens.length, maxLength, bos.length >= 1 ? bos[0] : -1);
@@ -260,15 +273,18 @@ public final class PerplexityService implements PerplexityEvaluator {
         if (settings.loader() == null) {
             String hint = manager.models().stream().filter(e -> e.name().equals(settings.model())).findFirst()
                     .map(e -> e.hint()).orElse("");
-            throw new ModelLoadException("No installed loader can load '" + name + "', so it cannot be evaluated.",
-                    hint.isEmpty() ? "Install a loader bundle that accepts it (Plugins tab)." : hint);
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "models",
+                    "No installed loader can load '" + name + "', so it cannot be evaluated.",
+                    hint.isEmpty() ? "Install a loader bundle that accepts it (Plugins tab)." : hint, null);
         }
         boolean logits = manager.loaders().stream().filter(l -> l.id().equals(settings.loader())).findFirst()
                 .map(l -> l.capabilities().logits()).orElse(false);
         if (!logits) {
-            throw new ModelLoadException("The " + settings.loader() + " loader (the one '" + name + "' would be "
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "loader",
+                    "The " + settings.loader() + " loader (the one '" + name + "' would be "
                     + "loaded with) exposes no logits, so '" + name + "' cannot be evaluated.", "Save another loader"
-                            + " for it on the Model tab (llama.cpp, llamacpp_HF or Transformers), then evaluate again.");
+                            + " for it on the Model tab (llama.cpp, llamacpp_HF or Transformers), then evaluate again.",
+                            null);
         }
         return settings;
     }

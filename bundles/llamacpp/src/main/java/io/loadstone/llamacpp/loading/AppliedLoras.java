@@ -105,8 +105,9 @@ public final class AppliedLoras implements AutoCloseable {
         for (LoraAdapter a : wanted) {
             Path folder = a.folder().toAbsolutePath().normalize();
             if (!seen.add(folder)) {
-                throw new ModelLoadException("The LoRA " + a.name() + " (" + folder + ") is listed twice.",
-                        "List each adapter once; its scale sets how strongly it applies.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "lora_names",
+                        "The LoRA " + a.name() + " (" + folder + ") is listed twice.",
+                        "List each adapter once; its scale sets how strongly it applies.", null);
             }
             folders.add(folder);
             fingerprints.add(fingerprint(folder));
@@ -226,7 +227,8 @@ public final class AppliedLoras implements AutoCloseable {
         try {
             return model.loadLora(file);
         } catch (LlamaException e) {
-            throw new ModelLoadException("llama.cpp could not load the LoRA adapter " + folder + " (" + requested.name()
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, String.valueOf(folder.getFileName()),
+                    "llama.cpp could not load the LoRA adapter " + folder + " (" + requested.name()
                     + ") for " + model.file().getFileName() + ": " + e.getMessage(), "Use a LoRA trained on this "
                             + "model's base model.", e);
         } finally {
@@ -289,8 +291,10 @@ public final class AppliedLoras implements AutoCloseable {
             if (GgufSelection.isGgufName(folder)) {
                 return Optional.of(folder);
             }
-            throw new ModelLoadException("The LoRA " + folder + " is a file but not a .gguf adapter.",
-                    "Pick a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) or a GGUF LoRA.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, String.valueOf(folder.getFileName()),
+                    "The LoRA " + folder + " is a file but not a .gguf adapter.",
+                    "Pick a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) or a GGUF LoRA.",
+                    null);
         }
         if (!Files.isDirectory(folder) || Files.exists(folder.resolve("adapter_config.json"))) {
             return Optional.empty();
@@ -310,19 +314,23 @@ public final class AppliedLoras implements AutoCloseable {
         try {
             a = GgufFile.read(file);
         } catch (GgufException e) {
-            throw new ModelLoadException("The LoRA " + folder + " is not a usable GGUF file: " + e.getMessage(),
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, String.valueOf(folder.getFileName()),
+                    "The LoRA " + folder + " is not a usable GGUF file: " + e.getMessage(),
                     "Download or convert the adapter again.", e);
         }
         String model = base.path().getFileName().toString();
         if (!a.string("general.type").orElse("").equals("adapter")
                 || !a.string("adapter.type").orElse("").equals("lora")) {
-            throw new ModelLoadException(file + " is not a GGUF LoRA adapter (general.type="
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, String.valueOf(file.getFileName()),
+                    file + " is not a GGUF LoRA adapter (general.type="
                     + a.string("general.type").orElse("none") + ").", "Pick a LoRA converted with llama.cpp's "
-                            + "convert_lora_to_gguf.py, or the PEFT folder itself.");
+                            + "convert_lora_to_gguf.py, or the PEFT folder itself.", null);
         }
         if (!a.architecture().isEmpty() && !a.architecture().equals(base.architecture())) {
-            throw new ModelLoadException("The LoRA " + file + " was made for a '" + a.architecture() + "' model, but "
-                    + model + " is '" + base.architecture() + "'.", "Use a LoRA trained on this model's base model.");
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, String.valueOf(file.getFileName()),
+                    "The LoRA " + file + " was made for a '" + a.architecture() + "' model, but "
+                    + model + " is '" + base.architecture() + "'.", "Use a LoRA trained on this model's base model.",
+                    null);
         }
         for (GgufTensor t : a.tensors()) {
             String n = t.name();
@@ -336,11 +344,12 @@ public final class AppliedLoras implements AutoCloseable {
             boolean fits = w.isPresent() && w.get().rank() == 2 && ne.length == 2
                     && (isA ? ne[0] == w.get().dim(0) : ne[1] == w.get().dim(1));
             if (!fits) {
-                throw new ModelLoadException("The LoRA " + file + " was made for another model: its tensor " + n + " "
+                throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, String.valueOf(file.getFileName()),
+                        "The LoRA " + file + " was made for another model: its tensor " + n + " "
                         + java.util.Arrays.toString(ne) + (w.isEmpty() ? " changes a weight " + model
                                 + " does not have" : " does not fit " + target + " " + java.util.Arrays.toString(w
                                         .get().dims()) + " of " + model) + ".",
-                        "Use a LoRA trained on this model's base model.");
+                        "Use a LoRA trained on this model's base model.", null);
             }
         }
     }

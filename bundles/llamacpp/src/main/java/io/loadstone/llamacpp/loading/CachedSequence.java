@@ -98,11 +98,13 @@ public final class CachedSequence {
      */
     public float[][] evaluateFromEmpty(int[] tokens, boolean allPositions) throws LlamaException, ModelLoadException {
         if (tokens.length == 0) {
-            throw new ModelLoadException("No tokens to evaluate.", "Pass at least one token.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                    "No tokens to evaluate.", "Pass at least one token.", null);
         }
         if (tokens.length > context.nCtx()) {
-            throw new ModelLoadException(tokens.length + " tokens do not fit into the context length n_ctx="
-                    + context.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                    tokens.length + " tokens do not fit into the context length n_ctx="
+                    + context.nCtx() + ".", "Evaluate shorter windows, or reload with a larger n_ctx.", null);
         }
         if (allPositions) {
             return evaluateAll(tokens);

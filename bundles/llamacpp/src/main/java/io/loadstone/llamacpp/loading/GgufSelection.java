@@ -90,9 +90,10 @@ public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
     public void requireParts() throws ModelLoadException {
         for (Path part : parts) {
             if (!Files.isRegularFile(part)) {
-                throw new ModelLoadException("Part " + part.getFileName() + " of the split model " + main.getFileName()
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, String.valueOf(part.getFileName()),
+                        "Part " + part.getFileName() + " of the split model " + main.getFileName()
                         + " is missing (expected in " + main.getParent() + ").",
-                        "Download all " + parts.size() + " parts into the same folder.");
+                        "Download all " + parts.size() + " parts into the same folder.", null);
             }
         }
     }
@@ -116,10 +117,12 @@ public record GgufSelection(Path main, List<Path> parts, List<Path> others) {
     public static Validated validated(ModelSource source, LlamaRuntime runtime) throws ModelLoadException {
         GgufSelection sel;
         try {
-            sel = of(source).orElseThrow(() -> new ModelLoadException("No .gguf file in " + source.path() + ".",
-                    "Pick a .gguf file or a folder that holds one, or another loader."));
+            sel = of(source).orElseThrow(() -> new ModelLoadException(ModelLoadException.Reason.INVALID_FILE,
+                    source.name(), "No .gguf file in " + source.path() + ".",
+                    "Pick a .gguf file or a folder that holds one, or another loader.", null));
         } catch (IOException e) {
-            throw new ModelLoadException("Cannot read " + source.path() + ": " + e.getMessage(),
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, source.name(),
+                    "Cannot read " + source.path() + ": " + e.getMessage(),
                     "Check that the path exists and is readable.", e);
         }
         sel.requireParts();

@@ -208,19 +208,22 @@ public final class LlamaCppOptions {
             try {
                 d = Double.parseDouble(part.strip());
             } catch (NumberFormatException e) {
-                throw new ModelLoadException("Option 'tensor_split' must be a comma-separated list of numbers such as "
-                        + "60,40, not '" + text + "'.", "Write one proportion per GPU, separated by commas.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tensor_split",
+                        "Option 'tensor_split' must be a comma-separated list of numbers such as "
+                        + "60,40, not '" + text + "'.", "Write one proportion per GPU, separated by commas.", null);
             }
             if (!(d >= 0) || Double.isInfinite(d)) {
-                throw new ModelLoadException("Option 'tensor_split' has a negative or invalid proportion: '" + text
-                        + "'.", "Use proportions of 0 or more, e.g. 60,40.");
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tensor_split",
+                        "Option 'tensor_split' has a negative or invalid proportion: '" + text
+                        + "'.", "Use proportions of 0 or more, e.g. 60,40.", null);
             }
             out.add(d);
         }
         if (out.size() > rt.maxDevices()) {
-            throw new ModelLoadException("Option 'tensor_split' names " + out.size() + " GPUs, but this llama.cpp "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tensor_split",
+                    "Option 'tensor_split' names " + out.size() + " GPUs, but this llama.cpp "
                     + "build handles at most " + rt.maxDevices() + ".", "Give at most " + rt.maxDevices()
-                            + " proportions.");
+                            + " proportions.", null);
         }
         return List.copyOf(out);
     }

@@ -139,19 +139,22 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
     /** Maps a request to a llama.cpp sampler chain, refusing parameters it cannot honour. */
     SamplerParams samplerParams(GenerationRequest r) throws ModelLoadException {
         if (!r.negativePrompt().isEmpty() || r.number(Sampling.GUIDANCE_SCALE) != 1) {
-            throw new ModelLoadException("The " + profile.loader() + " loader has no classifier-free guidance "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "guidance_scale",
+                    "The " + profile.loader() + " loader has no classifier-free guidance "
                     + "(negative prompt, guidance_scale=" + r.number(Sampling.GUIDANCE_SCALE) + ").",
-                    profile.noCfgFix());
+                    profile.noCfgFix(), null);
         }
         Set<String> unsupported = new TreeSet<>(r.setParameters().keySet());
         unsupported.removeAll(profile.samplers());
         if (!unsupported.isEmpty()) {
-            throw new ModelLoadException("The " + profile.loader() + " loader cannot apply " + unsupported + ".",
-                    "Reset them to their neutral values, or use a loader that has them (e.g. Transformers).");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null,
+                    "The " + profile.loader() + " loader cannot apply " + unsupported + ".",
+                    "Reset them to their neutral values, or use a loader that has them (e.g. Transformers).", null);
         }
         int mirostat = (int) r.number(Sampling.MIROSTAT_MODE);
         if (mirostat < 0 || mirostat > 2) {
-            throw new ModelLoadException("mirostat_mode must be 0, 1 or 2, not " + mirostat + ".", "Use 0, 1 or 2.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "mirostat_mode",
+                    "mirostat_mode must be 0, 1 or 2, not " + mirostat + ".", "Use 0, 1 or 2.", null);
         }
         long seed = (long) r.number(Sampling.SEED);
         if (seed < 0) {
@@ -181,14 +184,16 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
             throw failure("tokenize the prompt", e);
         }
         if (prompt.length == 0) {
-            throw new ModelLoadException("The prompt is empty and the model adds no BOS token, so there is nothing "
-                    + "to continue from.", "Give a non-empty prompt.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt",
+                    "The prompt is empty and the model adds no BOS token, so there is nothing "
+                    + "to continue from.", "Give a non-empty prompt.", null);
         }
         int nCtx = model.nCtx();
         if (prompt.length > nCtx) {
-            throw new ModelLoadException("The prompt has " + prompt.length
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt",
+                    "The prompt has " + prompt.length
                     + " tokens, more than the context length n_ctx=" + nCtx + " of this load.",
-                    "Shorten the prompt, or reload the model with a larger n_ctx.");
+                    "Shorten the prompt, or reload the model with a larger n_ctx.", null);
         }
         StopStrings stops = new StopStrings(r.stop());
         Utf8Pieces utf8 = new Utf8Pieces();
@@ -287,9 +292,10 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
             if (adapters.isEmpty()) {
                 return;
             }
-            throw new ModelLoadException("The " + profile.loader() + " loader has no LoRA support (as in "
+            throw new ModelLoadException(ModelLoadException.Reason.UNSUPPORTED, "lora_names",
+                    "The " + profile.loader() + " loader has no LoRA support (as in "
                     + "text-generation-webui).", "Load the model with the llama.cpp loader, which applies LoRAs at "
-                            + "run time, or merge the adapter into the model before converting it to GGUF.");
+                            + "run time, or merge the adapter into the model before converting it to GGUF.", null);
         }
         turn.lock();
         try {
@@ -351,6 +357,16 @@ public final class SamplerChainModel implements LoadedModel, LogitsAccess {
 
     boolean isClosed() {
         return closed;
+    }
+
+    /** The runner of the native model died: the core unloads this model with the runner's last words. */
+    @Override
+    public void onFailure(Consumer<String> handler) {
+        model.onStopped(message -> {
+            if (!closed) {
+                handler.accept(message);
+            }
+        });
     }
 
     @Override

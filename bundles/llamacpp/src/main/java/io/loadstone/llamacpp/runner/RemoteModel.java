@@ -344,6 +344,15 @@ final class RemoteModel implements NativeModel {
     }
 
     @Override
+    public void onStopped(Consumer<String> handler) {
+        process.onStopped(message -> {
+            if (!closed) {
+                handler.accept(message);
+            }
+        });
+    }
+
+    @Override
     public void close() {
         if (closed) {
             return;

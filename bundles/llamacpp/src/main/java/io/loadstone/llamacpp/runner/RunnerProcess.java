@@ -15,7 +15,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 import io.loadstone.llamacpp.ContextFullException;
@@ -70,6 +72,8 @@ final class RunnerProcess {
     private final long startNanos;
     private volatile boolean killed;
     private RunnerStoppedException stopped;
+    /** Completed when the process ends without {@link #kill()}: why, for whoever must unload the model. */
+    private final CompletableFuture<RunnerStoppedException> died = new CompletableFuture<>();
 
     /**
      * Starts a runner and waits for it to load the library.
@@ -115,6 +119,28 @@ final class RunnerProcess {
             throw e;
         }
         startNanos = System.nanoTime() - t0;
+        // Watch the process, not only the calls: a runner that dies between calls (OOM killer,
+        // kill -9) must be noticed before the next request, or its model stays listed as loaded.
+        process.onExit().thenRunAsync(this::exited, r -> Thread.ofPlatform().daemon()
+                .name("llama.cpp runner exit " + process.pid() + " (" + label + ")").start(r));
+    }
+
+    private void exited() {
+        if (!killed) {
+            died.complete(stoppedBy(new IOException("the process ended")));
+        }
+    }
+
+    /**
+     * Calls {@code handler} with the user's message once the process has ended by itself (at once if it
+     * already has); never after {@link #kill()}.
+     */
+    void onStopped(Consumer<String> handler) {
+        died.thenAccept(e -> {
+            if (!killed) {
+                handler.accept(e.getMessage());
+            }
+        });
     }
 
     private Hello readHello() throws LlamaException {

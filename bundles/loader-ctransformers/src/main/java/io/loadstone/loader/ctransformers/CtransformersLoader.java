@@ -157,7 +157,8 @@ public class CtransformersLoader implements ModelLoader {
         try {
             choice = ModelFiles.choose(source);
         } catch (IOException e) {
-            throw new ModelLoadException("Cannot read " + source.path() + ": " + e.getMessage(),
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, source.name(),
+                    "Cannot read " + source.path() + ": " + e.getMessage(),
                     "Check that the path exists and is readable.", e);
         }
         Path file;

@@ -88,7 +88,8 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
         try {
             return tokenizer.decode(tokens, false);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens", "Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                    "Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
                     + (tokenizer.vocabSize() - 1) + ".", e);
         } catch (IllegalStateException e) {
             throw closedError();
@@ -129,7 +130,8 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
     @Override
     public float[][] evaluate(int[] tokens, boolean allPositions) throws ModelLoadException {
         if (tokens.length == 0) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens", "No tokens to evaluate.", "Pass at least one token id.", null);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                    "No tokens to evaluate.", "Pass at least one token id.", null);
         }
         turn.lock();
         try {
@@ -138,7 +140,8 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
             try {
                 return allPositions ? s.forwardAll(tokens) : new float[][] {s.forward(tokens)};
             } catch (IllegalArgumentException e) {
-                throw new ModelLoadException("Cannot evaluate " + tokens.length + " tokens: " + e.getMessage(),
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                        "Cannot evaluate " + tokens.length + " tokens: " + e.getMessage(),
                         "Use ids below " + vocabSize() + " and at most " + engine.maxContext() + " tokens.", e);
             } finally {
                 release(s, cache);
@@ -166,14 +169,16 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
         int[] prompt = tokenizer.encode(request.prompt(), request.addBos());
         if (prompt.length == 0) {
             if (bosId < 0) {
-                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt", "The prompt is empty and the model has no BOS token to start from.",
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt",
+                        "The prompt is empty and the model has no BOS token to start from.",
                         "Give a prompt.", null);
             }
             prompt = new int[] {bosId};
         }
         int maxContext = engine.maxContext();
         if (prompt.length >= maxContext) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt", "The prompt has " + prompt.length + " tokens; the context holds "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt",
+                    "The prompt has " + prompt.length + " tokens; the context holds "
                     + maxContext + " (max_seq_len) and generation needs room for at least one more.",
                     "Shorten the prompt (truncation length) or load the model with a larger max_seq_len.", null);
         }
@@ -181,11 +186,13 @@ public final class EngineLoadedModel implements LoadedModel, LogitsAccess {
         try {
             sampler = SamplingSession.start(request, prompt, eosIds.stream().mapToInt(Integer::intValue).toArray());
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null, "Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null,
+                    "Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
         }
         boolean guidance = sampler.settings().usesGuidance();
         if (cfgRefusal != null && (guidance || !request.negativePrompt().isEmpty())) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "guidance_scale", "Classifier-free guidance (negative prompt, guidance_scale) needs a second "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "guidance_scale",
+                    "Classifier-free guidance (negative prompt, guidance_scale) needs a second "
                     + "cache: " + cfgRefusal + ".", "Reload the model with cfg_cache on, or leave guidance_scale at 1 "
                             + "and the negative prompt empty.", null);
         }

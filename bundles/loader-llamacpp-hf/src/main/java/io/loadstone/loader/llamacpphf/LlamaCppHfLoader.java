@@ -202,7 +202,8 @@ public class LlamaCppHfLoader implements ModelLoader {
         try {
             tokenizer = tokenizers.open(where.folder());
         } catch (TokenizerException e) {
-            throw new ModelLoadException(e.getMessage(), "Copy the tokenizer files of the model's original "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, "tokenizer.json",
+                    e.getMessage(), "Copy the tokenizer files of the model's original "
                     + "repository again (tokenizer.json, tokenizer_config.json).", e);
         }
         NativeModel nm = null;
@@ -225,7 +226,8 @@ public class LlamaCppHfLoader implements ModelLoader {
                 try {
                     cfg = nm.newContext();
                 } catch (LlamaException e) {
-                    throw new ModelLoadException(e.getMessage(), "Load without cfg_cache, or with a smaller n_ctx.",
+                    throw new ModelLoadException(ModelLoadException.Reason.TOO_LARGE, "n_ctx",
+                            e.getMessage(), "Load without cfg_cache, or with a smaller n_ctx.",
                             e);
                 }
             }
@@ -269,13 +271,14 @@ public class LlamaCppHfLoader implements ModelLoader {
 
     private static ModelLoadException vocabMismatch(TokenizerLookup.Found where, int tokenizerVocab, Path gguf,
             int modelVocab) {
-        return new ModelLoadException("The tokenizer in " + where.folder() + " has " + tokenizerVocab
+        return new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, "tokenizer.json",
+                "The tokenizer in " + where.folder() + " has " + tokenizerVocab
                 + " tokens but the model " + gguf.getFileName() + " has only n_vocab=" + modelVocab
                 + ": it is not this model's tokenizer.", where.nextToModel()
                         ? "Replace tokenizer.json and tokenizer_config.json next to the GGUF file with those of the "
                                 + "model's original Hugging Face repository."
                         : "Copy the tokenizer files of the model's original Hugging Face repository next to the GGUF "
-                                + "file, or use the llama.cpp loader.");
+                                + "file, or use the llama.cpp loader.", null);
     }
 
     /** The vocabulary size the GGUF file declares (its token list), if it has one. */

@@ -104,7 +104,8 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
         try {
             return tokenizer.decode(tokens, false);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException("Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "tokens",
+                    "Cannot detokenize: " + e.getMessage(), "Pass ids between 0 and "
                     + (tokenizer.vocabSize() - 1) + ".", e);
         } catch (IllegalStateException e) {
             throw closedError(e);
@@ -120,16 +121,18 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
         try {
             settings = SamplerSettings.of(r);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null,
+                    "Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
         }
         if ((settings.usesGuidance() || !r.negativePrompt().isEmpty()) && negative == null) {
             String what = settings.usesGuidance() ? "Classifier-free guidance (guidance_scale="
                     + settings.guidanceScale() + (r.negativePrompt().isEmpty() ? "" : " with a negative prompt") + ")"
                     : "A negative prompt (classifier-free guidance)";
-            throw new ModelLoadException(what + " needs a second llama.cpp context, and " + model.file().getFileName()
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "cfg_cache",
+                    what + " needs a second llama.cpp context, and " + model.file().getFileName()
                     + " was loaded without cfg_cache.",
                     "Reload the model with cfg_cache checked, or set guidance_scale to 1 and clear the negative "
-                            + "prompt.");
+                            + "prompt.", null);
         }
         turn.lock();
         try {
@@ -163,20 +166,23 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
             return new GenerationResult("", 0, 0, StopReason.CLOSED, 0, 0);
         }
         if (prompt.length == 0) {
-            throw new ModelLoadException("The prompt is empty and the tokenizer adds no BOS token, so there is "
-                    + "nothing to continue from.", "Give a non-empty prompt.");
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt",
+                    "The prompt is empty and the tokenizer adds no BOS token, so there is "
+                    + "nothing to continue from.", "Give a non-empty prompt.", null);
         }
         int nCtx = model.nCtx();
         if (prompt.length > nCtx) {
-            throw new ModelLoadException("The prompt has " + prompt.length
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "prompt",
+                    "The prompt has " + prompt.length
                     + " tokens, more than the context length n_ctx=" + nCtx + " of this load.",
-                    "Shorten the prompt, or reload the model with a larger n_ctx.");
+                    "Shorten the prompt, or reload the model with a larger n_ctx.", null);
         }
         SamplingSession sampler;
         try {
             sampler = SamplingSession.start(r, prompt, eosIds);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException("Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, null,
+                    "Bad sampling parameters: " + e.getMessage(), "Fix the parameter.", e);
         }
         StopStrings stops = new StopStrings(r.stop());
         long t1 = 0;
@@ -356,6 +362,16 @@ final class LlamaCppHfModel implements LoadedModel, LogitsAccess {
 
     boolean isClosed() {
         return closed;
+    }
+
+    /** The runner of the native model died: the core unloads this model with the runner's last words. */
+    @Override
+    public void onFailure(Consumer<String> handler) {
+        model.onStopped(message -> {
+            if (!closed) {
+                handler.accept(message);
+            }
+        });
     }
 
     @Override

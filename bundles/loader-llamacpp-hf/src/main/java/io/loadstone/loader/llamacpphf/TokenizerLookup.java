@@ -40,11 +40,12 @@ record TokenizerLookup(Path defaultFolder) {
             return f.get();
         }
         Path own = gguf.toAbsolutePath().getParent();
-        throw new ModelLoadException("The llamacpp_HF loader found no Hugging Face tokenizer for " + gguf.getFileName()
+        throw new ModelLoadException(ModelLoadException.Reason.INVALID_FILE, "tokenizer.json",
+                "The llamacpp_HF loader found no Hugging Face tokenizer for " + gguf.getFileName()
                 + ": there is no " + TOKENIZER_JSON + " next to it (in " + own + ") nor in the default tokenizer "
                 + "folder " + defaultFolder + ".", "Copy tokenizer.json and tokenizer_config.json from the model's "
                 + "original Hugging Face repository into " + own + ", or for Llama-family models run "
                 + "`distribution/loadstone download oobabooga/llama-tokenizer` (or set tokenizer.dir of "
-                + LlamaCppHfConfig.PID + "); or use the llama.cpp loader, which needs no tokenizer files.");
+                + LlamaCppHfConfig.PID + "); or use the llama.cpp loader, which needs no tokenizer files.", null);
     }
 }

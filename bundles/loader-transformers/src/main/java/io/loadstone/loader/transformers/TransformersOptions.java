@@ -34,24 +34,28 @@ final class TransformersOptions {
         if (o.bool(WebuiOptions.USE_FLASH_ATTENTION_2.name())) {
             // Refused rather than ignored: a user who asks for it expects its speed and memory use
             // on long contexts, which this engine cannot give them.
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "use_flash_attention_2", "use_flash_attention_2 is on, but Flash Attention 2 is a CUDA kernel and "
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "use_flash_attention_2",
+                    "use_flash_attention_2 is on, but Flash Attention 2 is a CUDA kernel and "
                     + "the Java engine has one attention implementation, on the CPU.",
                     "Turn use_flash_attention_2 off to load with the engine's own attention.", null);
         }
         boolean q8 = o.bool(WebuiOptions.LOAD_IN_8BIT.name());
         boolean q4 = o.bool(WebuiOptions.LOAD_IN_4BIT.name());
         if (q8 && q4) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "load_in_4bit", "load_in_8bit and load_in_4bit are both on.", "Pick one of them.", null);
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "load_in_4bit",
+                    "load_in_8bit and load_in_4bit are both on.", "Pick one of them.", null);
         }
         boolean prequantized = !plan.folder().quant().method().isEmpty();
         if ((q8 || q4) && prequantized) {
-            throw new ModelLoadException(plan.folder().folder() + " is already quantized ("
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, (q8?"load_in_8bit":"load_in_4bit"),
+                    plan.folder().folder() + " is already quantized ("
                     + plan.folder().quant().describe() + "); " + (q8 ? "load_in_8bit" : "load_in_4bit")
-                    + " would quantize it again.", "Turn " + (q8 ? "load_in_8bit" : "load_in_4bit") + " off.");
+                    + " would quantize it again.", "Turn " + (q8 ? "load_in_8bit" : "load_in_4bit") + " off.", null);
         }
         if (q4) {
             if (o.text(WebuiOptions.QUANT_TYPE.name()).equals("fp4")) {
-                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "quant_type", "quant_type fp4 is not available: the Java engine implements 4-bit "
+                throw new ModelLoadException(ModelLoadException.Reason.INVALID_OPTION, "quant_type",
+                        "quant_type fp4 is not available: the Java engine implements 4-bit "
                         + "NormalFloat (nf4) only.", "Set quant_type to nf4, or use load_in_8bit.", null);
             }
             plan.engine().quantization(WeightQuantization.NF4);

@@ -396,10 +396,6 @@ public final class OpenAiServlet extends HttpServlet {
         boolean echo = !chat && p.bool("echo", false);
         // OpenAI: completions take "logprobs": N alternatives; chat "logprobs": true and "top_logprobs": N.
         Integer topLogprobs = logprobs(p, chat);
-        if (topLogprobs != null && stream) {
-            throw ApiException.badRequest("logprobs", "unsupported_parameter", "logprobs are computed after the "
-                    + "completion, so they come with \"stream\": false only.");
-        }
         List<String> stop = new ArrayList<>(p.stop("stop"));
         Map<String, Object> sampling = new HashMap<>();
         p.samplers(sampling);
@@ -449,6 +445,10 @@ public final class OpenAiServlet extends HttpServlet {
                     + "loader that does (llama.cpp, llamacpp_HF or Transformers), or leave logprobs out.");
         }
         Completion c = new Completion(chat, model.name(), echo ? prompt : "");
+        if (stream && topLogprobs != null) {
+            streamWithLogprobs(resp, model, request, c, includeUsage, topLogprobs);
+            return;
+        }
         if (stream) {
             stream(resp, model, request, c, includeUsage);
             return;
@@ -572,6 +572,58 @@ public final class OpenAiServlet extends HttpServlet {
         }
         if (!events.isOpen()) {
             c.prefix(events);
+        }
+        events.send(null, c.chunk("", finishReason(result.reason())).toString());
+        if (includeUsage) {
+            JsonObject u = c.base(true);
+            u.add("choices", new JsonArray());
+            u.add("usage", Completion.usage(result));
+            events.send(null, u.toString());
+        }
+        events.send(null, "[DONE]");
+    }
+
+    /**
+     * {@code stream: true} with logprobs: OpenAI's chunks, one per generated token, each with that token's
+     * logprobs in its choice. The logprobs come from one evaluation of prompt + completion after generating
+     * (logits evaluation and generation share the model's KV cache, so they cannot interleave), hence the
+     * chunks follow the generation instead of accompanying it; every client that reads logprobs from a
+     * stream gets them in the shape it expects.
+     */
+    private void streamWithLogprobs(HttpServletResponse resp, LoadedModelState model, GenerationRequest request,
+            Completion c, boolean includeUsage, int topLogprobs) throws ApiException, IOException,
+            InterruptedException {
+        IntList ids = new IntList();
+        List<String> pieces = java.util.Collections.synchronizedList(new ArrayList<>());
+        GenerationResult result = generations.generate(model, request, (id, t) -> {
+            ids.add(id);
+            pieces.add(t);
+            return true;
+        }, ahead -> true).orElseThrow();
+        if (result.reason() == StopReason.CLOSED) {
+            throw closed(model);
+        }
+        List<Logprobs.Entry> entries;
+        try {
+            entries = Logprobs.of(manager(), model.name(), request.prompt(), request.addBos(), ids.toArray(),
+                    topLogprobs);
+        } catch (io.loadstone.api.loader.ModelLoadException e) {
+            throw gone(model, e);
+        }
+        EventStream events = new EventStream(resp);
+        if (!c.prefix(events)) {
+            return;
+        }
+        int offset = c.echo.length();
+        for (int i = 0; i < entries.size(); i++) {
+            Logprobs.Entry e = entries.get(i);
+            JsonObject chunk = c.chunk(pieces.get(i), null);
+            chunk.getAsJsonArray("choices").get(0).getAsJsonObject().add("logprobs", c.chat
+                    ? Logprobs.chat(List.of(e)) : Logprobs.completion(List.of(e), offset));
+            offset += e.token().length();
+            if (!events.send(null, chunk.toString())) {
+                return; // the client left
+            }
         }
         events.send(null, c.chunk("", finishReason(result.reason())).toString());
         if (includeUsage) {

@@ -23,6 +23,8 @@ import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
 import org.osgi.framework.Constants;
 import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.startlevel.BundleStartLevel;
+import org.osgi.framework.startlevel.FrameworkStartLevel;
 import org.osgi.framework.wiring.FrameworkWiring;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -217,7 +219,8 @@ public final class Plugins {
                 long before = existing == null ? -1 : existing.getLastModified();
                 write(target, jar);
                 Bundle b = awaitFileInstall(bsn, before);
-                return result(b, bsn, existing != null, "plugins/" + target.getFileName());
+                String message = result(b, bsn, existing != null, "plugins/" + target.getFileName());
+                return message + startDependents();
             }
             Bundle b;
             if (existing != null) {
@@ -229,7 +232,7 @@ public final class Plugins {
                         new ByteArrayInputStream(jar));
             }
             startIfHost(b);
-            return result(b, bsn, existing != null, null);
+            return result(b, bsn, existing != null, null) + startDependents();
         } catch (BundleException e) {
             throw ApiException.badRequest("file", "install_failed", "Could not install " + bsn + ": "
                     + e.getMessage());
@@ -324,7 +327,7 @@ public final class Plugins {
      * renames into it, so the folder watcher never sees half a jar.
      */
     private static void write(Path target, byte[] jar) throws IOException {
-        Path plugins = target.getParent();
+        Path plugins = Files.createDirectories(target.getParent()); // java -jar without the start script: none yet
         Path tmpDir = Files.createDirectories((plugins.getParent() != null ? plugins.getParent() : plugins)
                 .resolve(".loadstone-upload"));
         Path tmp = Files.createTempFile(tmpDir, "upload", ".part");
@@ -352,6 +355,50 @@ public final class Plugins {
         }
         Bundle b = find(bsn);
         return b != null && b.getLastModified() > before ? b : null;
+    }
+
+    /**
+     * Starts again the bundles that were started (persistently) but could not stay so because something they
+     * import went away: uninstalling the llama.cpp runtime unresolves its loaders, and installing it again
+     * resolves and starts nothing by itself (the framework restarts only what a refresh stopped), so they stayed
+     * INSTALLED until someone pressed Start. The OSGi record of "meant to run" is the persistent autostart
+     * setting; a Stop clears it, so a bundle someone stopped stays stopped. Runs on the request thread after the
+     * install, update and refresh are done, so it never races the framework's own restarts.
+     *
+     * @return " Started again: X, Y." for the status line, or "" when nothing was waiting
+     */
+    private String startDependents() {
+        Bundle system = context.getBundle(Constants.SYSTEM_BUNDLE_LOCATION);
+        int active = system.adapt(FrameworkStartLevel.class).getStartLevel();
+        List<Bundle> waiting = new ArrayList<>();
+        for (Bundle b : context.getBundles()) {
+            BundleStartLevel sl = b.adapt(BundleStartLevel.class);
+            if (b.getBundleId() != 0 && (b.getState() == Bundle.INSTALLED || b.getState() == Bundle.RESOLVED)
+                    && b.getHeaders("").get(Constants.FRAGMENT_HOST) == null && sl != null
+                    && sl.isPersistentlyStarted() && sl.getStartLevel() <= active) {
+                waiting.add(b);
+            }
+        }
+        if (waiting.isEmpty()) {
+            return "";
+        }
+        system.adapt(FrameworkWiring.class).resolveBundles(waiting);
+        List<String> started = new ArrayList<>();
+        for (Bundle b : waiting) {
+            if (b.getState() != Bundle.RESOLVED) {
+                continue; // still missing something: a later install will tell
+            }
+            try {
+                b.start(b.adapt(BundleStartLevel.class).isActivationPolicyUsed() ? Bundle.START_ACTIVATION_POLICY : 0);
+                started.add(b.getSymbolicName());
+            } catch (BundleException | IllegalStateException e) {
+                LOG.log(Level.WARNING, "Cannot start " + b.getSymbolicName() + " again: " + e.getMessage(), e);
+            }
+        }
+        if (!started.isEmpty()) {
+            LOG.log(Level.INFO, "Started again, now that what they need is back: " + started);
+        }
+        return started.isEmpty() ? "" : " Started again: " + String.join(", ", started) + ".";
     }
 
     private static void startIfHost(Bundle b) throws BundleException {
