@@ -84,7 +84,6 @@ public final class FormatHints {
     private static final Loader EXLLAMAV2 = new Loader("ExLlamav2", "io.loadstone.loader-exllamav2");
     private static final Loader EXLLAMAV2_HF = new Loader("ExLlamav2_HF", "io.loadstone.loader-exllamav2-hf");
     private static final Loader AUTOAWQ = new Loader("AutoAWQ", "io.loadstone.loader-autoawq");
-    private static final Loader CTRANSFORMERS = new Loader("ctransformers", "io.loadstone.loader-ctransformers");
 
     private static String need(String what, Loader... loaders) {
         StringBuilder sb = new StringBuilder("No installed loader accepts this " + what + ". Install ");
