@@ -274,7 +274,10 @@ class CtransformersLoaderTest {
             GenerationResult r = m.generate(new GenerationRequest("Once upon a time", 8, Map.of(Sampling.TEMPERATURE,
                     0.7, Sampling.TOP_K, 40L, Sampling.TOP_P, 0.9, Sampling.REPETITION_PENALTY, 1.2,
                     Sampling.REPETITION_PENALTY_RANGE, 64L), List.of(), false, false, ""), (i, t) -> true);
-            assertEquals(8, r.generatedTokens());
+            // Unseeded sampling on a random tiny model may draw its end-of-text token before 8: either is right.
+            assertTrue(r.generatedTokens() > 0, r.toString());
+            assertTrue(r.reason() == StopReason.LENGTH ? r.generatedTokens() == 8 : r.reason() == StopReason.EOS,
+                    r.toString());
         }
     }
 }
